@@ -1,0 +1,95 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "PropDesk",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "intake", targets: ["PropDeskIntake"]),
+        .executable(name: "dispatch", targets: ["PropDeskDispatch"]),
+        .executable(name: "escalation", targets: ["PropDeskEscalation"]),
+        .executable(name: "notification", targets: ["PropDeskNotification"]),
+        .executable(name: "billing", targets: ["PropDeskBilling"]),
+        .executable(name: "propdesk-bench", targets: ["PropDeskBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // C interop: tiny system-library targets; no Swift code includes a C header directly.
+        .systemLibrary(name: "CRabbitMQ", path: "Shared/CRabbitMQ", pkgConfig: "librabbitmq",
+                       providers: [.apt(["librabbitmq-dev"])]),
+        .systemLibrary(name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+
+        // Clients over the C libraries.
+        .target(name: "AMQP", dependencies: [
+            "CRabbitMQ",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Shared/AMQP"),
+        .target(name: "Postgres", dependencies: [
+            "CLibPQ",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Shared/Postgres"),
+
+        // Pure domain: no I/O module.
+        .target(name: "Domain", path: "Shared/Domain"),
+
+        // Schema: versioned SQL migrations and the migrator.
+        .target(name: "Schema", dependencies: [
+            "Postgres",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Shared/Schema", resources: [.copy("Migrations")]),
+
+        // Messaging patterns: envelope, topology, outbox, inbox, consumer runner.
+        .target(name: "Messaging", dependencies: [
+            "AMQP", "Postgres", "Domain",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Shared/Messaging"),
+
+        // Service kit: configuration, logging, metrics, health, lifecycle, commands.
+        .target(name: "ServiceKit", dependencies: [
+            "AMQP", "Postgres", "Messaging", "Schema", "Domain",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Shared/ServiceKit"),
+
+        // The five services.
+        .executableTarget(name: "PropDeskIntake", dependencies: ["ServiceKit"], path: "Services/intake"),
+        .executableTarget(name: "PropDeskDispatch", dependencies: ["ServiceKit"], path: "Services/dispatch"),
+        .executableTarget(name: "PropDeskEscalation", dependencies: ["ServiceKit"], path: "Services/escalation"),
+        .executableTarget(name: "PropDeskNotification", dependencies: ["ServiceKit"], path: "Services/notification"),
+        .executableTarget(name: "PropDeskBilling", dependencies: ["ServiceKit"], path: "Services/billing"),
+
+        // Benchmarks: run on purpose, never as tests.
+        .executableTarget(name: "PropDeskBench", dependencies: [
+            "AMQP", "Postgres", "Messaging", "Schema", "CRabbitMQ",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], path: "Benchmarks/PropDeskBench"),
+
+        // Unit tests: pure logic, no I/O.
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
+        .testTarget(name: "MessagingTests", dependencies: ["Messaging"]),
+        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit"]),
+        .testTarget(name: "DomainTests", dependencies: ["Domain"]),
+        // Integration tests: real RabbitMQ and PostgreSQL started by deploy/local/stack.
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "AMQP", "Postgres", "Messaging", "Schema", "ServiceKit",
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

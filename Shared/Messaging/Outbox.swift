@@ -1,0 +1,30 @@
+import Foundation
+import Postgres
+
+/// The transactional outbox: an event is a row written in the same transaction as the state
+/// change it describes. If the transaction rolls back there is no event; if it commits, the
+/// ``OutboxRelay`` publishes it with publisher confirms.
+public enum Outbox {
+    /// Writes `envelope` to the outbox on `connection`, inside the caller's transaction. The
+    /// routing key is the event type unless given.
+    public static func enqueue(
+        _ envelope: EventEnvelope, on connection: PostgresConnection,
+        exchange: String = PropDeskTopology.eventsExchange, routingKey: String? = nil
+    ) throws {
+        try envelope.validate()
+        try connection.execute(
+            "INSERT INTO outbox (message_id, exchange, routing_key, envelope) VALUES ($1, $2, $3, $4::jsonb)",
+            [envelope.id, exchange, routingKey ?? envelope.type, PostgresJSON(text: String(decoding: envelope.encoded(), as: UTF8.self))])
+    }
+}
+
+/// The inbox: a consumer handles a message id at most once. Call ``claim(_:consumer:on:)`` first in
+/// the transaction that applies the message's effects; if it returns false the message was
+/// already handled and the effects must be skipped. Commit, then ack.
+public enum Inbox {
+    public static func claim(_ messageID: UUID, consumer: String, on connection: PostgresConnection) throws -> Bool {
+        try connection.execute(
+            "INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            [consumer, messageID]) == 1
+    }
+}

@@ -1,0 +1,149 @@
+import AMQP
+import Foundation
+import Logging
+import Metrics
+import Postgres
+import ServiceLifecycle
+
+/// Publishes committed outbox rows with publisher confirms and marks them published.
+///
+/// Woken by NOTIFY on `propdesk_outbox` when events commit, and sweeps every `sweepInterval`
+/// (default 5 s) and after every reconnect for anything a missed notification left behind.
+/// Each batch (default 500 rows) is claimed with `FOR UPDATE SKIP LOCKED` inside a transaction
+/// that stays open while the batch is published, so several relays share the work and a relay
+/// that dies between publishing and marking leaves its rows to be published again: at least
+/// once, never lost; the consumers' inbox absorbs the duplicate.
+public final class OutboxRelay: Service, Sendable {
+    private let postgres: PostgresClient
+    private let amqp: AMQPConnection
+    private let batchSize: Int
+    private let sweepInterval: Duration
+    private let logger: Logger
+    private let published = Counter(label: "propdesk_outbox_published_total")
+    private let failed = Counter(label: "propdesk_outbox_publish_failures_total")
+
+    public init(postgres: PostgresClient, amqp: AMQPConnection, batchSize: Int = 500,
+                sweepInterval: Duration = .seconds(5), logger: Logger) {
+        self.postgres = postgres
+        self.amqp = amqp
+        self.batchSize = batchSize
+        self.sweepInterval = sweepInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let listener = PostgresListener(configuration: postgres.configuration, channels: ["propdesk_outbox"], logger: logger)
+        defer { listener.stop() }
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let interval = sweepInterval
+        let forward = Task {
+            for await _ in listener.events { wake.yield() }
+        }
+        let sweep = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                wake.yield()
+            }
+        }
+        defer {
+            forward.cancel()
+            sweep.cancel()
+        }
+        wake.yield()
+        await cancelWhenGracefulShutdown {
+            var failures = 0
+            for await _ in wakeups {
+                if await self.drain() {
+                    failures = 0
+                } else {
+                    failures += 1
+                    try? await Task.sleep(for: .milliseconds(min(5_000, 100 << min(failures, 6))))
+                    wake.yield()
+                }
+            }
+        }
+        // Consumers stop before the relay: publish what their last transactions wrote.
+        _ = await drain()
+        logger.info("outbox relay stopped")
+    }
+
+    /// Publishes batches until the outbox is empty. False if a batch failed.
+    public func drain() async -> Bool {
+        while true {
+            do {
+                let result = try await relayBatch()
+                if result.failed > 0 { return false }
+                if result.published < batchSize { return true }
+            } catch {
+                logger.warning("outbox relay batch failed", metadata: ["error": "\(error)"])
+                return false
+            }
+        }
+    }
+
+    /// Claims, publishes and marks one batch. `afterPublish` runs between publishing and
+    /// marking; tests use it to stand in for a relay that dies at the worst moment.
+    public func relayBatch(afterPublish: (@Sendable () async throws -> Void)? = nil) async throws -> (published: Int, failed: Int) {
+        let lease = try await postgres.lease()
+        defer { lease.release() }
+        let limit = batchSize
+        let rows = try await lease.run { connection -> [Row] in
+            try connection.begin()
+            return try connection.query("""
+                SELECT id, message_id, exchange, routing_key, envelope::text, envelope->>'type', envelope->>'correlation_id'
+                FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+                """, [limit]).map(Row.init)
+        }
+        guard !rows.isEmpty else {
+            try await lease.run { try $0.commit() }
+            return (0, 0)
+        }
+        let results = await amqp.publish(rows.map(\.message))
+        try await afterPublish?()
+        var ok: [Int64] = []
+        var bad: [Int64] = []
+        var firstError: AMQPError?
+        for (row, result) in zip(rows, results) {
+            switch result {
+            case .success: ok.append(row.id)
+            case .failure(let error):
+                bad.append(row.id)
+                firstError = firstError ?? error
+            }
+        }
+        let errorText = firstError.map { "\($0)" }
+        try await lease.run { [ok, bad] connection in
+            if !ok.isEmpty {
+                try connection.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [PostgresArray(ok)])
+            }
+            if !bad.isEmpty {
+                try connection.execute("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
+                                       [PostgresArray(bad), errorText])
+            }
+            try connection.commit()
+        }
+        published.increment(by: ok.count)
+        if !bad.isEmpty {
+            failed.increment(by: bad.count)
+            logger.warning("outbox events not confirmed; will retry", metadata: [
+                "count": "\(bad.count)", "error": "\(errorText ?? "")",
+            ])
+        }
+        return (ok.count, bad.count)
+    }
+
+    struct Row: Sendable {
+        let id: Int64
+        let message: AMQPMessage
+
+        init(_ row: PostgresRow) throws {
+            id = try row.decode(0)
+            let messageID: UUID = try row.decode(1)
+            message = AMQPMessage(
+                exchange: try row.decode(2), routingKey: try row.decode(3), body: Data(try row.decode(4, as: String.self).utf8),
+                messageID: messageID.postgresText, correlationID: try row.decode(6, as: String?.self),
+                type: try row.decode(5, as: String?.self),
+                timestamp: UInt64(Date().timeIntervalSince1970), mandatory: true)
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// A small pool of PostgreSQL connections, each owned by a thread of its own (libpq blocks).
+///
+/// Work is a synchronous closure that runs on a pool thread with that thread's connection:
+/// `withConnection` for single statements, `withTransaction` for `BEGIN … COMMIT` that rolls back
+/// when the closure throws. A broken connection is reopened on the next use, so the pool recovers
+/// by itself after a server restart; the work that hit the break fails with a `.connection` error.
+public final class PostgresClient: Sendable {
+    public let configuration: PostgresConfiguration
+    private let queue: JobQueue
+    private let logger: Logger
+
+    /// Starts `size` threads (default 4). Connections open lazily on first use.
+    public init(configuration: PostgresConfiguration, size: Int = 4, logger: Logger = Logger(label: "propdesk.postgres")) {
+        self.configuration = configuration
+        self.logger = logger
+        self.queue = JobQueue()
+        for i in 0..<max(1, size) {
+            let queue = self.queue
+            let thread = Thread {
+                let connection = PostgresConnection(configuration: configuration)
+                while let job = queue.next() { job(connection) }
+                connection.close()
+            }
+            thread.name = "postgres-\(i)"
+            thread.start()
+        }
+    }
+
+    deinit { queue.shutdown() }
+
+    /// Stops the pool threads once queued work is done.
+    public func shutdown() { queue.shutdown() }
+
+    /// Runs `body` on a pool thread with its connection.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+            let accepted = queue.submit { connection in
+                c.resume(with: Result { try body(connection) })
+            }
+            if !accepted { c.resume(throwing: PostgresError(kind: .closed, message: "PostgreSQL client is shut down")) }
+        }
+    }
+
+    /// Runs `body` between `BEGIN` and `COMMIT`; any error rolls the transaction back and is rethrown.
+    public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await withConnection { connection in try connection.transaction(body) }
+    }
+
+    public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) async throws -> [PostgresRow] {
+        try await withConnection { try $0.query(sql, parameters) }
+    }
+
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [any PostgresEncodable] = []) async throws -> Int {
+        try await withConnection { try $0.execute(sql, parameters) }
+    }
+
+    /// Fails with a message naming the (redacted) URL when the server cannot be reached.
+    public func checkConnection() async throws {
+        _ = try await query("SELECT 1")
+    }
+
+    /// Holds one pool thread and its connection for a sequence of steps, for work that must
+    /// await something else between statements of one transaction (the outbox relay publishes
+    /// while it holds row locks). Call ``Lease/release()`` when done; an open transaction is
+    /// rolled back then.
+    public func lease() async throws -> Lease {
+        let lease = Lease()
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+            let accepted = queue.submit { connection in
+                c.resume()
+                lease.serve(connection)
+            }
+            if !accepted { c.resume(throwing: PostgresError(kind: .closed, message: "PostgreSQL client is shut down")) }
+        }
+        return lease
+    }
+
+    public final class Lease: Sendable {
+        private let jobs = JobQueue()
+
+        func serve(_ connection: PostgresConnection) {
+            while let job = jobs.next() { job(connection) }
+            if connection.inTransaction {
+                _ = try? connection.execute("ROLLBACK")
+                connection.inTransaction = false
+            }
+        }
+
+        /// Runs `body` on the leased connection's thread.
+        public func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+                if !jobs.submit({ connection in c.resume(with: Result { try body(connection) }) }) {
+                    c.resume(throwing: PostgresError(kind: .closed, message: "lease released"))
+                }
+            }
+        }
+
+        /// Gives the thread back to the pool.
+        public func release() { jobs.shutdown() }
+
+        deinit { jobs.shutdown() }
+    }
+}
+
+extension PostgresConnection {
+    /// Starts a transaction by hand (for leases); prefer ``transaction(_:)``.
+    public func begin() throws {
+        try execute("BEGIN")
+        inTransaction = true
+    }
+
+    public func commit() throws {
+        inTransaction = false
+        try execute("COMMIT")
+    }
+
+    public func rollback() throws {
+        inTransaction = false
+        try execute("ROLLBACK")
+    }
+
+    /// `BEGIN`, `body`, `COMMIT`; `ROLLBACK` and rethrow if anything throws.
+    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try execute("BEGIN")
+        inTransaction = true
+        do {
+            let value = try body(self)
+            try execute("COMMIT")
+            inTransaction = false
+            return value
+        } catch {
+            inTransaction = false
+            if isOpen { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+}
+
+/// A blocking FIFO of jobs for pool threads.
+final class JobQueue: Sendable {
+    typealias Job = @Sendable (PostgresConnection) -> Void
+    private struct State {
+        var jobs: [Job] = []
+        var head = 0
+        var closed = false
+    }
+    private let state = Mutex(State())
+    private let condition = Condition()
+
+    func submit(_ job: @escaping Job) -> Bool {
+        let ok = state.withLock { s -> Bool in
+            guard !s.closed else { return false }
+            s.jobs.append(job)
+            return true
+        }
+        if ok { condition.signal() }
+        return ok
+    }
+
+    /// Blocks until a job is available; nil once shut down and drained.
+    func next() -> Job? {
+        while true {
+            let job = state.withLock { s -> Job?? in
+                if s.head < s.jobs.count {
+                    let job = s.jobs[s.head]
+                    s.head += 1
+                    if s.head == s.jobs.count {
+                        s.jobs.removeAll(keepingCapacity: true)
+                        s.head = 0
+                    }
+                    return .some(job)
+                }
+                return s.closed ? .some(nil) : nil
+            }
+            if let job { return job }
+            condition.wait()
+        }
+    }
+
+    func shutdown() {
+        state.withLock { $0.closed = true }
+        condition.broadcast()
+    }
+}
+
+/// A counting wake-up signal: a signal sent before the wait is not lost.
+final class Condition: @unchecked Sendable {
+    // `pending` is guarded by `lock`.
+    private let lock = NSCondition()
+    private var pending = 0
+
+    func signal() {
+        lock.lock()
+        pending += 1
+        lock.signal()
+        lock.unlock()
+    }
+
+    func broadcast() {
+        lock.lock()
+        pending = Int.max / 2
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    func wait() {
+        lock.lock()
+        while pending == 0 { lock.wait() }
+        pending -= 1
+        lock.unlock()
+    }
+}

@@ -1,0 +1,299 @@
+import CLibPQ
+import Foundation
+
+/// An error from PostgreSQL or libpq. `sqlState` is the five-character SQLSTATE for server errors.
+public struct PostgresError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// Cannot connect, or the connection broke mid-query: retrying later may succeed.
+        case connection
+        /// The server refused the statement: `sqlState` says why.
+        case server
+        /// A result value could not be read as the requested type.
+        case decoding
+        /// The client was closed.
+        case closed
+    }
+
+    public let kind: Kind
+    public let message: String
+    public let sqlState: String?
+    public let detail: String?
+    public let constraint: String?
+
+    public init(kind: Kind, message: String, sqlState: String? = nil, detail: String? = nil, constraint: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.sqlState = sqlState
+        self.detail = detail
+        self.constraint = constraint
+    }
+
+    public var isUniqueViolation: Bool { sqlState == "23505" }
+    public var isConnectionProblem: Bool { kind == .connection || (sqlState?.hasPrefix("08") ?? false) || sqlState == "57P01" }
+
+    public var description: String {
+        var s = sqlState.map { "\($0): \(message)" } ?? message
+        if let detail { s += " (\(detail))" }
+        return s
+    }
+}
+
+/// One result row; columns are read by index or name as typed values.
+public struct PostgresRow: Sendable {
+    let values: [String?]
+    let columns: PostgresColumns
+
+    public func decode<T: PostgresDecodable>(_ column: Int, as type: T.Type = T.self) throws -> T {
+        guard let text = values[column] else {
+            throw PostgresError(kind: .decoding, message: "column \(columns.names[column]) is NULL, expected \(T.self)")
+        }
+        do { return try T(postgresText: text) } catch {
+            throw PostgresError(kind: .decoding, message: "column \(columns.names[column]): \(error)")
+        }
+    }
+
+    public func decode<T: PostgresDecodable>(_ column: Int, as type: T?.Type) throws -> T? {
+        guard values[column] != nil else { return nil }
+        return try decode(column, as: T.self)
+    }
+
+    public func decode<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
+        try decode(try columns.index(name), as: type)
+    }
+
+    public func decode<T: PostgresDecodable>(_ name: String, as type: T?.Type) throws -> T? {
+        try decode(try columns.index(name), as: type)
+    }
+
+    public func isNull(_ column: Int) -> Bool { values[column] == nil }
+}
+
+final class PostgresColumns: Sendable {
+    let names: [String]
+    private let byName: [String: Int]
+    init(names: [String]) {
+        self.names = names
+        var map: [String: Int] = [:]
+        for (i, n) in names.enumerated() where map[n] == nil { map[n] = i }
+        byName = map
+    }
+    func index(_ name: String) throws -> Int {
+        guard let i = byName[name] else { throw PostgresError(kind: .decoding, message: "no column named \(name)") }
+        return i
+    }
+}
+
+/// A libpq connection. Not thread-safe: the client runs each one on a thread of its own and
+/// hands it to closures running there.
+public final class PostgresConnection {
+    public let configuration: PostgresConfiguration
+    private var conn: OpaquePointer?
+    /// True between `BEGIN` and `COMMIT`/`ROLLBACK` issued by ``PostgresClient/withTransaction(_:)``.
+    var inTransaction = false
+
+    init(configuration: PostgresConfiguration) {
+        self.configuration = configuration
+    }
+
+    deinit { close() }
+
+    var isOpen: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    func open() throws {
+        close()
+        let params = configuration.connectionParameters
+        var keys = params.map { strdup($0.0) }
+        var values = params.map { strdup($0.1) }
+        keys.append(nil)
+        values.append(nil)
+        defer {
+            keys.forEach { free($0) }
+            values.forEach { free($0) }
+        }
+        let c = keys.withUnsafeBufferPointer { k in
+            values.withUnsafeBufferPointer { v in
+                k.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: k.count) { kp in
+                    v.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: v.count) { vp in
+                        PQconnectdbParams(kp, vp, 0)
+                    }
+                }
+            }
+        }
+        guard let c, PQstatus(c) == CONNECTION_OK else {
+            let message = c.map { String(cString: PQerrorMessage($0)).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "out of memory"
+            if let c { PQfinish(c) }
+            throw PostgresError(kind: .connection, message: "cannot connect to PostgreSQL at \(configuration.redactedURL): \(message)")
+        }
+        conn = c
+    }
+
+    func close() {
+        if let conn { PQfinish(conn) }
+        conn = nil
+    }
+
+    var socket: Int32 { conn.map { PQsocket($0) } ?? -1 }
+
+    private func connection() throws -> OpaquePointer {
+        if let conn, PQstatus(conn) == CONNECTION_OK { return conn }
+        try open()
+        return conn!
+    }
+
+    // MARK: - Queries
+
+    /// Runs one parameterised statement (`$1`, `$2`, …) and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws -> [PostgresRow] {
+        try run(sql, parameters) { try Self.rows($0) }
+    }
+
+    /// Runs one parameterised statement and returns the number of rows it affected.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws -> Int {
+        try run(sql, parameters) { Int(String(cString: PQcmdTuples($0))) ?? 0 }
+    }
+
+    /// Runs a script of several statements with no parameters (migrations).
+    public func executeScript(_ sql: String) throws {
+        let c = try connection()
+        var result = PQexec(c, sql)
+        defer { PQclear(result) }
+        try check(result, c)
+        // PQexec returns only the last result; there is nothing more to read.
+        while let next = PQgetResult(c) {
+            PQclear(result)
+            result = next
+            try check(result, c)
+        }
+    }
+
+    /// Sends many parameterised statements in one round trip (libpq pipeline mode) inside the
+    /// current transaction, or as one implicit transaction. Returns each statement's affected-row
+    /// count. On the first error the rest are skipped and the error is thrown.
+    @discardableResult
+    public func pipeline(_ statements: [(sql: String, parameters: [any PostgresEncodable])]) throws -> [Int] {
+        guard !statements.isEmpty else { return [] }
+        let c = try connection()
+        guard PQenterPipelineMode(c) == 1 else { throw connectionError(c, "cannot enter pipeline mode") }
+        defer { PQexitPipelineMode(c) }
+        for statement in statements {
+            let sent = withParameters(statement.parameters) { count, values in
+                PQsendQueryParams(c, statement.sql, count, nil, values, nil, nil, 0)
+            }
+            guard sent == 1 else { throw connectionError(c, "sending a pipelined statement") }
+        }
+        guard PQpipelineSync(c) == 1 else { throw connectionError(c, "syncing the pipeline") }
+        var counts: [Int] = []
+        var firstError: PostgresError?
+        while true {
+            guard let result = PQgetResult(c) else {
+                // nil separates one statement's results from the next
+                if PQstatus(c) != CONNECTION_OK { throw connectionError(c, "connection lost in pipeline") }
+                continue
+            }
+            let status = PQresultStatus(result)
+            if status == PGRES_PIPELINE_SYNC {
+                PQclear(result)
+                break
+            }
+            if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK {
+                counts.append(Int(String(cString: PQcmdTuples(result))) ?? 0)
+            } else if status != PGRES_PIPELINE_ABORTED, firstError == nil {
+                firstError = serverError(result, c)
+            }
+            PQclear(result)
+            if PQstatus(c) != CONNECTION_OK {
+                throw connectionError(c, "connection lost in pipeline")
+            }
+        }
+        if let firstError { throw firstError }
+        return counts
+    }
+
+    private func run<T>(_ sql: String, _ parameters: [any PostgresEncodable], _ body: (OpaquePointer) throws -> T) throws -> T {
+        let c = try connection()
+        let result = withParameters(parameters) { count, values in
+            PQexecParams(c, sql, count, nil, values, nil, nil, 0)
+        }
+        defer { PQclear(result) }
+        try check(result, c)
+        return try body(result!)
+    }
+
+    private func withParameters<R>(_ parameters: [any PostgresEncodable], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+        if parameters.isEmpty { return body(0, nil) }
+        let texts = parameters.map { $0.postgresText.map { strdup($0) } ?? nil }
+        defer { texts.forEach { free($0) } }
+        return texts.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) {
+                body(Int32(buffer.count), $0)
+            }
+        }
+    }
+
+    private func check(_ result: OpaquePointer?, _ c: OpaquePointer) throws {
+        guard let result else { throw connectionError(c, "no result") }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return
+        default:
+            if PQstatus(c) != CONNECTION_OK { throw connectionError(c, "connection lost") }
+            throw serverError(result, c)
+        }
+    }
+
+    private func serverError(_ result: OpaquePointer, _ c: OpaquePointer) -> PostgresError {
+        func field(_ code: Int32) -> String? { PQresultErrorField(result, code).map { String(cString: $0) } }
+        let state = field(PROPDESK_DIAG_SQLSTATE)
+        let kind: PostgresError.Kind = (state?.hasPrefix("08") ?? false) || state == "57P01" ? .connection : .server
+        return PostgresError(kind: kind, message: field(PROPDESK_DIAG_MESSAGE_PRIMARY) ?? String(cString: PQerrorMessage(c)),
+                             sqlState: state, detail: field(PROPDESK_DIAG_MESSAGE_DETAIL),
+                             constraint: field(PROPDESK_DIAG_CONSTRAINT_NAME))
+    }
+
+    private func connectionError(_ c: OpaquePointer, _ context: String) -> PostgresError {
+        let message = String(cString: PQerrorMessage(c)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return PostgresError(kind: .connection, message: "\(context): \(message)")
+    }
+
+    private static func rows(_ result: OpaquePointer) throws -> [PostgresRow] {
+        let count = Int(PQntuples(result))
+        let width = Int(PQnfields(result))
+        let columns = PostgresColumns(names: (0..<width).map { String(cString: PQfname(result, Int32($0))) })
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(count)
+        for r in 0..<count {
+            var values: [String?] = []
+            values.reserveCapacity(width)
+            for f in 0..<width {
+                if PQgetisnull(result, Int32(r), Int32(f)) == 1 {
+                    values.append(nil)
+                } else {
+                    values.append(String(cString: PQgetvalue(result, Int32(r), Int32(f))))
+                }
+            }
+            rows.append(PostgresRow(values: values, columns: columns))
+        }
+        return rows
+    }
+
+    // MARK: - Notifications
+
+    /// Reads input and returns the notifications received, without blocking.
+    func drainNotifications() throws -> [PostgresNotification] {
+        guard let c = conn else { throw PostgresError(kind: .connection, message: "not connected") }
+        guard PQconsumeInput(c) == 1 else { throw connectionError(c, "listening") }
+        var out: [PostgresNotification] = []
+        while let n = PQnotifies(c) {
+            out.append(PostgresNotification(channel: String(cString: n.pointee.relname), payload: String(cString: n.pointee.extra)))
+            PQfreemem(n)
+        }
+        return out
+    }
+}
+
+public struct PostgresNotification: Sendable, Equatable {
+    public let channel: String
+    public let payload: String
+}

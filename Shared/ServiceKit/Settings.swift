@@ -1,0 +1,150 @@
+import AMQP
+import Logging
+import Postgres
+
+/// A service's configuration, read from `PROPDESK_*` environment variables. Pure: give it any
+/// dictionary. Every problem is reported at once, each naming its variable.
+public struct Settings: Sendable {
+    public var amqp: AMQPConfiguration
+    public var database: PostgresConfiguration
+    public var httpHost: String
+    public var httpPort: Int
+    public var logLevel: Logger.Level
+    public var databasePoolSize: Int
+    public var prefetch: UInt16
+    public var queueType: AMQPTopology.QueueType
+    public var deliveryLimit: Int
+    public var outboxBatchSize: Int
+    public var migrateOnStart: Bool
+    public var shutdownGraceSeconds: Int
+    public var instance: String
+
+    /// Every setting: name, default (nil = required), meaning. The README's table is checked
+    /// against this list by a test.
+    public static let reference: [(name: String, defaultValue: String?, meaning: String)] = [
+        ("PROPDESK_AMQP_URL", nil, "RabbitMQ: amqp://user:password@host:port/vhost[?heartbeat=10&connection_timeout=5]"),
+        ("PROPDESK_DATABASE_URL", nil, "PostgreSQL: postgres://user:password@host:port/database[?connect_timeout=5]"),
+        ("PROPDESK_HTTP_HOST", "127.0.0.1", "address the health/metrics (and API) server binds"),
+        ("PROPDESK_HTTP_PORT", "per service: intake 8080, dispatch 8081, escalation 8082, notification 8083, billing 8084", "its port"),
+        ("PROPDESK_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
+        ("PROPDESK_DB_POOL_SIZE", "4", "PostgreSQL connections (threads) per process, 1–64"),
+        ("PROPDESK_AMQP_PREFETCH", "50", "unacknowledged deliveries a consumer may hold, 1–65535"),
+        ("PROPDESK_QUEUE_TYPE", "quorum", "quorum or classic (delivery limits need quorum)"),
+        ("PROPDESK_DELIVERY_LIMIT", "5", "deliveries before a failing message is dead-lettered, 1–1000"),
+        ("PROPDESK_OUTBOX_BATCH", "500", "events the outbox relay publishes per confirm batch, 1–10000"),
+        ("PROPDESK_MIGRATE_ON_START", "true", "apply pending migrations when the service starts (true/false)"),
+        ("PROPDESK_SHUTDOWN_GRACE_SECONDS", "20", "how long a graceful shutdown may take before work is cancelled, 1–600"),
+        ("PROPDESK_INSTANCE", "hostname-pid", "this replica's name in logs and broker connection names"),
+    ]
+
+    public static func load(service: String, defaultHTTPPort: Int, environment: [String: String]) throws(ConfigurationError) -> Settings {
+        var reader = Reader(environment: environment)
+        let amqpURL = reader.required("PROPDESK_AMQP_URL")
+        let databaseURL = reader.required("PROPDESK_DATABASE_URL")
+        let instance = environment["PROPDESK_INSTANCE"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultInstance()
+        var amqp = AMQPConfiguration()
+        if let amqpURL {
+            do { amqp = try AMQPConfiguration(url: amqpURL, connectionName: "\(service)@\(instance)") }
+            catch { reader.problem("PROPDESK_AMQP_URL", "\(error)") }
+        }
+        var database = PostgresConfiguration()
+        if let databaseURL {
+            do { database = try PostgresConfiguration(url: databaseURL, applicationName: "propdesk-\(service)") }
+            catch { reader.problem("PROPDESK_DATABASE_URL", "\(error)") }
+        }
+        let settings = Settings(
+            amqp: amqp, database: database,
+            httpHost: reader.string("PROPDESK_HTTP_HOST", default: "127.0.0.1"),
+            httpPort: reader.int("PROPDESK_HTTP_PORT", default: defaultHTTPPort, range: 1...65535),
+            logLevel: reader.logLevel("PROPDESK_LOG_LEVEL", default: .info),
+            databasePoolSize: reader.int("PROPDESK_DB_POOL_SIZE", default: 4, range: 1...64),
+            prefetch: UInt16(reader.int("PROPDESK_AMQP_PREFETCH", default: 50, range: 1...65535)),
+            queueType: reader.choice("PROPDESK_QUEUE_TYPE", default: .quorum),
+            deliveryLimit: reader.int("PROPDESK_DELIVERY_LIMIT", default: 5, range: 1...1000),
+            outboxBatchSize: reader.int("PROPDESK_OUTBOX_BATCH", default: 500, range: 1...10_000),
+            migrateOnStart: reader.bool("PROPDESK_MIGRATE_ON_START", default: true),
+            shutdownGraceSeconds: reader.int("PROPDESK_SHUTDOWN_GRACE_SECONDS", default: 20, range: 1...600),
+            instance: instance)
+        if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
+        return settings
+    }
+
+    static func defaultInstance() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, 255)
+        return "\(String(cString: name))-\(getpid())"
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public let problems: [String]
+    public var description: String {
+        "configuration is not valid:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+            + "\n(see the Configuration section of README.md)"
+    }
+}
+
+private struct Reader {
+    let environment: [String: String]
+    var problems: [String] = []
+
+    mutating func problem(_ name: String, _ message: String) { problems.append("\(name): \(message)") }
+
+    mutating func required(_ name: String) -> String? {
+        guard let value = environment[name], !value.isEmpty else {
+            problem(name, "is required and not set")
+            return nil
+        }
+        return value
+    }
+
+    func string(_ name: String, default value: String) -> String {
+        environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? value
+    }
+
+    mutating func int(_ name: String, default value: Int, range: ClosedRange<Int>) -> Int {
+        guard let text = environment[name], !text.isEmpty else { return value }
+        guard let v = Int(text), range.contains(v) else {
+            problem(name, "must be a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(text)\"")
+            return value
+        }
+        return v
+    }
+
+    mutating func bool(_ name: String, default value: Bool) -> Bool {
+        guard let text = environment[name], !text.isEmpty else { return value }
+        switch text.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default:
+            problem(name, "must be true or false, got \"\(text)\"")
+            return value
+        }
+    }
+
+    mutating func logLevel(_ name: String, default value: Logger.Level) -> Logger.Level {
+        guard let text = environment[name], !text.isEmpty else { return value }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            problem(name, "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+            return value
+        }
+        return level
+    }
+
+    mutating func choice<T: RawRepresentable & CaseIterable>(_ name: String, default value: T) -> T where T.RawValue == String {
+        guard let text = environment[name], !text.isEmpty else { return value }
+        guard let v = T(rawValue: text.lowercased()) else {
+            problem(name, "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+            return value
+        }
+        return v
+    }
+}
+
+extension AMQPTopology.QueueType: CaseIterable {
+    public static let allCases: [AMQPTopology.QueueType] = [.quorum, .classic]
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
