@@ -36,6 +36,7 @@ public final class PostgresClient: Sendable {
     public func shutdown() { queue.shutdown() }
 
     /// Runs `body` on a pool thread with its connection.
+    @discardableResult
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
             let accepted = queue.submit { connection in
@@ -46,6 +47,7 @@ public final class PostgresClient: Sendable {
     }
 
     /// Runs `body` between `BEGIN` and `COMMIT`; any error rolls the transaction back and is rethrown.
+    @discardableResult
     public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await withConnection { connection in try connection.transaction(body) }
     }

@@ -296,4 +296,8 @@ public final class PostgresConnection {
 public struct PostgresNotification: Sendable, Equatable {
     public let channel: String
     public let payload: String
+    public init(channel: String, payload: String) {
+        self.channel = channel
+        self.payload = payload
+    }
 }

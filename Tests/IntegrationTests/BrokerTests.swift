@@ -1,0 +1,111 @@
+import AMQP
+import Foundation
+import Messaging
+import Testing
+
+extension RealServers {
+    @Suite("Broker")
+    struct BrokerTests {
+        @Test func everyMessageReportedConfirmedIsConsumedAfterABrokerRestartMidway() async throws {
+            let amqp = try await Servers.connect(name: "confirm-test")
+            let routingKey = "test.confirms.r\(Servers.unique())"
+            let queue = try await Servers.scratchQueue(amqp, routingKey: routingKey)
+            let total = 10_000
+            var confirmed = Set<Int>()
+            var notConfirmed = 0
+            var restart: Task<Void, Error>?
+            var pending = Array(0..<total)[...]
+            let deadline = ContinuousClock.now + .seconds(180)
+            while !pending.isEmpty, ContinuousClock.now < deadline {
+                if restart == nil, confirmed.count >= 3_000 {
+                    restart = Task.detached { try Servers.stack("restart-rabbitmq") }
+                }
+                let batch = Array(pending.prefix(100))
+                pending = pending.dropFirst(batch.count)
+                let results = await amqp.publish(batch.map {
+                    AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: routingKey, body: Data("\($0)".utf8), messageID: "\($0)")
+                })
+                var failed: [Int] = []
+                for (id, result) in zip(batch, results) {
+                    switch result {
+                    case .success: confirmed.insert(id)
+                    case .failure(.notConnected), .failure(.notConfirmed):
+                        notConfirmed += 1
+                        failed.append(id)
+                    case .failure(let error):
+                        Issue.record("unexpected publish failure: \(error)")
+                        failed.append(id)
+                    }
+                }
+                if !failed.isEmpty {
+                    // Not confirmed: publish it again later, as the outbox relay does.
+                    pending.append(contentsOf: failed)
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            try await restart?.value
+            #expect(restart != nil)
+            #expect(confirmed.count == total)
+            #expect(notConfirmed > 0, "the restart should have left some publishes unconfirmed")
+            #expect(amqp.generation >= 2, "the connection should have recovered")
+
+            let deliveries = try await Servers.collect(amqp, queue: queue) { all in
+                Set(all.compactMap { $0.properties.messageID }).count >= total
+            }
+            let seen = Set(deliveries.compactMap { $0.properties.messageID.flatMap(Int.init) })
+            #expect(confirmed.subtracting(seen).isEmpty, "confirmed but missing: \(confirmed.subtracting(seen).sorted().prefix(10))")
+            #expect(deliveries.allSatisfy { $0.properties.persistent })
+            await amqp.close()
+        }
+
+        @Test func anUnroutableMandatoryMessageIsReportedAsReturned() async throws {
+            let amqp = try await Servers.connect()
+            let result = await amqp.publish([AMQPMessage(exchange: "amq.direct", routingKey: "nobody.listens.\(Servers.unique())", body: Data("x".utf8), messageID: "m1")])
+            #expect(throws: AMQPError.returned(code: 312, text: "NO_ROUTE")) { try result[0].get() }
+            // The connection is still usable afterwards.
+            let queue = try await Servers.scratchQueue(amqp, routingKey: "test.after.r\(Servers.unique())")
+            _ = queue
+            #expect(amqp.isConnected)
+            await amqp.close()
+        }
+
+        @Test func publishingToAMissingExchangeFailsThatPublishAndTheConnectionRecovers() async throws {
+            let amqp = try await Servers.connect()
+            let result = await amqp.publish([AMQPMessage(exchange: "no-such-exchange-\(Servers.unique())", routingKey: "x", body: Data())])
+            guard case .failure(.notConfirmed(let reason)) = result[0] else {
+                Issue.record("expected notConfirmed, got \(result[0])")
+                return
+            }
+            #expect(reason.contains("404"))
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !amqp.isConnected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(amqp.isConnected)
+            let routingKey = "test.recovered.r\(Servers.unique())"
+            let queue = try await Servers.scratchQueue(amqp, routingKey: routingKey)
+            try await amqp.publish(AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: routingKey, body: Data("ok".utf8)))
+            let got = try await Servers.collect(amqp, queue: queue) { $0.count == 1 }
+            #expect(got.map { String(decoding: $0.body, as: UTF8.self) } == ["ok"])
+            await amqp.close()
+        }
+
+        @Test func aWrongBrokerAddressFailsAtStartNamingTheURL() async throws {
+            var config = try Servers.amqpConfiguration()
+            config.port = 1
+            let amqp = AMQPConnection(configuration: config, logger: Servers.logger, initialAttempts: 2)
+            await #expect { try await amqp.connect() } throws: { error in
+                guard case AMQPError.connectFailed(let url, _) = error else { return false }
+                return url.contains(":1/") && !url.contains(config.password)
+            }
+        }
+
+        @Test func aWrongPasswordFailsAtStartWithALoginError() async throws {
+            var config = try Servers.amqpConfiguration()
+            config.password = "wrong"
+            let amqp = AMQPConnection(configuration: config, logger: Servers.logger, initialAttempts: 1)
+            await #expect { try await amqp.connect() } throws: { error in
+                guard case AMQPError.connectFailed(_, let detail) = error else { return false }
+                return detail.contains("login") || detail.contains("ACCESS_REFUSED")
+            }
+        }
+    }
+}

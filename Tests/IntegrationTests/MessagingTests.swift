@@ -1,0 +1,177 @@
+import AMQP
+import Foundation
+import Messaging
+import Postgres
+import ServiceLifecycle
+import Testing
+
+/// Records each handled event as a row in `test_effects`, so tests can count effects.
+struct RecordingHandler: EventHandler {
+    let tag: String
+    /// Event types this handler fails on with an ordinary error (not poison).
+    var failOn: Set<String> = []
+    var delay: Duration = .zero
+
+    func handle(_ event: ReceivedEvent, on connection: PostgresConnection) throws {
+        if failOn.contains(event.envelope.type) { throw SetupError("handler bug for \(event.envelope.type)") }
+        if delay > .zero { Thread.sleep(forTimeInterval: Double(delay.components.attoseconds) / 1e18 + Double(delay.components.seconds)) }
+        try connection.execute("INSERT INTO test_effects (tag, message_id) VALUES ($1, $2)", [tag, event.envelope.id])
+    }
+
+    static func prepare(_ db: PostgresClient) async throws {
+        try await db.execute("CREATE TABLE IF NOT EXISTS test_effects (tag text NOT NULL, message_id uuid NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+    }
+
+    static func count(_ db: PostgresClient, tag: String) async throws -> (total: Int, distinct: Int) {
+        let row = try await db.query("SELECT count(*), count(DISTINCT message_id) FROM test_effects WHERE tag = $1", [tag])[0]
+        return (try row.decode(0), try row.decode(1))
+    }
+}
+
+func envelopeMessage(_ envelope: EventEnvelope, routingKey: String? = nil) -> AMQPMessage {
+    AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: routingKey ?? envelope.type, body: envelope.encoded(),
+                messageID: envelope.id.uuidString.lowercased(), type: envelope.type)
+}
+
+extension RealServers {
+    @Suite("Consumers, inbox and dead letters")
+    struct ConsumerTests {
+        @Test func deliveriesAKilledConsumerHeldGoToAnotherAndTakeEffectOnce() async throws {
+            let db = try await Servers.database()
+            try await RecordingHandler.prepare(db)
+            let tag = Servers.unique()
+            let type = "test.redelivery.r\(tag)"
+            let setup = try await Servers.connect()
+            let queue = try await Servers.scratchQueue(setup, routingKey: type)
+            let events = (0..<20).map { _ in EventEnvelope(type: type, property: "test") }
+            for result in await setup.publish(events.map { envelopeMessage($0) }) { try result.get() }
+
+            // Consumer A handles (commits) ten deliveries but dies before acking any of them.
+            let a = try await Servers.connect(name: "consumer-a")
+            let consumerA = MessageConsumer(name: "redelivery-\(tag)", queue: queue, amqp: a, postgres: db,
+                                            handler: RecordingHandler(tag: tag), logger: Servers.logger)
+            var handledByA = 0
+            for await delivery in try await a.consume(queue: queue, prefetch: 20) {
+                let envelope = try EventEnvelope.decode(delivery.body)
+                #expect(try await consumerA.apply(envelope, routingKey: delivery.routingKey).get() == true)
+                handledByA += 1
+                if handledByA == 10 { break }
+            }
+            await a.close()  // unacked deliveries go back to the queue
+
+            // Consumer B gets everything, including the ten A had handled, and applies each once.
+            let b = try await Servers.connect(name: "consumer-b")
+            let outcomes = Recorder<MessageConsumer.Outcome>()
+            let consumerB = MessageConsumer(name: "redelivery-\(tag)", queue: queue, amqp: b, postgres: db,
+                                            handler: RecordingHandler(tag: tag), logger: Servers.logger,
+                                            outcomes: { outcomes.append($0) })
+            let run = Task { try await consumerB.run() }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while outcomes.all.count < 20, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            run.cancel()
+            #expect(outcomes.all.filter { $0 == .duplicate }.count == 10)
+            #expect(outcomes.all.filter { $0 == .handled }.count == 10)
+            let effects = try await RecordingHandler.count(db, tag: tag)
+            #expect(effects.total == 20)
+            #expect(effects.distinct == 20)
+            await b.close()
+            await setup.close()
+        }
+
+        @Test func aMessageFailingPastTheDeliveryLimitIsDeadLetteredAndTheConsumerGoesOn() async throws {
+            let db = try await Servers.database()
+            try await RecordingHandler.prepare(db)
+            let tag = Servers.unique()
+            let bad = "test.limit.r\(tag).bad"
+            let good = "test.limit.r\(tag).good"
+            let amqp = try await Servers.connect()
+            let queue = try await Servers.scratchQueue(amqp, routingKey: "test.limit.r\(tag).*", deliveryLimit: 2)
+            let dead = try await Servers.scratchQueue(amqp, exchange: PropDeskTopology.deadLetterExchange, routingKey: bad)
+            let poison = EventEnvelope(type: bad, property: "test")
+            let fine = EventEnvelope(type: good, property: "test")
+            for r in await amqp.publish([envelopeMessage(poison), envelopeMessage(fine)]) { try r.get() }
+
+            let outcomes = Recorder<MessageConsumer.Outcome>()
+            let consumer = MessageConsumer(name: "limit-\(tag)", queue: queue, amqp: amqp, postgres: db,
+                                           handler: RecordingHandler(tag: tag, failOn: [bad]), logger: Servers.logger,
+                                           outcomes: { outcomes.append($0) })
+            let run = Task { try await consumer.run() }
+            let parked = try await Servers.collect(amqp, queue: dead, timeout: .seconds(30)) { $0.count == 1 }
+            run.cancel()
+            #expect(parked.count == 1)
+            #expect(parked.first?.properties.messageID == poison.id.uuidString.lowercased())
+            let death = parked.first?.properties.headers["x-death"]?.arrayValue?.first?.tableValue
+            #expect(death?["reason"] == .string("delivery_limit"))
+            #expect(outcomes.all.contains(.handled), "the good message behind the poison one was handled")
+            #expect(try await RecordingHandler.count(db, tag: tag).total == 1)
+            #expect(outcomes.all.filter { if case .requeued = $0 { true } else { false } }.count >= 2)
+            await amqp.close()
+        }
+
+        @Test func aMalformedEnvelopeIsDeadLetteredWithItsReasonAndNeverCrashesTheConsumer() async throws {
+            let db = try await Servers.database()
+            try await RecordingHandler.prepare(db)
+            let tag = Servers.unique()
+            let key = "test.malformed.r\(tag)"
+            let amqp = try await Servers.connect()
+            let queue = try await Servers.scratchQueue(amqp, routingKey: key)
+            let dead = try await Servers.scratchQueue(amqp, exchange: PropDeskTopology.deadLetterExchange, routingKey: key)
+            let fine = EventEnvelope(type: key, property: "test")
+            for r in await amqp.publish([
+                AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: key, body: Data("{not json".utf8), messageID: "garbage-1"),
+                AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: key,
+                            body: Data(#"{"id":"6f1c1c52-9d9c-4f0e-9a43-3f7f3f0c2a11","type":"Bad Type"}"#.utf8), messageID: "garbage-2"),
+                envelopeMessage(fine),
+            ]) { try r.get() }
+            let outcomes = Recorder<MessageConsumer.Outcome>()
+            let consumer = MessageConsumer(name: "malformed-\(tag)", queue: queue, amqp: amqp, postgres: db,
+                                           handler: RecordingHandler(tag: tag), logger: Servers.logger,
+                                           outcomes: { outcomes.append($0) })
+            let run = Task { try await consumer.run() }
+            let parked = try await Servers.collect(amqp, queue: dead, timeout: .seconds(20)) { $0.count == 2 }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while outcomes.all.count < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            run.cancel()
+            #expect(parked.map(\.properties.messageID) == ["garbage-1", "garbage-2"])
+            let reasons = parked.compactMap { $0.properties.headers[PropDeskTopology.rejectionReasonHeader]?.stringValue }
+            #expect(reasons.count == 2)
+            #expect(reasons.first?.contains("malformed envelope") == true)
+            #expect(parked.allSatisfy { $0.properties.headers[PropDeskTopology.rejectedByHeader] == .string("malformed-\(tag)") })
+            #expect(outcomes.all.last == .handled, "the valid event after the garbage was handled")
+            #expect(try await RecordingHandler.count(db, tag: tag).total == 1)
+            await amqp.close()
+        }
+
+        @Test func onGracefulShutdownAConsumerFinishesAndAcksWhatItHoldsThenStops() async throws {
+            let db = try await Servers.database()
+            try await RecordingHandler.prepare(db)
+            let tag = Servers.unique()
+            let key = "test.shutdown.r\(tag)"
+            let amqp = try await Servers.connect()
+            let queue = try await Servers.scratchQueue(amqp, routingKey: key)
+            for r in await amqp.publish((0..<40).map { _ in envelopeMessage(EventEnvelope(type: key, property: "test")) }) { try r.get() }
+
+            let outcomes = Recorder<MessageConsumer.Outcome>()
+            let consumer = MessageConsumer(name: "shutdown-\(tag)", queue: queue, amqp: amqp, postgres: db,
+                                           handler: RecordingHandler(tag: tag, delay: .milliseconds(100)), prefetch: 5,
+                                           logger: Servers.logger, outcomes: { outcomes.append($0) })
+            let group = ServiceGroup(services: [consumer], logger: Servers.logger)
+            let run = Task { try await group.run() }
+            while outcomes.all.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            await group.triggerGracefulShutdown()
+            try await run.value
+            let handled = outcomes.all.count
+            #expect(handled < 40, "it stopped taking deliveries")
+            #expect(outcomes.all.allSatisfy { $0 == .handled })
+            #expect(try await RecordingHandler.count(db, tag: tag).total == handled)
+            await amqp.close()
+
+            // Nothing it held is lost or left half-done: the rest are still queued, none twice.
+            let fresh = try await Servers.connect()
+            let remaining = try await Servers.collect(fresh, queue: queue) { $0.count == 40 - handled }
+            #expect(remaining.count == 40 - handled)
+            #expect(remaining.allSatisfy { !$0.redelivered }, "everything it took was acked")
+            await fresh.close()
+        }
+    }
+}

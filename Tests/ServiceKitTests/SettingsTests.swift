@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+@testable import ServiceKit
+
+@Suite("Configuration")
+struct SettingsTests {
+    let minimal = [
+        "PROPDESK_AMQP_URL": "amqp://u:p@127.0.0.1:25672/propdesk",
+        "PROPDESK_DATABASE_URL": "postgres://u:p@127.0.0.1:25432/propdesk",
+    ]
+
+    @Test func theTwoURLsAreEnoughAndEverythingElseHasADefault() throws {
+        let s = try Settings.load(service: "dispatch", defaultHTTPPort: 8081, environment: minimal)
+        #expect(s.amqp.port == 25672)
+        #expect(s.database.port == 25432)
+        #expect(s.httpPort == 8081)
+        #expect(s.databasePoolSize == 4)
+        #expect(s.prefetch == 50)
+        #expect(s.queueType == .quorum)
+        #expect(s.deliveryLimit == 5)
+        #expect(s.migrateOnStart)
+        #expect(s.amqp.connectionName.hasPrefix("dispatch@"))
+    }
+
+    @Test func missingURLsAreBothNamed() {
+        #expect(throws: ConfigurationError(problems: [
+            "PROPDESK_AMQP_URL: is required and not set", "PROPDESK_DATABASE_URL: is required and not set",
+        ])) { try Settings.load(service: "x", defaultHTTPPort: 1, environment: [:]) }
+    }
+
+    @Test func everyMalformedValueIsReportedAtOnceByName() throws {
+        var env = minimal
+        env["PROPDESK_HTTP_PORT"] = "70000"
+        env["PROPDESK_LOG_LEVEL"] = "loud"
+        env["PROPDESK_QUEUE_TYPE"] = "stream"
+        env["PROPDESK_MIGRATE_ON_START"] = "maybe"
+        env["PROPDESK_DATABASE_URL"] = "mysql://x"
+        do {
+            _ = try Settings.load(service: "x", defaultHTTPPort: 1, environment: env)
+            Issue.record("accepted malformed settings")
+        } catch {
+            let named = error.problems.map { String($0.prefix { $0 != ":" }) }
+            #expect(Set(named) == ["PROPDESK_HTTP_PORT", "PROPDESK_LOG_LEVEL", "PROPDESK_QUEUE_TYPE", "PROPDESK_MIGRATE_ON_START", "PROPDESK_DATABASE_URL"])
+            #expect(error.description.contains("got \"70000\""))
+        }
+    }
+
+    @Test func theREADMEDocumentsEverySetting() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        for setting in Settings.reference {
+            #expect(text.contains("`\(setting.name)`"), "README.md does not document \(setting.name)")
+        }
+    }
+}
