@@ -100,7 +100,7 @@ extension RealServers {
             var events = listener.events.makeAsyncIterator()
             #expect(await events.next() == .connected)
             _ = try await db.query("SELECT 1")
-            try Servers.stack("restart-postgres")
+            try await Servers.stack("restart-postgres")
             // The first use of a connection the restart broke fails as a connection problem…
             var recovered = false
             for _ in 0..<50 {
@@ -128,7 +128,7 @@ extension RealServers {
             defer { db.shutdown() }
             await #expect { try await db.checkConnection() } throws: { error in
                 let text = "\(error)"
-                return (error as? PostgresError)?.kind == .connection && text.contains(":1/") && !text.contains(config.password ?? "§")
+                return (error as? PostgresError)?.kind == .connection && text.contains("127.0.0.1:1/") && !text.contains(":\(config.password ?? "§")@")
             }
         }
     }

@@ -52,16 +52,11 @@ enum Servers {
     }
 
     /// Runs `deploy/local/stack <command>` for this test stack (restart-rabbitmq, …).
-    static func stack(_ arguments: String...) throws {
+    static func stack(_ arguments: String...) async throws {
         let script = repositoryRoot.appendingPathComponent("deploy/local/stack").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: script)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw SetupError("deploy/local/stack \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+        let result = try await Subprocess.run(script, arguments)
+        guard result.status == 0 else {
+            throw SetupError("deploy/local/stack \(arguments.joined(separator: " ")) exited \(result.status):\n\(result.output)")
         }
     }
 
