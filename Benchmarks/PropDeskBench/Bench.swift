@@ -75,7 +75,7 @@ struct AMQPBench: AsyncParsableCommand {
                 let consumer = try await amqp.consume(queue: libQueue, prefetch: prefetch)
                 var received = 0
                 for await delivery in consumer {
-                    try await delivery.ack()
+                    delivery.ack()
                     received += 1
                     if received == messages { break }
                 }
@@ -101,6 +101,8 @@ struct OutboxBench: AsyncParsableCommand {
     @Option(help: "Seconds each write phase runs.") var seconds = 10
     @Option(help: "Relay batch size.") var batch = 500
     @Option(help: "Path to pgbench (default: newest under /usr/lib/postgresql).") var pgbench: String?
+    @Option(help: "pgbench transactions per client. (A count, not -T: pgbench ends -T on SIGALRM, which a child of a Swift thread inherits blocked.)")
+    var pgbenchTransactions = 10_000
 
     func run() async throws {
         let pg = try PostgresConfiguration(url: try environment("PROPDESK_DATABASE_URL"))
@@ -197,7 +199,7 @@ struct OutboxBench: AsyncParsableCommand {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = ["-n", "-h", pg.host, "-p", "\(pg.port)", "-U", pg.user, "-c", "\(clients)", "-j", "\(min(clients, 2))",
-                       "-T", "\(seconds)", "-f", script, pg.database]
+                       "-t", "\(pgbenchTransactions)", "-f", script, pg.database]
         var env = ProcessInfo.processInfo.environment
         env["PGPASSWORD"] = pg.password
         p.environment = env

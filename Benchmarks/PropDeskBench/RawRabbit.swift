@@ -4,8 +4,11 @@ import Foundation
 /// The baseline: rabbitmq-c called directly in a tight loop, no threads, no Swift concurrency.
 /// Same work as the library path: persistent messages, publisher confirms read in batches,
 /// consume with a prefetch and one ack per message.
-struct RawRabbit {
+final class RawRabbit {
     let state: amqp_connection_state_t
+    /// Delivery tags on the confirm channel continue across rounds.
+    private var tag: UInt64 = 0
+    private var acked: UInt64 = 0
 
     init(host: String, port: Int, user: String, password: String, vhost: String) throws {
         state = amqp_new_connection()
@@ -29,8 +32,6 @@ struct RawRabbit {
         props._flags = PROPDESK_FLAG_DELIVERY_MODE | PROPDESK_FLAG_CONTENT_TYPE
         props.delivery_mode = 2
         var ex = Array(exchange.utf8), rk = Array(routingKey.utf8), ct = Array("application/json".utf8), b = body
-        var tag: UInt64 = 0
-        var acked: UInt64 = 0
         try ct.withUnsafeMutableBytes { ctp in
             props.content_type = amqp_bytes_t(len: ctp.count, bytes: ctp.baseAddress)
             try ex.withUnsafeMutableBytes { exp in
@@ -75,7 +76,15 @@ struct RawRabbit {
             var envelope = amqp_envelope_t()
             amqp_maybe_release_buffers(state)
             let reply = amqp_consume_message(state, &envelope, nil, 0)
-            guard reply.reply_type == AMQP_RESPONSE_NORMAL else { throw BenchError("raw: consume_message failed") }
+            if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION, reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue {
+                // Not a delivery (a late confirm, say): read that frame and go on.
+                var frame = amqp_frame_t()
+                guard amqp_simple_wait_frame(state, &frame) == 0 else { throw BenchError("raw: wait failed") }
+                continue
+            }
+            guard reply.reply_type == AMQP_RESPONSE_NORMAL else {
+                throw BenchError("raw: consume_message failed: \(String(cString: amqp_error_string2(reply.library_error)))")
+            }
             amqp_basic_ack(state, 2, envelope.delivery_tag, 0)
             amqp_destroy_envelope(&envelope)
             received += 1

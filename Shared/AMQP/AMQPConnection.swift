@@ -22,8 +22,7 @@ import Darwin
 /// - Recovery: when the connection drops (broker restart, network, heartbeat timeout, a channel
 ///   error), the thread reconnects with backoff (100 ms doubling to 5 s, jittered), re-declares
 ///   every topology declared so far and resumes every consumer. Deliveries from the lost
-///   connection can no longer be acked (the broker has requeued them): their `ack()` throws
-///   ``AMQPError/staleDelivery``.
+///   connection can no longer be acked (the broker has requeued them): their `ack()` is dropped.
 public final class AMQPConnection: Sendable {
     public let configuration: AMQPConfiguration
     private let mailbox: Mailbox
@@ -108,12 +107,8 @@ public final class AMQPConnection: Sendable {
         }
     }
 
-    func settle(_ delivery: AMQPDelivery, _ how: Settlement) async throws {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-            let command = Command.settle(
-                channel: delivery.channel, tag: delivery.deliveryTag, generation: delivery.generation, how, c)
-            if !mailbox.send(command) { c.resume(throwing: AMQPError.staleDelivery) }
-        }
+    func settle(_ delivery: AMQPDelivery, _ how: Settlement) {
+        _ = mailbox.send(.settle(channel: delivery.channel, tag: delivery.deliveryTag, generation: delivery.generation, how))
     }
 
     /// Waits (up to 5 s) for outstanding confirms, closes the connection and ends all consumers.
@@ -143,9 +138,17 @@ public struct AMQPDelivery: Sendable {
     /// How often the broker has delivered this message before (quorum queues count it).
     public var deliveryCount: Int { Int(properties.headers["x-delivery-count"]?.intValue ?? 0) }
 
-    public func ack() async throws { try await connection.settle(self, .ack) }
-    public func nack(requeue: Bool) async throws { try await connection.settle(self, .nack(requeue: requeue)) }
-    public func reject(requeue: Bool) async throws { try await connection.settle(self, .reject(requeue: requeue)) }
+    // Settling queues the frame for the connection thread and returns: AMQP has no reply to an
+    // ack, so waiting would only serialise consumers (and cap them at a quarter of the raw rate).
+    // If the connection is lost first, the frame is dropped; the broker has already requeued the
+    // message and redelivers it, and the consumer's inbox absorbs the duplicate.
+
+    /// Acknowledges the delivery (call it after the message's effects are committed).
+    public func ack() { connection.settle(self, .ack) }
+    /// Negatively acknowledges it; with `requeue` the broker delivers it again (counting toward a
+    /// quorum queue's delivery limit), without it the message is dead-lettered or dropped.
+    public func nack(requeue: Bool) { connection.settle(self, .nack(requeue: requeue)) }
+    public func reject(requeue: Bool) { connection.settle(self, .reject(requeue: requeue)) }
 }
 
 /// The deliveries of one consumer, in order. The sequence ends after ``cancel()`` once every
@@ -173,7 +176,7 @@ enum Command: Sendable {
     case declare(AMQPTopology, CheckedContinuation<Void, Error>)
     case consume(queue: String, prefetch: UInt16, AsyncStream<AMQPDelivery>.Continuation, CheckedContinuation<Int, Error>)
     case cancel(consumer: Int, CheckedContinuation<Void, Never>)
-    case settle(channel: UInt16, tag: UInt64, generation: Int, Settlement, CheckedContinuation<Void, Error>)
+    case settle(channel: UInt16, tag: UInt64, generation: Int, Settlement)
     case close(CheckedContinuation<Void, Never>)
 
     func fail(_ error: AMQPError) {
@@ -184,7 +187,7 @@ enum Command: Sendable {
             stream.finish()
             c.resume(throwing: error)
         case .cancel(_, let c): c.resume()
-        case .settle(_, _, _, _, let c): c.resume(throwing: error)
+        case .settle: break
         case .close(let c): c.resume()
         }
     }

@@ -99,8 +99,6 @@ public enum AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
     case returned(code: UInt16, text: String)
     /// A broker reply to a declare or consume: the reply code and text.
     case channelError(code: UInt16, text: String)
-    /// The delivery belongs to a connection that has since been lost; the broker has requeued it.
-    case staleDelivery
     case closed
     case protocolError(String)
 
@@ -112,7 +110,6 @@ public enum AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
         case .rejected: "publish rejected by the broker (basic.nack)"
         case .returned(let code, let text): "message returned as unroutable: \(code) \(text)"
         case .channelError(let code, let text): "broker closed the channel: \(code) \(text)"
-        case .staleDelivery: "delivery belongs to a lost connection; the broker redelivers it"
         case .closed: "connection closed"
         case .protocolError(let s): "AMQP error: \(s)"
         }

@@ -215,19 +215,15 @@ final class Worker: @unchecked Sendable {
                 consumer.stream.finish()
             }
             c.resume()
-        case .settle(let channel, let tag, let generation, let how, let c):
-            guard isConnected, let state, generation == machine.generation else {
-                return c.resume(throwing: AMQPError.staleDelivery)
-            }
+        case .settle(let channel, let tag, let generation, let how):
+            // A delivery from a lost connection: the broker has requeued it already.
+            guard isConnected, let state, generation == machine.generation else { return }
             let rc: Int32 = switch how {
             case .ack: amqp_basic_ack(state, channel, tag, 0)
             case .nack(let requeue): amqp_basic_nack(state, channel, tag, 0, requeue ? 1 : 0)
             case .reject(let requeue): amqp_basic_reject(state, channel, tag, requeue ? 1 : 0)
             }
-            if rc == AMQP_STATUS_OK.rawValue {
-                c.resume()
-            } else {
-                c.resume(throwing: AMQPError.staleDelivery)
+            if rc != AMQP_STATUS_OK.rawValue {
                 connectionLost("settling a delivery: \(CDecode.errorString(rc))")
             }
         case .close(let c):

@@ -98,7 +98,7 @@ public final class MessageConsumer: Service, Sendable {
         while true {
             switch await apply(envelope, routingKey: delivery.routingKey, redelivered: delivery.redelivered, logger: logger) {
             case .success(let firstTime):
-                try? await delivery.ack()  // a stale ack is fine: the redelivery is a duplicate
+                delivery.ack()  // a stale ack is fine: the redelivery is a duplicate
                 Counter(label: "propdesk_messages_consumed_total", dimensions: [("queue", queue), ("outcome", firstTime ? "handled" : "duplicate")]).increment()
                 if !firstTime { logger.debug("duplicate delivery ignored") }
                 return firstTime ? .handled : .duplicate
@@ -116,7 +116,7 @@ public final class MessageConsumer: Service, Sendable {
                 logger.error("handler failed; message requeued", metadata: [
                     "error": "\(error)", "delivery_count": "\(delivery.deliveryCount)",
                 ])
-                try? await delivery.nack(requeue: true)
+                delivery.nack(requeue: true)
                 Counter(label: "propdesk_messages_consumed_total", dimensions: [("queue", queue), ("outcome", "requeued")]).increment()
                 return .requeued(reason: "\(error)")
             }
@@ -153,14 +153,14 @@ public final class MessageConsumer: Service, Sendable {
             headers: headers, mandatory: true)
         do {
             try await amqp.publish(message)
-            try? await delivery.ack()
+            delivery.ack()
             logger.error("message dead-lettered", metadata: ["reason": "\(reason)"])
             Counter(label: "propdesk_messages_consumed_total", dimensions: [("queue", queue), ("outcome", "dead_lettered")]).increment()
             return .deadLettered(reason: reason)
         } catch {
             // Could not park it: give it back; the delivery limit dead-letters it eventually.
             logger.error("could not dead-letter message; requeued", metadata: ["reason": "\(reason)", "error": "\(error)"])
-            try? await delivery.nack(requeue: true)
+            delivery.nack(requeue: true)
             return .requeued(reason: reason)
         }
     }

@@ -124,6 +124,8 @@ public final class PostgresConnection {
             if let c { PQfinish(c) }
             throw PostgresError(kind: .connection, message: "cannot connect to PostgreSQL at \(configuration.redactedURL): \(message)")
         }
+        // Server NOTICEs ("relation already exists, skipping") are not errors: keep them off stderr.
+        PQsetNoticeProcessor(c, { _, _ in }, nil)
         conn = c
     }
 
