@@ -130,19 +130,7 @@ struct OutboxBench: AsyncParsableCommand {
         let committed = Counter()
         let clock = ContinuousClock()
         let writeDuration = try await clock.measure {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                let end = ContinuousClock.now + .seconds(seconds)
-                for _ in 0..<clients {
-                    group.addTask {
-                        while ContinuousClock.now < end {
-                            let e = EventEnvelope(type: key, property: "bench", payload: .object(["n": .number(1)]))
-                            try await db.withTransaction { try Outbox.enqueue(e, on: $0) }
-                            committed.add(1)
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await writeEvents(db, key: key, into: committed)
         }
         let commitRate = rate(committed.value, writeDuration)
 
@@ -162,19 +150,7 @@ struct OutboxBench: AsyncParsableCommand {
         let before = try await db.query("SELECT count(*) FROM outbox WHERE routing_key = $1 AND published_at IS NOT NULL", [key])[0].decode(0, as: Int.self)
         let committed2 = Counter()
         let mixedDuration = try await clock.measure {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                let end = ContinuousClock.now + .seconds(seconds)
-                for _ in 0..<clients {
-                    group.addTask {
-                        while ContinuousClock.now < end {
-                            let e = EventEnvelope(type: key, property: "bench", payload: .object(["n": .number(1)]))
-                            try await db.withTransaction { try Outbox.enqueue(e, on: $0) }
-                            committed2.add(1)
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await writeEvents(db, key: key, into: committed2)
             while try await db.query("SELECT count(*) FROM outbox WHERE routing_key = $1 AND published_at IS NULL", [key])[0].decode(0, as: Int.self) > 0 {
                 try await Task.sleep(for: .milliseconds(20))
             }
@@ -189,6 +165,23 @@ struct OutboxBench: AsyncParsableCommand {
         print(String(format: "commit + publish together, %d clients: %.0f events/s committed and published (%.2f of pgbench)", clients, endToEnd, endToEnd / pgbenchTPS))
         await amqp.close()
         db.shutdown()
+    }
+
+    /// `clients` tasks, each committing one-event transactions for `seconds`.
+    func writeEvents(_ db: PostgresClient, key: String, into counter: Counter) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let end = ContinuousClock.now + .seconds(seconds)
+            for _ in 0..<clients {
+                group.addTask {
+                    while ContinuousClock.now < end {
+                        let e = EventEnvelope(type: key, property: "bench", payload: .object(["n": .number(1)]))
+                        try await db.withTransaction { try Outbox.enqueue(e, on: $0) }
+                        counter.add(1)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
     }
 
     func runPgbench(_ pg: PostgresConfiguration, script: String) throws -> Double {

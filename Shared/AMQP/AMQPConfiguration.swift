@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where and how to reach the broker, parsed from an `amqp://` URL.
 ///
 /// `amqp://user:password@host:port/vhost?heartbeat=10&connection_timeout=5`
@@ -49,95 +51,31 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public init(url: String, connectionName: String = "propdesk") throws(ParseError) {
         self.init(connectionName: connectionName)
         guard url.hasPrefix("amqp://") else { throw .notAnAMQPURL("scheme must be amqp://") }
-        var rest = Substring(url.dropFirst("amqp://".count))
-        var query: Substring = ""
-        if let q = rest.firstIndex(of: "?") {
-            query = rest[rest.index(after: q)...]
-            rest = rest[..<q]
+        guard let parts = URLComponents(string: url) else { throw .notAnAMQPURL("not a valid URL") }
+        guard let host = parts.host, !host.isEmpty else { throw .notAnAMQPURL("missing host") }
+        self.host = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        if let p = parts.port {
+            guard (1...65535).contains(p) else { throw .badPort(String(p)) }
+            port = p
         }
-        var path: Substring? = nil
-        if let slash = rest.firstIndex(of: "/") {
-            path = rest[rest.index(after: slash)...]
-            rest = rest[..<slash]
-        }
-        if let at = rest.lastIndex(of: "@") {
-            let credentials = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            if let colon = credentials.firstIndex(of: ":") {
-                user = try Self.decode(credentials[..<colon])
-                password = try Self.decode(credentials[credentials.index(after: colon)...])
-            } else {
-                user = try Self.decode(credentials)
+        if let u = parts.user { user = u }
+        if let p = parts.password { password = p }
+        let path = parts.path
+        if path.count > 1 { vhost = String(path.dropFirst()) }
+        for item in parts.queryItems ?? [] {
+            guard let value = item.value.flatMap(Int.init), value >= 0 else {
+                throw .badQuery("\(item.name)=\(item.value ?? "") (expected name=non-negative integer)")
             }
-        }
-        var hostPart = rest
-        if hostPart.hasPrefix("[") {  // IPv6 literal
-            guard let close = hostPart.firstIndex(of: "]") else { throw .notAnAMQPURL("unclosed [ in host") }
-            host = String(hostPart[hostPart.index(after: hostPart.startIndex)..<close])
-            hostPart = hostPart[hostPart.index(after: close)...]
-            if hostPart.hasPrefix(":") { try parsePort(hostPart.dropFirst()) }
-        } else if let colon = hostPart.lastIndex(of: ":") {
-            host = String(hostPart[..<colon])
-            try parsePort(hostPart[hostPart.index(after: colon)...])
-        } else {
-            host = String(hostPart)
-        }
-        guard !host.isEmpty else { throw .notAnAMQPURL("missing host") }
-        if let path, !path.isEmpty { vhost = try Self.decode(path) }
-        for pair in query.split(separator: "&") where !pair.isEmpty {
-            let kv = pair.split(separator: "=", maxSplits: 1)
-            guard kv.count == 2, let value = Int(kv[1]), value >= 0 else {
-                throw .badQuery("\(pair) (expected name=non-negative integer)")
-            }
-            switch kv[0] {
+            switch item.name {
             case "heartbeat": heartbeatSeconds = value
             case "connection_timeout": connectionTimeoutSeconds = max(1, value)
-            default: throw .badQuery("unknown parameter \(kv[0]); known: heartbeat, connection_timeout")
+            default: throw .badQuery("unknown parameter \(item.name); known: heartbeat, connection_timeout")
             }
         }
-    }
-
-    private mutating func parsePort(_ text: Substring) throws(ParseError) {
-        guard let p = Int(text), (1...65535).contains(p) else { throw .badPort(String(text)) }
-        port = p
-    }
-
-    private static func decode(_ text: Substring) throws(ParseError) -> String {
-        guard let s = String(text).removingPercentEncodingPortable() else {
-            throw .notAnAMQPURL("bad percent-encoding in \"\(text)\"")
-        }
-        return s
     }
 
     /// The URL with the password replaced, for logs and error messages.
     public var redactedURL: String {
         "amqp://\(user):***@\(host.contains(":") ? "[\(host)]" : host):\(port)/\(vhost == "/" ? "%2f" : vhost)"
-    }
-}
-
-extension String {
-    /// Percent-decoding without Foundation, so the pure layer stays dependency-free.
-    func removingPercentEncodingPortable() -> String? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(utf8.count)
-        var it = utf8.makeIterator()
-        while let b = it.next() {
-            if b == UInt8(ascii: "%") {
-                guard let h = it.next(), let l = it.next(), let hv = hexValue(h), let lv = hexValue(l) else { return nil }
-                bytes.append(hv << 4 | lv)
-            } else {
-                bytes.append(b)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-}
-
-private func hexValue(_ c: UInt8) -> UInt8? {
-    switch c {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-    default: nil
     }
 }

@@ -85,7 +85,17 @@ public final class OutboxRelay: Service, Sendable {
     /// marking; tests use it to stand in for a relay that dies at the worst moment.
     public func relayBatch(afterPublish: (@Sendable () async throws -> Void)? = nil) async throws -> (published: Int, failed: Int) {
         let lease = try await postgres.lease()
-        defer { lease.release() }
+        do {
+            let result = try await relay(on: lease, afterPublish: afterPublish)
+            await lease.release()
+            return result
+        } catch {
+            await lease.release()  // rolls back: the claimed rows are free for the next batch at once
+            throw error
+        }
+    }
+
+    private func relay(on lease: PostgresClient.Lease, afterPublish: (@Sendable () async throws -> Void)?) async throws -> (published: Int, failed: Int) {
         let limit = batchSize
         let rows = try await lease.run { connection -> [Row] in
             try connection.begin()

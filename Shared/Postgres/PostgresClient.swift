@@ -68,8 +68,8 @@ public final class PostgresClient: Sendable {
 
     /// Holds one pool thread and its connection for a sequence of steps, for work that must
     /// await something else between statements of one transaction (the outbox relay publishes
-    /// while it holds row locks). Call ``Lease/release()`` when done; an open transaction is
-    /// rolled back then.
+    /// while it holds row locks). Call ``Lease/release()`` when done: it rolls back a transaction
+    /// left open and returns once the locks are gone.
     public func lease() async throws -> Lease {
         let lease = Lease()
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
@@ -87,6 +87,10 @@ public final class PostgresClient: Sendable {
 
         func serve(_ connection: PostgresConnection) {
             while let job = jobs.next() { job(connection) }
+            Self.rollbackIfOpen(connection)
+        }
+
+        private static func rollbackIfOpen(_ connection: PostgresConnection) {
             if connection.inTransaction {
                 _ = try? connection.execute("ROLLBACK")
                 connection.inTransaction = false
@@ -102,8 +106,16 @@ public final class PostgresClient: Sendable {
             }
         }
 
-        /// Gives the thread back to the pool.
-        public func release() { jobs.shutdown() }
+        /// Rolls back a transaction left open, then gives the thread back to the pool.
+        public func release() async {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                if !jobs.submit({ connection in
+                    Self.rollbackIfOpen(connection)
+                    c.resume()
+                }) { c.resume() }
+            }
+            jobs.shutdown()
+        }
 
         deinit { jobs.shutdown() }
     }

@@ -11,6 +11,16 @@ extension RealServers {
             let routingKey = "test.confirms.r\(Servers.unique())"
             let queue = try await Servers.scratchQueue(amqp, routingKey: routingKey)
             let total = 10_000
+            // One consumer, started before the restart, must keep receiving after it.
+            let consumer = try await amqp.consume(queue: queue, prefetch: 500)
+            let received = Recorder<String>()
+            let reader = Task {
+                for await delivery in consumer {
+                    #expect(delivery.properties.persistent)
+                    delivery.ack()
+                    received.append(delivery.properties.messageID ?? "")
+                }
+            }
             var confirmed = Set<Int>()
             var notConfirmed = 0
             var restart: Task<Void, Error>?
@@ -53,12 +63,15 @@ extension RealServers {
             #expect(notConfirmed > 0, "the restart should have left some publishes unconfirmed")
             #expect(amqp.generation >= 2, "the connection should have recovered")
 
-            let deliveries = try await Servers.collect(amqp, queue: queue) { all in
-                Set(all.compactMap { $0.properties.messageID }).count >= total
+            let expected = Set(confirmed.map(String.init))
+            let collected = ContinuousClock.now + .seconds(60)
+            while !expected.isSubset(of: Set(received.all)), ContinuousClock.now < collected {
+                try await Task.sleep(for: .milliseconds(100))
             }
-            let seen = Set(deliveries.compactMap { $0.properties.messageID.flatMap(Int.init) })
-            #expect(confirmed.subtracting(seen).isEmpty, "confirmed but missing: \(confirmed.subtracting(seen).sorted().prefix(10))")
-            #expect(deliveries.allSatisfy { $0.properties.persistent })
+            let missing = expected.subtracting(received.all)
+            #expect(missing.isEmpty, "confirmed but never consumed: \(missing.sorted().prefix(10))")
+            await consumer.cancel()
+            _ = await reader.result
             await amqp.close()
         }
 
