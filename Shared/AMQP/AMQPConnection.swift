@@ -281,6 +281,8 @@ final class Mailbox: Sendable {
         while read(wakeRead, &buffer, buffer.count) > 0 {}
     }
 
+    var isClosed: Bool { state.withLock { $0.closed } }
+
     /// Refuses further commands and returns those still queued.
     @discardableResult
     func close() -> [Command] {

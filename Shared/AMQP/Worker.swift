@@ -17,6 +17,8 @@ final class Worker: @unchecked Sendable {
         let channel: UInt16
         let tag: String
         let stream: AsyncStream<AMQPDelivery>.Continuation
+        /// Reset for every connection: delivery tags restart with the channel.
+        var unsettled = UnsettledDeliveries()
         init(id: Int, queue: String, prefetch: UInt16, channel: UInt16, tag: String,
              stream: AsyncStream<AMQPDelivery>.Continuation) {
             self.id = id
@@ -52,6 +54,7 @@ final class Worker: @unchecked Sendable {
     private var lastConnectError = ""
     private var retryAt: ContinuousClock.Instant?
     private var finished = false
+    private var pendingAcks: [UInt16: [UInt64]] = [:]
 
     init(configuration: AMQPConfiguration, logger: Logger, mailbox: Mailbox, machine: ConnectionStateMachine) {
         self.configuration = configuration
@@ -71,10 +74,22 @@ final class Worker: @unchecked Sendable {
         perform(machine.start())
         while !finished {
             for command in mailbox.take() {
+                if case .settle(let channel, let tag, let generation, .ack) = command {
+                    // Collected and written together (see flushAcks), so in-order acks become one frame.
+                    if generation == machine.generation { pendingAcks[channel, default: []].append(tag) }
+                    continue
+                }
+                flushAcks()
                 handle(command)
                 if finished { break }
             }
+            flushAcks()
             if finished { break }
+            if mailbox.isClosed {
+                // The AMQPConnection was dropped without close(): shut down rather than linger.
+                gracefulClose()
+                break
+            }
             if isConnected { pumpFrames() }
             sleepUntilWork()
         }
@@ -218,6 +233,7 @@ final class Worker: @unchecked Sendable {
         case .settle(let channel, let tag, let generation, let how):
             // A delivery from a lost connection: the broker has requeued it already.
             guard isConnected, let state, generation == machine.generation else { return }
+            consumerByChannel[channel]?.unsettled.settledSingly(tag)
             let rc: Int32 = switch how {
             case .ack: amqp_basic_ack(state, channel, tag, 0)
             case .nack(let requeue): amqp_basic_nack(state, channel, tag, 0, requeue ? 1 : 0)
@@ -229,6 +245,19 @@ final class Worker: @unchecked Sendable {
         case .close(let c):
             gracefulClose()
             c.resume()
+        }
+    }
+
+    /// Writes the acks collected from the mailbox, as few frames as the order allows.
+    private func flushAcks() {
+        guard !pendingAcks.isEmpty else { return }
+        defer { pendingAcks.removeAll(keepingCapacity: true) }
+        guard isConnected, let state else { return }
+        for (channel, tags) in pendingAcks {
+            let frames = consumerByChannel[channel]?.unsettled.ack(tags) ?? tags.map { ($0, false) }
+            for frame in frames where amqp_basic_ack(state, channel, frame.tag, frame.multiple ? 1 : 0) != AMQP_STATUS_OK.rawValue {
+                return connectionLost("writing acks")
+            }
         }
     }
 
@@ -325,13 +354,19 @@ final class Worker: @unchecked Sendable {
             var message = amqp_message_t()
             let reply = amqp_read_message(state, channel, &message, 0)
             if let error = CDecode.replyError(reply) { return connectionLost("reading a delivery: \(error)") }
+            guard let connection else {
+                amqp_destroy_message(&message)
+                _ = amqp_basic_reject(state, channel, deliver.delivery_tag, 1)
+                return
+            }
             let delivery = AMQPDelivery(
                 body: CDecode.data(message.body), properties: CDecode.properties(message.properties),
                 exchange: exchange, routingKey: routingKey, redelivered: deliver.redelivered != 0,
                 deliveryTag: deliver.delivery_tag, channel: channel, generation: machine.generation,
-                connection: connection!)
+                connection: connection)
             amqp_destroy_message(&message)
             if let consumer = consumerByChannel[channel], case .enqueued = consumer.stream.yield(delivery) {
+                consumer.unsettled.delivered(deliver.delivery_tag)
                 return
             }
             // Nobody is listening any more: give the message back to the queue.
@@ -423,6 +458,7 @@ final class Worker: @unchecked Sendable {
     private func startConsumer(_ consumer: Consumer) throws {
         guard let state else { throw AMQPError.notConnected }
         let arena = CArena()
+        consumer.unsettled = UnsettledDeliveries()
         _ = amqp_channel_open(state, consumer.channel)
         try check(state)
         _ = amqp_basic_qos(state, consumer.channel, 0, consumer.prefetch, 0)
