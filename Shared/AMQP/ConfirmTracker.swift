@@ -1,3 +1,5 @@
+import DequeModule
+
 /// Publisher-confirm bookkeeping for one channel in confirm mode. Pure: no I/O.
 ///
 /// Each publish gets the next delivery tag (starting at 1 on a fresh channel). The broker answers
@@ -20,13 +22,12 @@ public struct ConfirmTracker<Waiter> {
     }
 
     // Tags are handed out in order, so a deque of entries sorted by tag is enough.
-    private var entries: [Entry] = []
-    private var head = 0
+    private var entries = Deque<Entry>()
     public private(set) var nextTag: UInt64 = 1
 
     public init() {}
 
-    public var pendingCount: Int { entries.count - head }
+    public var pendingCount: Int { entries.count }
 
     /// Records a publish; returns its delivery tag.
     public mutating func published(messageID: String?, waiter: Waiter) -> UInt64 {
@@ -38,7 +39,7 @@ public struct ConfirmTracker<Waiter> {
 
     /// A `basic.return` for a mandatory message: remembered until its ack settles it.
     public mutating func returned(messageID: String?, code: UInt16, text: String) {
-        for i in head..<entries.count where entries[i].returned == nil && entries[i].messageID == messageID {
+        for i in entries.indices where entries[i].returned == nil && entries[i].messageID == messageID {
             entries[i].returned = (code, text)
             return
         }
@@ -58,9 +59,8 @@ public struct ConfirmTracker<Waiter> {
 
     /// The channel or connection is gone: every unsettled publish is unconfirmed. Tags restart at 1.
     public mutating func reset() -> [Waiter] {
-        let pending = entries[head...].map(\.waiter)
+        let pending = entries.map(\.waiter)
         entries.removeAll(keepingCapacity: true)
-        head = 0
         nextTag = 1
         return pending
     }
@@ -68,31 +68,15 @@ public struct ConfirmTracker<Waiter> {
     private mutating func settle(tag: UInt64, multiple: Bool, outcome: (Entry) -> Outcome) -> [(Waiter, Outcome)] {
         var settled: [(Waiter, Outcome)] = []
         if multiple {
-            while head < entries.count, entries[head].tag <= tag {
-                settled.append((entries[head].waiter, outcome(entries[head])))
-                head += 1
+            while let first = entries.first, first.tag <= tag {
+                settled.append((first.waiter, outcome(first)))
+                entries.removeFirst()
             }
-        } else if head < entries.count {
-            // Single acks usually settle the oldest entry; search from the head otherwise.
-            if entries[head].tag == tag {
-                settled.append((entries[head].waiter, outcome(entries[head])))
-                head += 1
-            } else if let i = entries[head...].firstIndex(where: { $0.tag == tag }) {
-                settled.append((entries[i].waiter, outcome(entries[i])))
-                entries.remove(at: i)
-            }
+        } else if let i = entries.firstIndex(where: { $0.tag == tag }) {
+            // Single acks usually settle the oldest entry, so the search ends at once.
+            settled.append((entries[i].waiter, outcome(entries[i])))
+            entries.remove(at: i)
         }
-        compact()
         return settled
-    }
-
-    private mutating func compact() {
-        if head == entries.count {
-            entries.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 4096, head * 2 > entries.count {
-            entries.removeFirst(head)
-            head = 0
-        }
     }
 }

@@ -1,3 +1,5 @@
+import DequeModule
+
 /// The deliveries of one consumer channel that have not been settled yet, so that a batch of
 /// acks can go out as few frames as possible. Pure: no I/O.
 ///
@@ -6,14 +8,13 @@
 /// them is still being handled) go out one by one. A multiple ack never covers a delivery the
 /// application has not settled: it stops at the first one still outstanding.
 public struct UnsettledDeliveries: Sendable {
-    private var outstanding: [UInt64] = []
-    private var head = 0
-    /// Settled already (one by one) but not yet passed by `head`.
+    private var outstanding = Deque<UInt64>()
+    /// Settled already (one by one) but still in `outstanding` behind an unsettled delivery.
     private var settledAhead: Set<UInt64> = []
 
     public init() {}
 
-    public var count: Int { outstanding.count - head - settledAhead.count }
+    public var count: Int { outstanding.count - settledAhead.count }
 
     public mutating func delivered(_ tag: UInt64) { outstanding.append(tag) }
 
@@ -29,37 +30,24 @@ public struct UnsettledDeliveries: Sendable {
         var frames: [(tag: UInt64, multiple: Bool)] = []
         var last: UInt64?
         var run = 0
-        while head < outstanding.count {
-            let tag = outstanding[head]
+        while let tag = outstanding.first {
             if batch.remove(tag) != nil {
                 last = tag
                 run += 1
             } else if settledAhead.remove(tag) == nil {
                 break
             }
-            head += 1
+            outstanding.removeFirst()
         }
         if let last { frames.append((last, run > 1)) }
         for tag in batch.sorted() {
             frames.append((tag, false))
             settledAhead.insert(tag)
         }
-        compact()
         return frames
     }
 
     private mutating func advance() {
-        while head < outstanding.count, settledAhead.remove(outstanding[head]) != nil { head += 1 }
-        compact()
-    }
-
-    private mutating func compact() {
-        if head == outstanding.count {
-            outstanding.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 1024, head * 2 > outstanding.count {
-            outstanding.removeFirst(head)
-            head = 0
-        }
+        while let tag = outstanding.first, settledAhead.remove(tag) != nil { outstanding.removeFirst() }
     }
 }
