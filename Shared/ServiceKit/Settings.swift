@@ -1,3 +1,4 @@
+import Foundation
 import AMQP
 import Logging
 import Postgres
@@ -70,9 +71,7 @@ public struct Settings: Sendable {
     }
 
     static func defaultInstance() -> String {
-        var name = [CChar](repeating: 0, count: 256)
-        gethostname(&name, 255)
-        return "\(String(cString: name))-\(getpid())"
+        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     }
 }
 
@@ -144,7 +143,3 @@ private struct Reader {
 extension AMQPTopology.QueueType: CaseIterable {
     public static let allCases: [AMQPTopology.QueueType] = [.quorum, .classic]
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
