@@ -52,6 +52,7 @@ public final class MessageConsumer: Service, Sendable {
     private let prefetch: UInt16
     private let logger: Logger
     private let outcomes: @Sendable (Outcome) -> Void
+    private let counters: [String: Counter]
 
     /// `name` is the inbox key: replicas of one service share it.
     public init(name: String, queue: String, amqp: AMQPConnection, postgres: PostgresClient, handler: any EventHandler,
@@ -66,7 +67,12 @@ public final class MessageConsumer: Service, Sendable {
         logger[metadataKey: "amqp_queue"] = "\(queue)"
         self.logger = logger
         self.outcomes = outcomes
+        counters = Dictionary(uniqueKeysWithValues: ["handled", "duplicate", "requeued", "dead_lettered"].map {
+            ($0, Counter(label: "propdesk_messages_consumed_total", dimensions: [("queue", queue), ("outcome", $0)]))
+        })
     }
+
+    private func count(_ outcome: String) { counters[outcome]?.increment() }
 
     public func run() async throws {
         let consumer = try await amqp.consume(queue: queue, prefetch: prefetch)
@@ -99,7 +105,7 @@ public final class MessageConsumer: Service, Sendable {
             switch await apply(envelope, routingKey: delivery.routingKey, redelivered: delivery.redelivered, logger: logger) {
             case .success(let firstTime):
                 delivery.ack()  // a stale ack is fine: the redelivery is a duplicate
-                Counter(label: "propdesk_messages_consumed_total", dimensions: [("queue", queue), ("outcome", firstTime ? "handled" : "duplicate")]).increment()
+                count(firstTime ? "handled" : "duplicate")
                 if !firstTime { logger.debug("duplicate delivery ignored") }
                 return firstTime ? .handled : .duplicate
             case .failure(let poison as PoisonMessage):
@@ -117,7 +123,7 @@ public final class MessageConsumer: Service, Sendable {
                     "error": "\(error)", "delivery_count": "\(delivery.deliveryCount)",
                 ])
                 delivery.nack(requeue: true)
-                Counter(label: "propdesk_messages_consumed_total", dimensions: [("queue", queue), ("outcome", "requeued")]).increment()
+                count("requeued")
                 return .requeued(reason: "\(error)")
             }
         }
@@ -155,7 +161,7 @@ public final class MessageConsumer: Service, Sendable {
             try await amqp.publish(message)
             delivery.ack()
             logger.error("message dead-lettered", metadata: ["reason": "\(reason)"])
-            Counter(label: "propdesk_messages_consumed_total", dimensions: [("queue", queue), ("outcome", "dead_lettered")]).increment()
+            count("dead_lettered")
             return .deadLettered(reason: reason)
         } catch {
             // Could not park it: give it back; the delivery limit dead-letters it eventually.

@@ -75,12 +75,8 @@ public enum ServiceRunner {
     }
 
     public static func migrate(service: String, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
-        var env = environment
-        env["PROPDESK_AMQP_URL"] = env["PROPDESK_AMQP_URL"] ?? "amqp://unused"  // migrate needs only the database
-        let settings = try Settings.load(service: service, defaultHTTPPort: 1, environment: env)
-        _ = Observability.bootstrap(logLevel: settings.logLevel)
         let logger = Logger(label: "propdesk.migrate")
-        let postgres = try await connectDatabase(settings, logger: logger)
+        let postgres = try await databaseOnly(service: service, environment: environment, logger: logger)
         defer { postgres.shutdown() }
         let applied = try await Migrator.migrate(postgres, migrations: try Migration.bundled(), logger: logger)
         print(applied.isEmpty ? "schema is up to date" : "applied migrations: \(applied.map(String.init).joined(separator: ", "))")
@@ -89,11 +85,7 @@ public enum ServiceRunner {
     /// Writes a `system.ping` event through the outbox and waits until every service's consumer
     /// has recorded it in its inbox. Prints who answered and how fast; throws if any did not.
     public static func ping(service: String, timeout: Duration, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
-        var env = environment
-        env["PROPDESK_AMQP_URL"] = env["PROPDESK_AMQP_URL"] ?? "amqp://unused"
-        let settings = try Settings.load(service: service, defaultHTTPPort: 1, environment: env)
-        _ = Observability.bootstrap(logLevel: .warning)
-        let postgres = try await connectDatabase(settings, logger: Logger(label: "propdesk.ping"))
+        let postgres = try await databaseOnly(service: service, environment: environment, logger: Logger(label: "propdesk.ping"))
         defer { postgres.shutdown() }
         let envelope = EventEnvelope(type: DiagnosticsHandler.pingType, property: "system",
                                      payload: .object(["from": .string(service)]))
@@ -115,6 +107,13 @@ public enum ServiceRunner {
         }
         let missing = propDeskServiceNames.filter { answered[$0] == nil }
         if !missing.isEmpty { throw StartupError(description: "no answer from \(missing.joined(separator: ", ")) within \(timeout)") }
+    }
+
+    /// Settings, logging and a checked database client for commands that need no broker.
+    static func databaseOnly(service: String, environment: [String: String], logger: Logger) async throws -> PostgresClient {
+        let settings = try Settings.load(service: service, defaultHTTPPort: 1, environment: environment, needsBroker: false)
+        _ = Observability.bootstrap(logLevel: settings.logLevel)
+        return try await connectDatabase(settings, logger: logger)
     }
 
     static func connectDatabase(_ settings: Settings, logger: Logger) async throws -> PostgresClient {

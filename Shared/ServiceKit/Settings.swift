@@ -38,9 +38,12 @@ public struct Settings: Sendable {
         ("PROPDESK_INSTANCE", "hostname-pid", "this replica's name in logs and broker connection names"),
     ]
 
-    public static func load(service: String, defaultHTTPPort: Int, environment: [String: String]) throws(ConfigurationError) -> Settings {
+    /// `needsBroker: false` is for commands that touch only the database (`migrate`, `ping`):
+    /// `PROPDESK_AMQP_URL` is then optional, though still checked when set.
+    public static func load(service: String, defaultHTTPPort: Int, environment: [String: String],
+                            needsBroker: Bool = true) throws(ConfigurationError) -> Settings {
         var reader = Reader(environment: environment)
-        let amqpURL = reader.required("PROPDESK_AMQP_URL")
+        let amqpURL = needsBroker ? reader.required("PROPDESK_AMQP_URL") : reader.optional("PROPDESK_AMQP_URL")
         let databaseURL = reader.required("PROPDESK_DATABASE_URL")
         let instance = environment["PROPDESK_INSTANCE"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultInstance()
         var amqp = AMQPConfiguration()
@@ -95,6 +98,10 @@ private struct Reader {
             return nil
         }
         return value
+    }
+
+    func optional(_ name: String) -> String? {
+        environment[name].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func string(_ name: String, default value: String) -> String {

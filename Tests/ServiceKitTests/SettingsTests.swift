@@ -28,6 +28,14 @@ struct SettingsTests {
         ])) { try Settings.load(service: "x", defaultHTTPPort: 1, environment: [:]) }
     }
 
+    @Test func migrateAndPingNeedOnlyTheDatabaseURL() throws {
+        let env = ["PROPDESK_DATABASE_URL": "postgres://u:p@127.0.0.1:25432/propdesk"]
+        #expect(try Settings.load(service: "intake", defaultHTTPPort: 1, environment: env, needsBroker: false).database.port == 25432)
+        #expect(throws: ConfigurationError.self) {
+            try Settings.load(service: "intake", defaultHTTPPort: 1, environment: env.merging(["PROPDESK_AMQP_URL": "http://x"]) { $1 }, needsBroker: false)
+        }
+    }
+
     @Test func everyMalformedValueIsReportedAtOnceByName() throws {
         var env = minimal
         env["PROPDESK_HTTP_PORT"] = "70000"
