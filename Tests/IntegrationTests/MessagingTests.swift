@@ -28,6 +28,36 @@ struct RecordingHandler: EventHandler {
     }
 }
 
+/// One test's own corner of the real servers: a migrated database with `test_effects`, a
+/// connection, a unique tag, the routing key `test.<topic>.r<tag>` and a scratch queue bound to
+/// it (or to `binding`), and a recorder for the outcomes of consumers made with ``consumer``.
+struct Scenario {
+    let db: PostgresClient
+    let amqp: AMQPConnection
+    let tag: String
+    let key: String
+    let queue: String
+    let outcomes = Recorder<MessageConsumer.Outcome>()
+
+    init(_ topic: String, binding: (String) -> String = { $0 }, deliveryLimit: Int? = nil) async throws {
+        db = try await Servers.database()
+        try await RecordingHandler.prepare(db)
+        tag = Servers.unique()
+        key = "test.\(topic).r\(tag)"
+        amqp = try await Servers.connect()
+        queue = try await Servers.scratchQueue(amqp, routingKey: binding(key), deliveryLimit: deliveryLimit)
+    }
+
+    /// A consumer of the scenario's queue, named `<name>-<tag>`, recording into `outcomes`.
+    func consumer(_ name: String, handler: RecordingHandler? = nil, prefetch: UInt16 = 50,
+                  on connection: AMQPConnection? = nil) -> MessageConsumer {
+        let outcomes = self.outcomes
+        return MessageConsumer(name: "\(name)-\(tag)", queue: queue, amqp: connection ?? amqp, postgres: db,
+                               handler: handler ?? RecordingHandler(tag: tag), prefetch: prefetch, logger: Servers.logger,
+                               outcomes: { outcomes.append($0) })
+    }
+}
+
 func envelopeMessage(_ envelope: EventEnvelope, routingKey: String? = nil) -> AMQPMessage {
     AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: routingKey ?? envelope.type, body: envelope.encoded(),
                 messageID: envelope.id.uuidString.lowercased(), type: envelope.type)
@@ -37,21 +67,15 @@ extension RealServers {
     @Suite("Consumers, inbox and dead letters")
     struct ConsumerTests {
         @Test func deliveriesAKilledConsumerHeldGoToAnotherAndTakeEffectOnce() async throws {
-            let db = try await Servers.database()
-            try await RecordingHandler.prepare(db)
-            let tag = Servers.unique()
-            let type = "test.redelivery.r\(tag)"
-            let setup = try await Servers.connect()
-            let queue = try await Servers.scratchQueue(setup, routingKey: type)
-            let events = (0..<20).map { _ in EventEnvelope(type: type, property: "test") }
-            for result in await setup.publish(events.map { envelopeMessage($0) }) { try result.get() }
+            let s = try await Scenario("redelivery")
+            let events = (0..<20).map { _ in EventEnvelope(type: s.key, property: "test") }
+            for result in await s.amqp.publish(events.map { envelopeMessage($0) }) { try result.get() }
 
             // Consumer A handles (commits) ten deliveries but dies before acking any of them.
             let a = try await Servers.connect(name: "consumer-a")
-            let consumerA = MessageConsumer(name: "redelivery-\(tag)", queue: queue, amqp: a, postgres: db,
-                                            handler: RecordingHandler(tag: tag), logger: Servers.logger)
+            let consumerA = s.consumer("redelivery", on: a)
             var handledByA = 0
-            for await delivery in try await a.consume(queue: queue, prefetch: 20) {
+            for await delivery in try await a.consume(queue: s.queue, prefetch: 20) {
                 let envelope = try EventEnvelope.decode(delivery.body)
                 #expect(try await consumerA.apply(envelope, routingKey: delivery.routingKey).get() == true)
                 handledByA += 1
@@ -61,118 +85,92 @@ extension RealServers {
 
             // Consumer B gets everything, including the ten A had handled, and applies each once.
             let b = try await Servers.connect(name: "consumer-b")
-            let outcomes = Recorder<MessageConsumer.Outcome>()
-            let consumerB = MessageConsumer(name: "redelivery-\(tag)", queue: queue, amqp: b, postgres: db,
-                                            handler: RecordingHandler(tag: tag), logger: Servers.logger,
-                                            outcomes: { outcomes.append($0) })
+            let consumerB = s.consumer("redelivery", on: b)
             let run = Task { try await consumerB.run() }
             let deadline = ContinuousClock.now + .seconds(30)
-            while outcomes.all.count < 20, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            while s.outcomes.all.count < 20, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             run.cancel()
-            #expect(outcomes.all.filter { $0 == .duplicate }.count == 10)
-            #expect(outcomes.all.filter { $0 == .handled }.count == 10)
-            let effects = try await RecordingHandler.count(db, tag: tag)
+            #expect(s.outcomes.all.filter { $0 == .duplicate }.count == 10)
+            #expect(s.outcomes.all.filter { $0 == .handled }.count == 10)
+            let effects = try await RecordingHandler.count(s.db, tag: s.tag)
             #expect(effects.total == 20)
             #expect(effects.distinct == 20)
             await b.close()
-            await setup.close()
+            await s.amqp.close()
         }
 
         @Test func aMessageFailingPastTheDeliveryLimitIsDeadLetteredAndTheConsumerGoesOn() async throws {
-            let db = try await Servers.database()
-            try await RecordingHandler.prepare(db)
-            let tag = Servers.unique()
-            let bad = "test.limit.r\(tag).bad"
-            let good = "test.limit.r\(tag).good"
-            let amqp = try await Servers.connect()
-            let queue = try await Servers.scratchQueue(amqp, routingKey: "test.limit.r\(tag).*", deliveryLimit: 2)
-            let dead = try await Servers.scratchQueue(amqp, exchange: PropDeskTopology.deadLetterExchange, routingKey: bad)
+            let s = try await Scenario("limit", binding: { "\($0).*" }, deliveryLimit: 2)
+            let bad = "\(s.key).bad"
+            let good = "\(s.key).good"
+            let dead = try await Servers.scratchQueue(s.amqp, exchange: PropDeskTopology.deadLetterExchange, routingKey: bad)
             let poison = EventEnvelope(type: bad, property: "test")
             let fine = EventEnvelope(type: good, property: "test")
-            for r in await amqp.publish([envelopeMessage(poison), envelopeMessage(fine)]) { try r.get() }
+            for r in await s.amqp.publish([envelopeMessage(poison), envelopeMessage(fine)]) { try r.get() }
 
-            let outcomes = Recorder<MessageConsumer.Outcome>()
-            let consumer = MessageConsumer(name: "limit-\(tag)", queue: queue, amqp: amqp, postgres: db,
-                                           handler: RecordingHandler(tag: tag, failOn: [bad]), logger: Servers.logger,
-                                           outcomes: { outcomes.append($0) })
+            let consumer = s.consumer("limit", handler: RecordingHandler(tag: s.tag, failOn: [bad]))
             let run = Task { try await consumer.run() }
-            let parked = try await Servers.collect(amqp, queue: dead, timeout: .seconds(30)) { $0.count == 1 }
+            let parked = try await Servers.collect(s.amqp, queue: dead, timeout: .seconds(30)) { $0.count == 1 }
             run.cancel()
             #expect(parked.count == 1)
             #expect(parked.first?.properties.messageID == poison.id.uuidString.lowercased())
             let death = parked.first?.properties.headers["x-death"]?.arrayValue?.first?.tableValue
             #expect(death?["reason"] == .string("delivery_limit"))
-            #expect(outcomes.all.contains(.handled), "the good message behind the poison one was handled")
-            #expect(try await RecordingHandler.count(db, tag: tag).total == 1)
-            #expect(outcomes.all.filter { if case .requeued = $0 { true } else { false } }.count >= 2)
-            await amqp.close()
+            #expect(s.outcomes.all.contains(.handled), "the good message behind the poison one was handled")
+            #expect(try await RecordingHandler.count(s.db, tag: s.tag).total == 1)
+            #expect(s.outcomes.all.filter { if case .requeued = $0 { true } else { false } }.count >= 2)
+            await s.amqp.close()
         }
 
         @Test func aMalformedEnvelopeIsDeadLetteredWithItsReasonAndNeverCrashesTheConsumer() async throws {
-            let db = try await Servers.database()
-            try await RecordingHandler.prepare(db)
-            let tag = Servers.unique()
-            let key = "test.malformed.r\(tag)"
-            let amqp = try await Servers.connect()
-            let queue = try await Servers.scratchQueue(amqp, routingKey: key)
-            let dead = try await Servers.scratchQueue(amqp, exchange: PropDeskTopology.deadLetterExchange, routingKey: key)
-            let fine = EventEnvelope(type: key, property: "test")
-            for r in await amqp.publish([
-                AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: key, body: Data("{not json".utf8), messageID: "garbage-1"),
-                AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: key,
+            let s = try await Scenario("malformed")
+            let dead = try await Servers.scratchQueue(s.amqp, exchange: PropDeskTopology.deadLetterExchange, routingKey: s.key)
+            let fine = EventEnvelope(type: s.key, property: "test")
+            for r in await s.amqp.publish([
+                AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: s.key, body: Data("{not json".utf8), messageID: "garbage-1"),
+                AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: s.key,
                             body: Data(#"{"id":"6f1c1c52-9d9c-4f0e-9a43-3f7f3f0c2a11","type":"Bad Type"}"#.utf8), messageID: "garbage-2"),
                 envelopeMessage(fine),
             ]) { try r.get() }
-            let outcomes = Recorder<MessageConsumer.Outcome>()
-            let consumer = MessageConsumer(name: "malformed-\(tag)", queue: queue, amqp: amqp, postgres: db,
-                                           handler: RecordingHandler(tag: tag), logger: Servers.logger,
-                                           outcomes: { outcomes.append($0) })
+            let consumer = s.consumer("malformed")
             let run = Task { try await consumer.run() }
-            let parked = try await Servers.collect(amqp, queue: dead, timeout: .seconds(20)) { $0.count == 2 }
+            let parked = try await Servers.collect(s.amqp, queue: dead, timeout: .seconds(20)) { $0.count == 2 }
             let deadline = ContinuousClock.now + .seconds(10)
-            while outcomes.all.count < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            while s.outcomes.all.count < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             run.cancel()
             #expect(parked.map(\.properties.messageID) == ["garbage-1", "garbage-2"])
             let reasons = parked.compactMap { $0.properties.headers[PropDeskTopology.rejectionReasonHeader]?.stringValue }
             #expect(reasons.count == 2)
             #expect(reasons.first?.contains("malformed envelope") == true)
-            #expect(parked.allSatisfy { $0.properties.headers[PropDeskTopology.rejectedByHeader] == .string("malformed-\(tag)") })
-            #expect(outcomes.all.last == .handled, "the valid event after the garbage was handled")
-            #expect(try await RecordingHandler.count(db, tag: tag).total == 1)
-            await amqp.close()
+            #expect(parked.allSatisfy { $0.properties.headers[PropDeskTopology.rejectedByHeader] == .string("malformed-\(s.tag)") })
+            #expect(s.outcomes.all.last == .handled, "the valid event after the garbage was handled")
+            #expect(try await RecordingHandler.count(s.db, tag: s.tag).total == 1)
+            await s.amqp.close()
         }
 
         @Test func onGracefulShutdownAConsumerFinishesAndAcksWhatItHoldsThenStops() async throws {
-            let db = try await Servers.database()
-            try await RecordingHandler.prepare(db)
-            let tag = Servers.unique()
-            let key = "test.shutdown.r\(tag)"
-            let amqp = try await Servers.connect()
-            let queue = try await Servers.scratchQueue(amqp, routingKey: key)
-            for r in await amqp.publish((0..<40).map { _ in envelopeMessage(EventEnvelope(type: key, property: "test")) }) { try r.get() }
+            let s = try await Scenario("shutdown")
+            for r in await s.amqp.publish((0..<40).map { _ in envelopeMessage(EventEnvelope(type: s.key, property: "test")) }) { try r.get() }
 
-            let outcomes = Recorder<MessageConsumer.Outcome>()
-            let consumer = MessageConsumer(name: "shutdown-\(tag)", queue: queue, amqp: amqp, postgres: db,
-                                           handler: RecordingHandler(tag: tag, delay: .milliseconds(100)), prefetch: 5,
-                                           logger: Servers.logger, outcomes: { outcomes.append($0) })
+            let consumer = s.consumer("shutdown", handler: RecordingHandler(tag: s.tag, delay: .milliseconds(100)), prefetch: 5)
             let group = ServiceGroup(services: [consumer], logger: Servers.logger)
             let run = Task { try await group.run() }
-            while outcomes.all.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            while s.outcomes.all.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
             await group.triggerGracefulShutdown()
             try await run.value
-            let handled = outcomes.all.count
+            let handled = s.outcomes.all.count
             #expect(handled < 40, "it stopped taking deliveries")
-            #expect(outcomes.all.allSatisfy { $0 == .handled })
-            #expect(try await RecordingHandler.count(db, tag: tag).total == handled)
-            await amqp.close()
+            #expect(s.outcomes.all.allSatisfy { $0 == .handled })
+            #expect(try await RecordingHandler.count(s.db, tag: s.tag).total == handled)
+            await s.amqp.close()
 
             // Nothing it held is lost or left half-done: every message is either handled (and acked)
             // or still queued, never both. (One the broker had in flight when the consumer was
             // cancelled comes back marked redelivered: it was never handed to the handler.)
             let fresh = try await Servers.connect()
-            let remaining = try await Servers.collect(fresh, queue: queue, idle: .seconds(1))
+            let remaining = try await Servers.collect(fresh, queue: s.queue, idle: .seconds(1))
             #expect(remaining.count == 40 - handled)
-            let handledIDs = Set(try await db.query("SELECT message_id FROM test_effects WHERE tag = $1", [tag]).map { try $0.decode(0, as: UUID.self) })
+            let handledIDs = Set(try await s.db.query("SELECT message_id FROM test_effects WHERE tag = $1", [s.tag]).map { try $0.decode(0, as: UUID.self) })
             let queuedIDs = Set(try remaining.map { try EventEnvelope.decode($0.body).id })
             #expect(handledIDs.isDisjoint(with: queuedIDs), "a handled message was not acked")
             #expect(handledIDs.count + queuedIDs.count == 40)
