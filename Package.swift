@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "escalation", targets: ["PropDeskEscalation"]),
         .executable(name: "notification", targets: ["PropDeskNotification"]),
         .executable(name: "billing", targets: ["PropDeskBilling"]),
+        .executable(name: "propdesk-worker", targets: ["PropDeskWorker"]),
         .executable(name: "propdesk-bench", targets: ["PropDeskBench"]),
     ],
     dependencies: [
@@ -20,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
@@ -57,6 +60,15 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Shared/Messaging"),
 
+        // The desk: tickets, work orders, routing and their events, in PostgreSQL.
+        .target(name: "Desk", dependencies: ["Domain", "Postgres", "Messaging", "AMQP"], path: "Shared/Desk"),
+
+        // Department workers: take work orders from a department's queue, step them through intake.
+        .target(name: "DepartmentWorker", dependencies: [
+            "Desk", "AMQP", "Messaging", "Domain",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Shared/DepartmentWorker"),
+
         // Service kit: configuration, logging, metrics, health, lifecycle, commands.
         .target(name: "ServiceKit", dependencies: [
             "AMQP", "Postgres", "Messaging", "Schema", "Domain",
@@ -69,11 +81,20 @@ let package = Package(
         ], path: "Shared/ServiceKit"),
 
         // The five services.
-        .executableTarget(name: "PropDeskIntake", dependencies: ["ServiceKit"], path: "Services/intake"),
-        .executableTarget(name: "PropDeskDispatch", dependencies: ["ServiceKit"], path: "Services/dispatch"),
+        .executableTarget(name: "PropDeskIntake", dependencies: [
+            "ServiceKit", "Desk",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ], path: "Services/intake"),
+        .executableTarget(name: "PropDeskDispatch", dependencies: ["ServiceKit", "Desk"], path: "Services/dispatch"),
         .executableTarget(name: "PropDeskEscalation", dependencies: ["ServiceKit"], path: "Services/escalation"),
         .executableTarget(name: "PropDeskNotification", dependencies: ["ServiceKit"], path: "Services/notification"),
         .executableTarget(name: "PropDeskBilling", dependencies: ["ServiceKit"], path: "Services/billing"),
+
+        .executableTarget(name: "PropDeskWorker", dependencies: [
+            "DepartmentWorker", "Desk", "Domain", "AMQP",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Services/worker"),
 
         // Benchmarks: run on purpose, never as tests.
         .executableTarget(name: "PropDeskBench", dependencies: [
@@ -88,9 +109,12 @@ let package = Package(
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
+        // Contract tests: the API and the events against docs/openapi.yaml and docs/asyncapi.yaml.
+        .target(name: "ContractSupport", dependencies: [.product(name: "Yams", package: "Yams")], path: "Tests/ContractSupport"),
+        .testTarget(name: "ContractTests", dependencies: ["ContractSupport", "Desk", "Domain", "Messaging", "PropDeskIntake"]),
         // Integration tests: real RabbitMQ and PostgreSQL started by deploy/local/stack.
         .testTarget(name: "IntegrationTests", dependencies: [
-            "AMQP", "Postgres", "Messaging", "Schema", "ServiceKit",
+            "AMQP", "Postgres", "Messaging", "Schema", "ServiceKit", "Desk", "Domain", "ContractSupport",
         ]),
     ],
     swiftLanguageModes: [.v6]

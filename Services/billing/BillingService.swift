@@ -10,7 +10,7 @@ enum BillingService: PropDeskService {
         summary: "Billing — paid services: quotes, charges, approvals, receipts.",
         defaultHTTPPort: 8084,
         bindings: DiagnosticsHandler.bindings,
-        handler: DiagnosticsHandler())
+        handler: { _ in DiagnosticsHandler() })
 }
 
 @main

@@ -10,7 +10,7 @@ enum EscalationService: PropDeskService {
         summary: "Escalation — every deadline as a durable timer; escalates what is late.",
         defaultHTTPPort: 8082,
         bindings: DiagnosticsHandler.bindings,
-        handler: DiagnosticsHandler())
+        handler: { _ in DiagnosticsHandler() })
 }
 
 @main

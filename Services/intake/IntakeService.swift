@@ -1,16 +1,18 @@
 import ServiceKit
 
-/// Intake — the phone desk's HTTP API: tickets in, on the record.
-///
-/// Foundation stage: the service connects, declares its queue `propdesk.intake`, consumes the
-/// diagnostic `system.#` events, serves health and metrics, and shuts down cleanly.
+/// Intake — the phone desk's HTTP API: tickets in, on the record. Every ticket and every step on
+/// it is written with its timeline entry and its event in one transaction (outbox); see
+/// ``IntakeAPI`` for the routes and `docs/openapi.yaml` for the contract.
 enum IntakeService: PropDeskService {
     static let definition = ServiceDefinition(
         name: "intake",
         summary: "Intake — the phone desk's HTTP API: tickets in, on the record.",
         defaultHTTPPort: 8080,
         bindings: DiagnosticsHandler.bindings,
-        handler: DiagnosticsHandler())
+        handler: { _ in DiagnosticsHandler() },
+        routes: { router, context in
+            IntakeAPI(postgres: context.postgres, logger: context.logger).register(on: router)
+        })
 }
 
 @main

@@ -10,7 +10,7 @@ enum NotificationService: PropDeskService {
         summary: "Notification — tells staff and residents, once, on their channel.",
         defaultHTTPPort: 8083,
         bindings: DiagnosticsHandler.bindings,
-        handler: DiagnosticsHandler())
+        handler: { _ in DiagnosticsHandler() })
 }
 
 @main

@@ -38,6 +38,34 @@ public enum Masking {
     }
 }
 
+extension Masking {
+    /// Free text (a complaint's content) with every run of 7 or more digits — a phone number typed
+    /// into the note — masked as ``phone(_:)`` would: `call 13812345678 after 6` → `call 138****5678 after 6`.
+    public static func text(_ raw: String) -> String {
+        var out = ""
+        var run = ""
+        func isDigit(_ c: Character) -> Bool { c.isASCII && c.isNumber }
+        func flush() {
+            // Separators at the end of a run belong to the text around it.
+            let trailing = String(run.reversed().prefix { !isDigit($0) }.reversed())
+            let number = run.dropLast(trailing.count)
+            out += number.filter(isDigit).count >= 7 ? phone(String(number)) : String(number)
+            out += trailing
+            run = ""
+        }
+        for c in raw {
+            if isDigit(c) || (!run.isEmpty && (c == "-" || c == " ")) {
+                run.append(c)
+            } else {
+                flush()
+                out.append(c)
+            }
+        }
+        flush()
+        return out
+    }
+}
+
 extension String {
     var trimmingSpaces: String {
         var s = Substring(self)

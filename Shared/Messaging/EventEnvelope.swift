@@ -7,7 +7,8 @@ import Foundation
 ///  "property": "sunrise-garden", "ticket_id": "…uuid…|null", "correlation_id": "…uuid…",
 ///  "causation_id": "…uuid…|null", "schema_version": 1, "payload": {…}}
 /// ```
-/// `id` is also the AMQP message id and the inbox key; `type` is also the routing key.
+/// `id` is also the AMQP message id and the inbox key; the routing key is `<type>.<property>`
+/// (``Outbox/routingKey(for:)``), so `property` is a code of `a–z`, `0–9` and `-`.
 public struct EventEnvelope: Sendable, Equatable, Codable {
     public var id: UUID
     public var type: String
@@ -91,8 +92,9 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
             throw .invalid(field: "type", reason: "\"\(type.prefix(80))\" is not a dotted lower-case event name like ticket.complaint.created")
         }
         guard schemaVersion >= 1 else { throw .invalid(field: "schema_version", reason: "must be 1 or more") }
-        guard !property.isEmpty, property.utf8.count <= 64 else {
-            throw .invalid(field: "property", reason: "must be 1–64 bytes")
+        guard !property.isEmpty, property.utf8.count <= 64,
+              property.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 }) else {
+            throw .invalid(field: "property", reason: "must be 1–64 characters of a–z, 0–9 and -")
         }
         guard case .object = payload else { throw .invalid(field: "payload", reason: "must be a JSON object") }
     }

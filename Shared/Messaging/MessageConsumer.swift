@@ -16,7 +16,14 @@ public struct ReceivedEvent: Sendable {
 /// What a service does with one event. Runs inside the transaction that records the inbox row:
 /// write effects and any new events (``Outbox/enqueue(_:on:exchange:routingKey:)``) on `connection`.
 public protocol EventHandler: Sendable {
+    /// Work outside the transaction that must be done before it, such as declaring a queue the
+    /// handler's events will be routed to. Runs again on a redelivery, so it must be idempotent.
+    func prepare(_ event: ReceivedEvent) async throws
     func handle(_ event: ReceivedEvent, on connection: PostgresConnection) throws
+}
+
+extension EventHandler {
+    public func prepare(_ event: ReceivedEvent) async throws {}
 }
 
 /// Thrown by a handler for a message it can never accept (bad payload): the message goes to the
@@ -136,6 +143,7 @@ public final class MessageConsumer: Service, Sendable {
         let name = self.name
         let handler = self.handler
         do {
+            try await handler.prepare(event)
             return .success(try await postgres.withTransaction { connection in
                 guard try Inbox.claim(envelope.id, consumer: name, on: connection) else { return false }
                 try handler.handle(event, on: connection)

@@ -6,7 +6,7 @@ import Postgres
 /// ``OutboxRelay`` publishes it with publisher confirms.
 public enum Outbox {
     /// Writes `envelope` to the outbox on `connection`, inside the caller's transaction. The
-    /// routing key is the event type unless given.
+    /// routing key is ``routingKey(for:)`` unless given.
     public static func enqueue(
         _ envelope: EventEnvelope, on connection: PostgresConnection,
         exchange: String = PropDeskTopology.eventsExchange, routingKey: String? = nil
@@ -14,7 +14,14 @@ public enum Outbox {
         try envelope.validate()
         try connection.execute(
             "INSERT INTO outbox (message_id, exchange, routing_key, envelope) VALUES ($1, $2, $3, $4::jsonb)",
-            [envelope.id, exchange, routingKey ?? envelope.type, PostgresJSON(text: String(decoding: envelope.encoded(), as: UTF8.self))])
+            [envelope.id, exchange, routingKey ?? Self.routingKey(for: envelope), PostgresJSON(text: String(decoding: envelope.encoded(), as: UTF8.self))])
+    }
+
+    /// `<type>.<property>`, e.g. `ticket.complaint.created.sunrise-garden`: consumers bind by what
+    /// happened (`ticket.complaint.*.#`) and, where they serve one property, by where
+    /// (`workorder.engineering.assigned.sunrise-garden`).
+    public static func routingKey(for envelope: EventEnvelope) -> String {
+        envelope.type + "." + envelope.property
     }
 }
 

@@ -1,24 +1,39 @@
+import AMQP
+import Foundation
+import Hummingbird
 import Logging
 import Messaging
 import Postgres
 
-/// What makes one PropDesk executable itself: its name, port, the events its queue receives and
-/// the handler for them. Everything else (config, broker, database, outbox relay, health,
-/// shutdown) is the same for every service and lives in ``ServiceRunner``.
+/// What a running service is given to build its handler and routes with.
+public struct ServiceContext: Sendable {
+    public let settings: Settings
+    public let postgres: PostgresClient
+    public let amqp: AMQPConnection
+    public let logger: Logger
+}
+
+/// What makes one PropDesk executable itself: its name, port, the events its queue receives, the
+/// handler for them and any HTTP routes of its own. Everything else (config, broker, database,
+/// outbox relay, health, shutdown) is the same for every service and lives in ``ServiceRunner``.
 public struct ServiceDefinition: Sendable {
     public let name: String
     public let summary: String
     public let defaultHTTPPort: Int
     /// Routing-key patterns bound to the service's queue on `propdesk.events`.
     public let bindings: [String]
-    public let handler: any EventHandler
+    public let makeHandler: @Sendable (ServiceContext) -> any EventHandler
+    public let routes: @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void
 
-    public init(name: String, summary: String, defaultHTTPPort: Int, bindings: [String], handler: any EventHandler) {
+    public init(name: String, summary: String, defaultHTTPPort: Int, bindings: [String],
+                handler makeHandler: @escaping @Sendable (ServiceContext) -> any EventHandler,
+                routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void = { _, _ in }) {
         self.name = name
         self.summary = summary
         self.defaultHTTPPort = defaultHTTPPort
         self.bindings = bindings
-        self.handler = handler
+        self.makeHandler = makeHandler
+        self.routes = routes
     }
 
     public var queue: String { PropDeskTopology.queueName(service: name) }
@@ -29,7 +44,8 @@ public let propDeskServiceNames = ["intake", "dispatch", "escalation", "notifica
 
 /// `system.ping`: a diagnostic event every service consumes. It proves the whole path — outbox,
 /// relay, exchange, the service's queue, its consumer and inbox — on a running deployment.
-/// See `ServiceRunner.ping`.
+/// See `ServiceRunner.ping`. A service with handlers of its own puts this one first in an
+/// ``EventRouter``.
 public struct DiagnosticsHandler: EventHandler {
     public static let pingType = "system.ping"
     public static let bindings = ["system.#"]
@@ -45,4 +61,28 @@ public struct DiagnosticsHandler: EventHandler {
     }
 }
 
-import Foundation
+/// Hands each event to the handler registered for the first dotted prefix of its type that
+/// matches (`system.` → diagnostics, `ticket.` → the service's own). An event no handler claims is
+/// poison: the queue's bindings and this table disagree.
+public struct EventRouter: EventHandler {
+    let routes: [(prefix: String, handler: any EventHandler)]
+
+    public init(_ routes: [(prefix: String, handler: any EventHandler)]) {
+        self.routes = routes
+    }
+
+    func handler(for type: String) throws -> any EventHandler {
+        guard let route = routes.first(where: { type.hasPrefix($0.prefix) }) else {
+            throw PoisonMessage("no handler for event type \(type)")
+        }
+        return route.handler
+    }
+
+    public func prepare(_ event: ReceivedEvent) async throws {
+        try await handler(for: event.envelope.type).prepare(event)
+    }
+
+    public func handle(_ event: ReceivedEvent, on connection: PostgresConnection) throws {
+        try handler(for: event.envelope.type).handle(event, on: connection)
+    }
+}

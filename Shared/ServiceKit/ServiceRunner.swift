@@ -39,11 +39,13 @@ public enum ServiceRunner {
                                                 queueType: settings.queueType, deliveryLimit: settings.deliveryLimit))
 
         let readyLogger = logger
+        let context = ServiceContext(settings: settings, postgres: postgres, amqp: amqp, logger: logger)
         let relay = OutboxRelay(postgres: postgres, amqp: amqp, batchSize: settings.outboxBatchSize, logger: logger)
         let consumer = MessageConsumer(name: definition.name, queue: definition.queue, amqp: amqp, postgres: postgres,
-                                       handler: definition.handler, prefetch: settings.prefetch, logger: logger)
+                                       handler: definition.makeHandler(context), prefetch: settings.prefetch, logger: logger)
         let router = Router()
         HealthRoutes.add(to: router, service: definition.name, postgres: postgres, amqp: amqp, registry: registry)
+        definition.routes(router, context)
         let http = Application(
             router: router,
             configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort), serverName: "propdesk-\(definition.name)"),

@@ -30,3 +30,16 @@ struct MaskingTests {
         #expect(Masking.address(raw) == masked)
     }
 }
+
+@Suite("Phone numbers typed into free text (P1)")
+struct FreeTextMaskingTests {
+    @Test(arguments: [
+        ("请回电 13812345678 谢谢", "请回电 138****5678 谢谢"),
+        ("call 138 1234 5678, after 6", "call 138****5678, after 6"),
+        ("unit 1202, 3 people", "unit 1202, 3 people"),
+        ("fee 2026-11", "fee 2026-11"),
+    ])
+    func longDigitRunsAreMaskedAndShortNumbersKept(raw: String, masked: String) {
+        #expect(Masking.text(raw) == masked)
+    }
+}

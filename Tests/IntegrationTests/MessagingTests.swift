@@ -30,7 +30,7 @@ struct RecordingHandler: EventHandler {
 
 /// One test's own corner of the real servers: a migrated database with `test_effects`, a
 /// connection, a unique tag, the routing key `test.<topic>.r<tag>` and a scratch queue bound to
-/// it (or to `binding`), and a recorder for the outcomes of consumers made with ``consumer``.
+/// it as `<key>.#` (or as `binding`), and a recorder for the outcomes of consumers made with ``consumer``.
 struct Scenario {
     let db: PostgresClient
     let amqp: AMQPConnection
@@ -39,7 +39,7 @@ struct Scenario {
     let queue: String
     let outcomes = Recorder<MessageConsumer.Outcome>()
 
-    init(_ topic: String, binding: (String) -> String = { $0 }, deliveryLimit: Int? = nil) async throws {
+    init(_ topic: String, binding: (String) -> String = { "\($0).#" }, deliveryLimit: Int? = nil) async throws {
         db = try await Servers.database()
         try await RecordingHandler.prepare(db)
         tag = Servers.unique()

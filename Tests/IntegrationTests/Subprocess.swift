@@ -10,13 +10,23 @@ final class Subprocess: @unchecked Sendable {
     let pid: pid_t
     let outputFile: URL
     private var status: Int32?
+    /// The write end of the child's stdin when started with `openStdin`: the child blocks reading
+    /// until something is written or this closes.
+    private var stdinWriter: Int32 = -1
 
-    init(_ executable: String, _ arguments: [String] = [], environment: [String: String]? = nil) throws {
+    init(_ executable: String, _ arguments: [String] = [], environment: [String: String]? = nil, openStdin: Bool = false) throws {
         outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("propdesk-sub-\(UUID().uuidString).log")
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var pipeEnds: [Int32] = [-1, -1]
+        if openStdin {
+            guard pipe(&pipeEnds) == 0 else { throw SetupError("pipe: \(String(cString: strerror(errno)))") }
+            posix_spawn_file_actions_adddup2(&actions, pipeEnds[0], 0)
+            posix_spawn_file_actions_addclose(&actions, pipeEnds[1])
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_addopen(&actions, 1, outputFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
@@ -27,8 +37,13 @@ final class Subprocess: @unchecked Sendable {
         }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, &actions, nil, argv, env)
-        guard rc == 0 else { throw SetupError("cannot start \(executable): \(String(cString: strerror(rc)))") }
+        if openStdin { close(pipeEnds[0]) }
+        guard rc == 0 else {
+            if openStdin { close(pipeEnds[1]) }
+            throw SetupError("cannot start \(executable): \(String(cString: strerror(rc)))")
+        }
         self.pid = pid
+        stdinWriter = pipeEnds[1]
     }
 
     /// Exit status if it has exited (reaps it), nil while it runs.
@@ -57,7 +72,13 @@ final class Subprocess: @unchecked Sendable {
 
     var output: String { (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "" }
 
+    /// Writes to the child's stdin (started with `openStdin`).
+    func send(_ text: String) {
+        _ = text.utf8CString.withUnsafeBufferPointer { write(stdinWriter, $0.baseAddress, $0.count - 1) }
+    }
+
     deinit {
+        if stdinWriter >= 0 { close(stdinWriter) }
         if status == nil, exitStatus == nil { signal(SIGKILL); _ = waitpid(pid, nil, 0) }
         try? FileManager.default.removeItem(at: outputFile)
     }

@@ -1,0 +1,315 @@
+import Desk
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Messaging
+import Postgres
+
+/// The phone desk's HTTP API. ``routes`` is the whole surface; `docs/openapi.yaml` describes the
+/// same routes and a test holds the two together.
+///
+/// Callers say who they are with `X-PropDesk-Role` (default `operator`) and `X-PropDesk-Staff`
+/// (their name). There is no login here: put the API behind the office's gateway, which sets
+/// both. The role decides whether residents' phone numbers are shown (P1); every unmasked read
+/// is written to `access_log`.
+struct IntakeAPI: Sendable {
+    let postgres: PostgresClient
+    let logger: Logger
+
+    /// Request bodies over this are refused with 413 before they are read.
+    static let maxBody = 64 * 1024
+
+    struct Route: Sendable {
+        let method: HTTPRequest.Method
+        /// In OpenAPI form: `/tickets/{id}`.
+        let path: String
+        let handler: @Sendable (IntakeAPI, Request, BasicRequestContext) async throws -> Response
+
+        init(_ method: HTTPRequest.Method, _ path: String,
+             _ handler: @escaping @Sendable (IntakeAPI, Request, BasicRequestContext) async throws -> Response) {
+            self.method = method
+            self.path = path
+            self.handler = handler
+        }
+    }
+
+    static let routes: [Route] = [
+        Route(.get, "/properties") { api, _, _ in try await api.properties() },
+        Route(.get, "/callers") { api, request, _ in try await api.callers(request) },
+        Route(.post, "/tickets") { api, request, context in try await api.createTicket(request, context) },
+        Route(.get, "/tickets") { api, request, _ in try await api.listTickets(request) },
+        Route(.get, "/tickets/{id}") { api, request, context in try await api.readTicket(request, context) },
+    ] + TicketAction.allCases.map { action in
+        Route(.post, "/tickets/{id}/\(action.pathSegment)") { api, request, context in try await api.ticketStep(action, request, context) }
+    } + [
+        Route(.get, "/work-orders/{id}") { api, request, context in try await api.readWorkOrder(request, context) },
+    ] + WorkOrderAction.allCases.filter { $0 != .cancel }.map { action in
+        Route(.post, "/work-orders/{id}/\(action.pathSegment)") { api, request, context in
+            try await api.workOrderStep(action, request, context)
+        }
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        for route in Self.routes {
+            let hummingbirdPath = route.path.replacingOccurrences(of: "{id}", with: ":id")
+            let api = self
+            router.on(RouterPath(hummingbirdPath), method: route.method) { request, context in
+                try await route.handler(api, request, context)
+            }
+        }
+    }
+
+    // MARK: - Handlers
+
+    func properties() async throws -> Response {
+        let rows = try await postgres.withConnection { c in
+            try c.query("SELECT to_jsonb(p) FROM properties p ORDER BY code").map { try $0.decode(0, as: PostgresJSON.self).text }
+        }
+        let list = try rows.map { try DeskJSON.decoder.decode(PropertyView.self, from: Data($0.utf8)) }
+        return try Self.json(["properties": list])
+    }
+
+    /// `GET /callers?phone=…` or `?property=…&building=…&unit=…`: who is calling, from the register.
+    func callers(_ request: Request) async throws -> Response {
+        let (staff, role) = try who(request)
+        let q = request.uri.queryParameters
+        let phone = q["phone"].map(String.init)
+        let property = q["property"].map(String.init), building = q["building"].map(String.init), unit = q["unit"].map(String.init)
+        let sql: String
+        let parameters: [any PostgresEncodable]
+        if let phone {
+            let digits = phone.filter(\.isNumber)
+            guard digits.count >= 5, NewTicket.isPhone(phone) else {
+                throw APIError.badRequest("invalid_format", "phone must be 5–20 digits", field: "phone")
+            }
+            sql = "SELECT to_jsonb(r) FROM residents r WHERE right(regexp_replace(phone, '[^0-9]', '', 'g'), 11) = right($1, 11) ORDER BY property, building, unit, name"
+            parameters = [String(digits)]
+        } else if let property, let building, let unit {
+            sql = "SELECT to_jsonb(r) FROM residents r WHERE property = $1 AND building = $2 AND unit = $3 ORDER BY name"
+            parameters = [property, building, unit]
+        } else {
+            throw APIError.badRequest("required", "give phone, or property, building and unit", field: "phone")
+        }
+        let residents = try await postgres.withTransaction { c in
+            let found = try DeskJSON.rows(c.query(sql, parameters), as: ResidentView.self)
+            if role.seesResidentContact, !found.isEmpty {
+                try Self.logAccess(c, staff: staff, role: role, subject: found.map { "resident \($0.id)" }.joined(separator: ","),
+                                   purpose: "caller lookup")
+            }
+            return found
+        }
+        let shown = residents.map { r -> ResidentView in
+            var r = r
+            if !role.seesResidentContact { r.phone = Masking.phone(r.phone) }
+            return r
+        }
+        return try Self.json(["residents": shown] as [String: [ResidentView]])
+    }
+
+    func createTicket(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let form = try await Self.decodeBody(TicketForm.self, request, context)
+        let new: NewTicket
+        switch form.validate() {
+        case .success(let t): new = t
+        case .failure(let failure): throw APIError.validation(failure)
+        }
+        let key = request.headers[.idempotencyKey]
+        if let key, key.isEmpty || key.count > 255 {
+            throw APIError.badRequest("invalid_format", "Idempotency-Key must be 1–255 characters", field: "Idempotency-Key")
+        }
+        let hash = Self.fingerprint(try DeskJSON.encoder.encode(form))
+        let created = try await deskTransaction { c in
+            let created = try TicketStore.create(new, idempotencyKey: key, requestHash: hash, on: c)
+            return (created, try TicketStore.ticket(created.ticket.id, on: c) ?? created.ticket)
+        }
+        logger.info(created.0.replayed ? "ticket create replayed" : "ticket created", metadata: [
+            "ticket_id": "\(created.1.id)", "number": "\(created.1.number)", "kind": "\(created.1.kind.rawValue)",
+            "caller_phone": "\(created.1.callerPhone.map(Masking.phone) ?? "-")",
+        ])
+        var response = try Self.json(created.1, status: created.0.replayed ? .ok : .created)
+        response.headers[.location] = "/tickets/\(created.1.id.uuidString.lowercased())"
+        if created.0.replayed { response.headers[.idempotentReplayed] = "true" }
+        return response
+    }
+
+    func listTickets(_ request: Request) async throws -> Response {
+        let (_, role) = try who(request)
+        let q = request.uri.queryParameters
+        func choice<E: RawRepresentable & CaseIterable>(_ name: String, _: E.Type) throws -> E? where E.RawValue == String {
+            guard let raw = q[Substring(name)] else { return nil }
+            guard let value = E(rawValue: String(raw)) else {
+                throw APIError.badRequest("unknown_value",
+                    "\(name) must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))", field: name)
+            }
+            return value
+        }
+        var filter = TicketStore.Filter()
+        filter.property = q["property"].map(String.init)
+        filter.number = q["number"].map(String.init)
+        filter.status = try choice("status", TicketStatus.self)
+        filter.kind = try choice("kind", TicketKind.self)
+        filter.department = try choice("department", Department.self)
+        if let overdue = q["overdue"] {
+            guard overdue == "true" || overdue == "false" else {
+                throw APIError.badRequest("unknown_value", "overdue is true or false", field: "overdue")
+            }
+            filter.overdue = overdue == "true"
+        }
+        if let limit = q["limit"] {
+            guard let n = Int(limit), (1...200).contains(n) else {
+                throw APIError.badRequest("invalid_format", "limit is a number from 1 to 200", field: "limit")
+            }
+            filter.limit = n
+        }
+        let chosen = filter
+        let tickets = try await postgres.withConnection { c in try TicketStore.list(chosen, on: c) }
+        return try Self.json(["tickets": tickets.map { $0.masked(for: role) }])
+    }
+
+    func readTicket(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let (staff, role) = try who(request)
+        let id = try Self.id(context)
+        let ticket = try await deskTransaction { c -> TicketView in
+            guard let ticket = try TicketStore.ticket(id, on: c) else { throw DeskError.notFound("ticket") }
+            if role.seesResidentContact, ticket.callerPhone != nil {
+                try Self.logAccess(c, staff: staff, role: role, subject: "ticket \(id)", purpose: "ticket read")
+            }
+            return ticket
+        }
+        return try Self.json(ticket.masked(for: role))
+    }
+
+    func readWorkOrder(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let (_, role) = try who(request)
+        let id = try Self.id(context)
+        guard var order = try await postgres.withConnection({ c in try TicketStore.workOrder(id, on: c) }) else {
+            throw APIError.notFound("work order")
+        }
+        // Department staff see the work order's ticket with the resident's contact masked.
+        order.ticket = order.ticket?.masked(for: role)
+        return try Self.json(order)
+    }
+
+    func ticketStep(_ action: TicketAction, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let (_, role) = try who(request)
+        let id = try Self.id(context)
+        let step = try Self.validate(try await Self.decodeBody(StepForm.self, request, context), wordField: action.wordField)
+        let ticket = try await deskTransaction { c in
+            try TicketStore.apply(action, ticket: id, by: Actor(name: step.actor, role: role), text: step.text, on: c)
+            return try TicketStore.ticket(id, on: c)!
+        }
+        logger.info("ticket step", metadata: ["ticket_id": "\(id)", "action": "\(action.rawValue)", "status": "\(ticket.status.rawValue)"])
+        return try Self.json(ticket.masked(for: role))
+    }
+
+    func workOrderStep(_ action: WorkOrderAction, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let (_, role) = try who(request)
+        let id = try Self.id(context)
+        let step = try Self.validate(try await Self.decodeBody(StepForm.self, request, context), wordField: action.wordField,
+                                     needsDestination: action == .transfer)
+        let order = try await deskTransaction { c in
+            try TicketStore.apply(action, workOrder: id, by: Actor(name: step.actor, role: role), text: step.text,
+                                  transferTo: step.to, on: c)
+            return try TicketStore.workOrder(id, on: c)!
+        }
+        logger.info("work order step", metadata: ["work_order_id": "\(id)", "action": "\(action.rawValue)", "status": "\(order.status.rawValue)"])
+        var shown = order
+        shown.ticket = order.ticket?.masked(for: role)
+        return try Self.json(shown)
+    }
+
+    // MARK: - Helpers
+
+    /// Runs `body` in a transaction; desk refusals become their HTTP errors (and roll back).
+    private func deskTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        do {
+            return try await postgres.withTransaction(body)
+        } catch let error as DeskError {
+            throw APIError(error)
+        }
+    }
+
+    private func who(_ request: Request) throws -> (staff: String, role: StaffRole) {
+        let roleName = request.headers[.propDeskRole] ?? StaffRole.operator_.rawValue
+        guard let role = StaffRole(rawValue: roleName) else {
+            throw APIError.badRequest("unknown_value",
+                "X-PropDesk-Role must be one of \(StaffRole.allCases.map(\.rawValue).joined(separator: ", "))", field: "X-PropDesk-Role")
+        }
+        let staff = request.headers[.propDeskStaff].map { String($0.prefix(TicketForm.maxShort)) } ?? "unnamed"
+        return (staff, role)
+    }
+
+    private static func logAccess(_ c: PostgresConnection, staff: String, role: StaffRole, subject: String, purpose: String) throws {
+        try c.execute("INSERT INTO access_log (actor, role, subject, purpose) VALUES ($1, $2, $3, $4)",
+                      [staff, role.rawValue, subject, purpose])
+    }
+
+    private static func id(_ context: BasicRequestContext) throws -> UUID {
+        guard let raw = context.parameters.get("id"), let id = UUID(uuidString: raw) else {
+            throw APIError.notFound("nothing with that id; ids are UUIDs like 8f0c…")
+        }
+        return id
+    }
+
+    private static func validate(_ form: StepForm, wordField: String?, needsDestination: Bool = false) throws -> StepForm.Step {
+        switch form.validate(wordField: wordField, needsDestination: needsDestination) {
+        case .success(let step): return step
+        case .failure(let failure): throw APIError.validation(failure)
+        }
+    }
+
+    /// Reads a JSON body: 413 over ``maxBody``, 400 for bytes that are not UTF-8 or not JSON,
+    /// 422 for a field of the wrong type or format (naming it).
+    static func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maxBody)
+        } catch {
+            throw APIError(status: .contentTooLarge, code: "body_too_large", message: "the body is over \(maxBody / 1024) KiB")
+        }
+        let data = Data(buffer: buffer)
+        guard String(validating: data, as: UTF8.self) != nil else {
+            throw APIError.badRequest("invalid_utf8", "the body is not valid UTF-8")
+        }
+        do {
+            return try DeskJSON.decoder.decode(T.self, from: data.isEmpty ? Data("{}".utf8) : data)
+        } catch let DecodingError.typeMismatch(_, context) where !context.codingPath.isEmpty {
+            throw fieldError(context)
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            throw fieldError(context)
+        } catch {
+            throw APIError.badRequest("invalid_json", "the body is not a JSON object of the documented shape")
+        }
+    }
+
+    private static func fieldError(_ context: DecodingError.Context) -> APIError {
+        let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+        return APIError(status: .unprocessableContent, code: "invalid_format", message: "\(field): \(context.debugDescription)",
+                        problems: [Problem(field: field, code: "invalid_format", message: context.debugDescription)])
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: try DeskJSON.encoder.encode(value))))
+    }
+
+    /// FNV-1a 64 of the request, to tell a retry from a different request under the same key.
+    static func fingerprint(_ data: Data) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in data {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = Self("Idempotency-Key")!
+    static let idempotentReplayed = Self("Idempotent-Replayed")!
+    static let propDeskRole = Self("X-PropDesk-Role")!
+    static let propDeskStaff = Self("X-PropDesk-Staff")!
+}

@@ -1,0 +1,67 @@
+import Desk
+import Domain
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The intake API as a department worker uses it: read a work order, take a step on it. Every step
+/// goes through intake, so a worker is held to the same transitions and validation as the desk.
+public struct IntakeClient: Sendable {
+    public let baseURL: URL
+    public let staff: String
+    public let role: StaffRole
+
+    public init(baseURL: URL, staff: String, role: StaffRole = .technician) {
+        self.baseURL = baseURL
+        self.staff = staff
+        self.role = role
+    }
+
+    /// A refusal from intake: its status, machine-readable code and message.
+    public struct Refusal: Error, Sendable, CustomStringConvertible {
+        public let status: Int
+        public let code: String
+        public let message: String
+        public var description: String { "\(message) (\(status) \(code))" }
+    }
+
+    public func workOrder(_ id: UUID) async throws -> WorkOrderView {
+        try await send("GET", "/work-orders/\(id.uuidString.lowercased())", body: nil)
+    }
+
+    public func ticket(_ id: UUID) async throws -> TicketView {
+        try await send("GET", "/tickets/\(id.uuidString.lowercased())", body: nil)
+    }
+
+    /// `POST /work-orders/{id}/{step}` with this worker as the actor.
+    @discardableResult
+    public func step(_ action: WorkOrderAction, workOrder id: UUID, note: String? = nil, outcome: String? = nil,
+                     reason: String? = nil, to: WorkQueue? = nil) async throws -> WorkOrderView {
+        let form = StepForm(actor: staff, note: note, outcome: outcome, reason: reason, to: to?.name)
+        return try await send("POST", "/work-orders/\(id.uuidString.lowercased())/\(action.pathSegment)", body: try DeskJSON.encoder.encode(form))
+    }
+
+    private struct RefusalBody: Decodable {
+        let code: String
+        let message: String
+    }
+
+    private func send<T: Decodable>(_ method: String, _ path: String, body: Data?) async throws -> T {
+        var request = URLRequest(url: baseURL.appendingPathComponent(String(path.dropFirst())))
+        request.httpMethod = method
+        request.httpBody = body
+        request.timeoutInterval = 10
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue(role.rawValue, forHTTPHeaderField: "X-PropDesk-Role")
+        request.setValue(staff, forHTTPHeaderField: "X-PropDesk-Staff")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard (200..<300).contains(status) else {
+            let refusal = try? JSONDecoder().decode(RefusalBody.self, from: data)
+            throw Refusal(status: status, code: refusal?.code ?? "http_\(status)",
+                          message: refusal?.message ?? String(decoding: data.prefix(200), as: UTF8.self))
+        }
+        return try DeskJSON.decoder.decode(T.self, from: data)
+    }
+}

@@ -1,0 +1,328 @@
+import Domain
+import Foundation
+import Messaging
+import Postgres
+
+/// Why the desk refused a request that was well-formed.
+public enum DeskError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unknownProperty(String)
+    case notFound(String)
+    /// The Idempotency-Key was first used for a different request.
+    case idempotencyKeyReused
+    case illegal(IllegalTransition)
+
+    public var description: String {
+        switch self {
+        case .unknownProperty(let code): "there is no property \"\(code.prefix(40))\""
+        case .notFound(let what): "\(what) not found"
+        case .idempotencyKeyReused: "this Idempotency-Key was already used for a different request"
+        case .illegal(let transition): transition.reason
+        }
+    }
+}
+
+/// Tickets and work orders in PostgreSQL. Every function runs on the caller's connection inside
+/// the caller's transaction; every change writes its timeline entry and its event (outbox) in that
+/// same transaction. Changes to one ticket — its own steps and its work orders' — lock the ticket
+/// row first, so a ticket's timeline sequence is gap-free and in the order things happened.
+public enum TicketStore {
+    public struct Created: Sendable {
+        public var ticket: TicketView
+        /// `true`: the Idempotency-Key was seen before and this is the ticket it made.
+        public var replayed: Bool
+    }
+
+    // MARK: - Create
+
+    public static func create(_ new: NewTicket, idempotencyKey: String? = nil, requestHash: String = "",
+                              on c: PostgresConnection) throws -> Created {
+        guard let property = try c.query("SELECT ticket_prefix, time_zone FROM properties WHERE code = $1", [new.property]).first else {
+            throw DeskError.unknownProperty(new.property)
+        }
+        let id = UUID()
+        if let idempotencyKey {
+            let claimed = try c.execute(
+                "INSERT INTO idempotency_keys (key, request_hash, ticket_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+                [idempotencyKey, requestHash, id])
+            if claimed == 0 {
+                let row = try c.query("SELECT request_hash, ticket_id FROM idempotency_keys WHERE key = $1", [idempotencyKey])[0]
+                guard try row.decode(0, as: String.self) == requestHash else { throw DeskError.idempotencyKeyReused }
+                guard let first = try ticket(try row.decode(1), on: c) else { throw DeskError.notFound("ticket") }
+                return Created(ticket: first, replayed: true)
+            }
+        }
+        let prefix: String = try property.decode(0)
+        let zone: String = try property.decode(1)
+        let counter = try c.query("""
+            INSERT INTO ticket_counters (property, day, last) VALUES ($1, (now() AT TIME ZONE $2)::date, 1)
+            ON CONFLICT (property, day) DO UPDATE SET last = ticket_counters.last + 1
+            RETURNING to_char(day, 'YYMMDD'), last
+            """, [new.property, zone])[0]
+        let number = TicketNumber.format(prefix: prefix, day: try counter.decode(0), sequence: try counter.decode(1))
+        let rows = try c.query("""
+            INSERT INTO tickets (id, property, number, kind, channel, building, unit, caller_name, caller_phone, content,
+                                 category, severity, emergency_type, requested_at, taken_by, sequence)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0)
+            RETURNING to_jsonb(tickets)
+            """, [id, new.property, number, new.kind.rawValue, new.channel.rawValue, new.building, new.unit, new.callerName,
+                  new.callerPhone, new.content, new.category, new.severity?.rawValue, new.emergencyType?.rawValue,
+                  new.requestedAt, new.takenBy])
+        var created = try DeskJSON.rows(rows, as: TicketView.self)[0]
+        try record(DeskEvents.ticket(new.kind, "created"), ticket: &created, actor: Actor(name: new.takenBy, role: .operator_),
+                   note: nil, on: c)
+        return Created(ticket: created, replayed: false)
+    }
+
+    // MARK: - Read
+
+    /// The ticket with its work orders and timeline, unmasked: mask with ``TicketView/masked(for:)``.
+    public static func ticket(_ id: UUID, on c: PostgresConnection) throws -> TicketView? {
+        guard var ticket = try DeskJSON.rows(c.query("SELECT to_jsonb(t) FROM tickets t WHERE id = $1", [id]), as: TicketView.self).first else {
+            return nil
+        }
+        ticket.workOrders = try DeskJSON.rows(
+            c.query("SELECT to_jsonb(w) FROM work_orders w WHERE ticket_id = $1 ORDER BY created_at, queue", [id]), as: WorkOrderView.self)
+        ticket.timeline = try DeskJSON.rows(
+            c.query("SELECT to_jsonb(e) - 'ticket_id' FROM ticket_events e WHERE ticket_id = $1 ORDER BY sequence", [id]),
+            as: TimelineEntry.self)
+        return ticket
+    }
+
+    public struct Filter: Sendable, Equatable {
+        public var property: String?
+        public var status: TicketStatus?
+        public var kind: TicketKind?
+        public var department: Department?
+        public var number: String?
+        /// Still open and past the customer's requested time.
+        public var overdue: Bool = false
+        public var limit: Int = 50
+
+        public init(property: String? = nil, status: TicketStatus? = nil, kind: TicketKind? = nil, department: Department? = nil,
+                    number: String? = nil, overdue: Bool = false, limit: Int = 50) {
+            self.property = property
+            self.status = status
+            self.kind = kind
+            self.department = department
+            self.number = number
+            self.overdue = overdue
+            self.limit = limit
+        }
+    }
+
+    /// Newest first.
+    public static func list(_ filter: Filter, on c: PostgresConnection) throws -> [TicketView] {
+        var conditions: [String] = []
+        var parameters: [any PostgresEncodable] = []
+        func add(_ condition: (String) -> String, _ value: any PostgresEncodable) {
+            parameters.append(value)
+            conditions.append(condition("$\(parameters.count)"))
+        }
+        if let p = filter.property { add({ "t.property = \($0)" }, p) }
+        if let s = filter.status { add({ "t.status = \($0)" }, s.rawValue) }
+        if let k = filter.kind { add({ "t.kind = \($0)" }, k.rawValue) }
+        if let n = filter.number { add({ "t.number = \($0)" }, n) }
+        if let d = filter.department {
+            add({ "EXISTS (SELECT 1 FROM work_orders w WHERE w.ticket_id = t.id AND w.round = t.round AND w.department = \($0))" }, d.rawValue)
+        }
+        if filter.overdue { conditions.append("t.status IN ('open', 'acknowledged', 'on_site') AND t.requested_at < now()") }
+        parameters.append(filter.limit)
+        let sql = "SELECT to_jsonb(t) FROM tickets t"
+            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+            + " ORDER BY t.created_at DESC LIMIT $\(parameters.count)"
+        return try DeskJSON.rows(c.query(sql, parameters), as: TicketView.self)
+    }
+
+    public static func workOrder(_ id: UUID, on c: PostgresConnection) throws -> WorkOrderView? {
+        guard var order = try DeskJSON.rows(c.query("SELECT to_jsonb(w) FROM work_orders w WHERE id = $1", [id]), as: WorkOrderView.self).first else {
+            return nil
+        }
+        order.ticket = try ticket(order.ticketID, on: c)
+        return order
+    }
+
+    // MARK: - Ticket steps
+
+    /// Applies a step by staff to a ticket. Resolving or cancelling it closes its live work orders
+    /// too (each with its own event). Illegal moves throw ``DeskError/illegal(_:)``.
+    @discardableResult
+    public static func apply(_ action: TicketAction, ticket id: UUID, by actor: Actor, text: String?,
+                             on c: PostgresConnection) throws -> TicketView {
+        var ticket = try lockTicket(id, on: c)
+        try step(ticket: &ticket, action, by: actor, text: text, on: c)
+        if action == .resolve || action == .cancel {
+            let closing: WorkOrderAction = action == .resolve ? .resolve : .cancel
+            for var order in try liveOrders(of: ticket, on: c) {
+                try step(order: &order, ticket: &ticket, closing, by: actor, text: "with the ticket: \(text ?? action.eventName)", on: c)
+            }
+        }
+        return ticket
+    }
+
+    // MARK: - Work-order steps
+
+    /// Applies a department's step to one of its work orders, and what it means for the ticket:
+    /// the first acceptance acknowledges it, the first arrival puts it on site, the last order
+    /// done resolves it (``TicketLifecycle/ticketAction(after:ticket:allOrdersDone:)``).
+    @discardableResult
+    public static func apply(_ action: WorkOrderAction, workOrder id: UUID, by actor: Actor, text: String?,
+                             transferTo destination: WorkQueue? = nil, on c: PostgresConnection) throws -> WorkOrderView {
+        guard let row = try c.query("SELECT ticket_id FROM work_orders WHERE id = $1", [id]).first else {
+            throw DeskError.notFound("work order \(id)")
+        }
+        var ticket = try lockTicket(try row.decode(0), on: c)
+        var order = try DeskJSON.rows(c.query("SELECT to_jsonb(w) FROM work_orders w WHERE id = $1 FOR UPDATE", [id]), as: WorkOrderView.self)[0]
+        if action == .transfer, let destination, destination == order.queue {
+            throw DeskError.illegal(IllegalTransition(subject: "work order", from: order.status.rawValue, action: action.rawValue,
+                                                      reason: "the work order is already with \(destination.name)"))
+        }
+        try step(order: &order, ticket: &ticket, action, by: actor, text: text, on: c)
+        if action == .transfer, let destination {
+            let moved = try insertOrder(ticket: ticket, queue: destination, priority: order.priority, ruleID: order.ruleID,
+                                        transferredFrom: order.id, on: c)
+            guard var moved else {
+                throw DeskError.illegal(IllegalTransition(subject: "work order", from: order.status.rawValue, action: action.rawValue,
+                                                          reason: "\(destination.name) already has a work order for this ticket"))
+            }
+            try record(DeskEvents.workOrder(destination, "assigned"), ticket: &ticket, order: moved, actor: actor, note: text, on: c)
+            moved.ticket = nil
+        }
+        let allDone = try c.query(
+            "SELECT count(*) FROM work_orders WHERE ticket_id = $1 AND round = $2 AND status IN ('assigned', 'accepted', 'on_site')",
+            [ticket.id, ticket.round])[0].decode(0, as: Int.self) == 0
+        if let follow = TicketLifecycle.ticketAction(after: action, ticket: ticket.status, allOrdersDone: allDone) {
+            try step(ticket: &ticket, follow, by: actor, text: text, on: c)
+        }
+        return order
+    }
+
+    // MARK: - Dispatch
+
+    /// Routes a ticket's current round to its departments and creates one work order per queue,
+    /// each with a `workorder.<queue>.assigned` event. A round that already has its orders, or a
+    /// ticket no longer open, gets none: safe to call again for the same event.
+    public static func dispatch(ticket id: UUID, causedBy cause: EventEnvelope? = nil, on c: PostgresConnection) throws -> [WorkOrderView] {
+        var ticket = try lockTicket(id, on: c)
+        guard ticket.status.isActive else { return [] }
+        let rules = try DeskJSON.rows(
+            c.query("SELECT to_jsonb(r) FROM routing_rules r WHERE property IS NULL OR property = $1", [ticket.property]),
+            as: RoutingRule.self)
+        let decision = DepartmentRouter.route(
+            RoutableTicket(property: ticket.property, kind: ticket.kind, category: ticket.category, content: ticket.content,
+                           severity: ticket.severity, emergencyType: ticket.emergencyType),
+            rules: rules)
+        var created: [WorkOrderView] = []
+        for queue in decision.queues {
+            guard let order = try insertOrder(ticket: ticket, queue: queue, priority: decision.priority, ruleID: decision.ruleID,
+                                              transferredFrom: nil, on: c) else { continue }
+            try record(DeskEvents.workOrder(queue, "assigned"), ticket: &ticket, order: order, actor: .dispatch,
+                       note: decision.ruleID.map { "rule \($0)" } ?? "no rule matched: triage", cause: cause, on: c)
+            created.append(order)
+        }
+        return created
+    }
+
+    // MARK: - Internals
+
+    private static func lockTicket(_ id: UUID, on c: PostgresConnection) throws -> TicketView {
+        guard let ticket = try DeskJSON.rows(c.query("SELECT to_jsonb(t) FROM tickets t WHERE id = $1 FOR UPDATE", [id]),
+                                             as: TicketView.self).first else {
+            throw DeskError.notFound("ticket \(id)")
+        }
+        return ticket
+    }
+
+    private static func liveOrders(of ticket: TicketView, on c: PostgresConnection) throws -> [WorkOrderView] {
+        try DeskJSON.rows(c.query("""
+            SELECT to_jsonb(w) FROM work_orders w
+            WHERE ticket_id = $1 AND round = $2 AND status IN ('assigned', 'accepted', 'on_site') ORDER BY created_at, queue FOR UPDATE
+            """, [ticket.id, ticket.round]), as: WorkOrderView.self)
+    }
+
+    private static func insertOrder(ticket: TicketView, queue: WorkQueue, priority: WorkOrderPriority, ruleID: String?,
+                                    transferredFrom: UUID?, on c: PostgresConnection) throws -> WorkOrderView? {
+        try DeskJSON.rows(c.query("""
+            INSERT INTO work_orders (id, ticket_id, property, round, queue, department, priority, rule_id, transferred_from)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (ticket_id, round, queue) WHERE status IN ('assigned', 'accepted', 'on_site', 'done') DO NOTHING
+            RETURNING to_jsonb(work_orders)
+            """, [UUID(), ticket.id, ticket.property, ticket.round, queue.name, queue.department.rawValue, priority.rawValue,
+                  ruleID, transferredFrom]), as: WorkOrderView.self).first
+    }
+
+    private static func step(ticket: inout TicketView, _ action: TicketAction, by actor: Actor, text: String?,
+                             on c: PostgresConnection) throws {
+        let next: TicketStatus
+        do { next = try TicketLifecycle.apply(action, to: ticket.status) } catch { throw DeskError.illegal(error) }
+        let rows = try c.query("""
+            UPDATE tickets SET status = $2, updated_at = now(),
+                outcome = CASE WHEN $3::text = 'resolve' THEN $4::text WHEN $3::text = 'reopen' THEN NULL ELSE outcome END,
+                resolved_at = CASE WHEN $3::text = 'resolve' THEN now() WHEN $3::text = 'reopen' THEN NULL ELSE resolved_at END,
+                round = CASE WHEN $3::text = 'reopen' THEN round + 1 ELSE round END
+            WHERE id = $1 RETURNING to_jsonb(tickets)
+            """, [ticket.id, next.rawValue, action.rawValue, text])
+        ticket = try DeskJSON.rows(rows, as: TicketView.self)[0]
+        try record(DeskEvents.ticket(ticket.kind, action.eventName), ticket: &ticket, actor: actor, note: text, on: c)
+    }
+
+    private static func step(order: inout WorkOrderView, ticket: inout TicketView, _ action: WorkOrderAction, by actor: Actor,
+                             text: String?, on c: PostgresConnection) throws {
+        let next: WorkOrderStatus
+        do { next = try WorkOrderLifecycle.apply(action, to: order.status) } catch { throw DeskError.illegal(error) }
+        let rows = try c.query("""
+            UPDATE work_orders SET status = $2, updated_at = now(),
+                assignee = CASE WHEN $3::text IN ('accept', 'on_site') AND assignee IS NULL THEN $4::text
+                                WHEN $3::text = 'release' THEN NULL ELSE assignee END,
+                outcome = CASE WHEN $3::text = 'resolve' THEN $5::text ELSE outcome END
+            WHERE id = $1 RETURNING to_jsonb(work_orders)
+            """, [order.id, next.rawValue, action.rawValue, actor.name, text])
+        order = try DeskJSON.rows(rows, as: WorkOrderView.self)[0]
+        try record(DeskEvents.workOrder(order.queue, action.eventName), ticket: &ticket, order: order, actor: actor, note: text, on: c)
+    }
+
+    /// Appends to the timeline and writes the event to the outbox. Every event of a ticket has the
+    /// ticket's id as correlation id and carries the timeline sequence.
+    private static func record(_ type: String, ticket: inout TicketView, order: WorkOrderView? = nil, actor: Actor,
+                               note: String?, cause: EventEnvelope? = nil, on c: PostgresConnection) throws {
+        let sequence = try c.query("UPDATE tickets SET sequence = sequence + 1 WHERE id = $1 RETURNING sequence", [ticket.id])[0]
+            .decode(0, as: Int.self)
+        ticket.sequence = sequence
+        let payload: any Encodable = if let order {
+            WorkOrderEventPayload(order: order, ticket: ticket, sequence: sequence, actor: actor, note: note)
+        } else {
+            TicketEventPayload(ticket: ticket, sequence: sequence, actor: actor, note: note)
+        }
+        let body = try DeskJSON.decoder.decode(JSONValue.self, from: DeskJSON.encoder.encode(payload))
+        let envelope = EventEnvelope(type: type, property: ticket.property, ticketID: ticket.id, correlationID: ticket.id,
+                                     causationID: cause?.id, payload: body)
+        var detail: [String: JSONValue] = ["status": .string((order?.status.rawValue ?? ticket.status.rawValue))]
+        if let note { detail["note"] = .string(note) }
+        if let order { detail["queue"] = .string(order.queue.name) }
+        try c.execute("""
+            INSERT INTO ticket_events (ticket_id, sequence, event_id, type, actor, role, work_order_id, detail)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+            """, [ticket.id, sequence, envelope.id, type, actor.name, actor.role?.rawValue, order?.id,
+                  PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(JSONValue.object(detail)), as: UTF8.self))])
+        try Outbox.enqueue(envelope, on: c)
+    }
+}
+
+extension TicketView {
+    /// What `role` may see (P1): the caller's phone, and phone numbers typed into the content or
+    /// notes, are masked for roles that do not call residents back.
+    public func masked(for role: StaffRole) -> TicketView {
+        guard !role.seesResidentContact else { return self }
+        var copy = self
+        copy.callerPhone = callerPhone.map(Masking.phone)
+        copy.content = Masking.text(content)
+        copy.timeline = timeline?.map { entry in
+            var e = entry
+            if case .object(var detail) = e.detail, case .string(let note)? = detail["note"] {
+                detail["note"] = .string(Masking.text(note))
+                e.detail = .object(detail)
+            }
+            return e
+        }
+        return copy
+    }
+}

@@ -1,0 +1,278 @@
+import Foundation
+
+/// One thing wrong with a request, machine-readable (`code`, `field`) and human (`message`).
+public struct Problem: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var field: String?
+    public var code: String
+    public var message: String
+
+    public init(field: String?, code: String, message: String) {
+        self.field = field
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { field.map { "\($0): \(message)" } ?? message }
+
+    /// Every code a request can be refused with; the OpenAPI document lists the same set.
+    public static let codes = [
+        "validation_failed", "required", "unknown_value", "not_allowed", "too_long", "invalid_format", "invalid_utf8", "invalid_json",
+        "unknown_property", "idempotency_key_reused", "illegal_transition", "not_found", "body_too_large",
+    ]
+}
+
+/// A ticket as the desk files it (I1): the fields of the paper form, as the API receives them.
+/// Every field is optional here so that a missing or mistyped one is reported by name, all at once.
+public struct TicketForm: Codable, Sendable, Equatable {
+    public var property: String?
+    public var kind: String?
+    public var channel: String?
+    public var building: String?
+    public var unit: String?
+    public var callerName: String?
+    public var callerPhone: String?
+    public var content: String?
+    public var category: String?
+    public var severity: String?
+    public var emergencyType: String?
+    public var requestedAt: Date?
+    public var takenBy: String?
+
+    enum CodingKeys: String, CodingKey {
+        case property, kind, channel, building, unit, content, category, severity
+        case callerName = "caller_name"
+        case callerPhone = "caller_phone"
+        case emergencyType = "emergency_type"
+        case requestedAt = "requested_at"
+        case takenBy = "taken_by"
+    }
+
+    public init(property: String? = nil, kind: String? = nil, channel: String? = nil, building: String? = nil,
+                unit: String? = nil, callerName: String? = nil, callerPhone: String? = nil, content: String? = nil,
+                category: String? = nil, severity: String? = nil, emergencyType: String? = nil,
+                requestedAt: Date? = nil, takenBy: String? = nil) {
+        self.property = property
+        self.kind = kind
+        self.channel = channel
+        self.building = building
+        self.unit = unit
+        self.callerName = callerName
+        self.callerPhone = callerPhone
+        self.content = content
+        self.category = category
+        self.severity = severity
+        self.emergencyType = emergencyType
+        self.requestedAt = requestedAt
+        self.takenBy = takenBy
+    }
+
+    /// Limits, in characters.
+    public static let maxContent = 2000
+    public static let maxShort = 64
+
+    /// Checks every field; either a ticket ready to store or every problem found.
+    public func validate() -> Result<NewTicket, ValidationFailure> {
+        var problems: [Problem] = []
+        func text(_ value: String?, _ field: String, required: Bool, max: Int) -> String? {
+            let trimmed = value?.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let trimmed, !trimmed.isEmpty else {
+                if required { problems.append(.init(field: field, code: "required", message: "\(field) is required")) }
+                return nil
+            }
+            if trimmed.count > max {
+                problems.append(.init(field: field, code: "too_long", message: "\(field) is \(trimmed.count) characters; at most \(max)"))
+                return nil
+            }
+            return trimmed
+        }
+        func choice<E: RawRepresentable & CaseIterable>(_ value: String?, _ field: String, required: Bool, _: E.Type) -> E?
+            where E.RawValue == String {
+            guard let value, !value.isEmpty else {
+                if required { problems.append(.init(field: field, code: "required", message: "\(field) is required")) }
+                return nil
+            }
+            guard let parsed = E(rawValue: value) else {
+                problems.append(.init(field: field, code: "unknown_value",
+                                      message: "\"\(value.prefix(40))\" is not a \(field); one of \(E.allCases.map(\.rawValue).joined(separator: ", "))"))
+                return nil
+            }
+            return parsed
+        }
+
+        let property = text(self.property, "property", required: true, max: 32)
+        if let property, !NewTicket.isPropertyCode(property) {
+            problems.append(.init(field: "property", code: "invalid_format", message: "property is a code like sunrise-garden (a–z, 0–9, -)"))
+        }
+        let kind = choice(kind, "kind", required: true, TicketKind.self)
+        let channel = choice(channel ?? "phone", "channel", required: true, IntakeChannel.self)
+        let severity = choice(severity, "severity", required: false, ComplaintSeverity.self)
+        let emergencyType = choice(emergencyType, "emergency_type", required: kind == .emergency, EmergencyType.self)
+        let content = text(content, "content", required: true, max: Self.maxContent)
+        let category = text(category, "category", required: false, max: Self.maxShort)?.lowercased()
+        let building = text(building, "building", required: false, max: 32)
+        let unit = text(unit, "unit", required: false, max: 32)
+        let callerName = text(callerName, "caller_name", required: false, max: Self.maxShort)
+        // C6: a complainant is told the result the same day — so a complaint needs a number to call.
+        let callerPhone = text(callerPhone, "caller_phone", required: kind == .complaint, max: 32)
+        if let callerPhone, !NewTicket.isPhone(callerPhone) {
+            problems.append(.init(field: "caller_phone", code: "invalid_format",
+                                  message: "caller_phone must be 5–20 digits, optionally with +, spaces or hyphens"))
+        }
+        let takenBy = text(takenBy, "taken_by", required: true, max: Self.maxShort)
+        if severity != nil, kind != nil, kind != .complaint {
+            problems.append(.init(field: "severity", code: "not_allowed", message: "severity is for complaints only"))
+        }
+        if emergencyType != nil, kind != nil, kind != .emergency {
+            problems.append(.init(field: "emergency_type", code: "not_allowed", message: "emergency_type is for emergencies only"))
+        }
+        guard problems.isEmpty, let property, let kind, let channel, let content, let takenBy else {
+            return .failure(ValidationFailure(problems: problems))
+        }
+        return .success(NewTicket(
+            property: property, kind: kind, channel: channel, building: building, unit: unit, callerName: callerName,
+            callerPhone: callerPhone, content: content, category: category,
+            severity: kind == .complaint ? (severity ?? .minor) : nil, emergencyType: emergencyType,
+            requestedAt: requestedAt, takenBy: takenBy))
+    }
+}
+
+public struct ValidationFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public var problems: [Problem]
+    public init(problems: [Problem]) { self.problems = problems }
+    public var description: String { problems.map(\.description).joined(separator: "; ") }
+}
+
+/// A validated ticket, ready to store.
+public struct NewTicket: Sendable, Equatable {
+    public var property: String
+    public var kind: TicketKind
+    public var channel: IntakeChannel
+    public var building: String?
+    public var unit: String?
+    public var callerName: String?
+    public var callerPhone: String?
+    public var content: String
+    public var category: String?
+    /// Complaints only; a complaint filed without one is `minor` (C5).
+    public var severity: ComplaintSeverity?
+    public var emergencyType: EmergencyType?
+    public var requestedAt: Date?
+    /// I2 首问负责制: the staff member who took the call owns it until it is closed.
+    public var takenBy: String
+
+    public var routable: RoutableTicket {
+        RoutableTicket(property: property, kind: kind, category: category, content: content, severity: severity,
+                       emergencyType: emergencyType)
+    }
+
+    public static func isPropertyCode(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 32 && s.first != "-"
+            && s.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 45 }
+    }
+
+    public static func isPhone(_ s: String) -> Bool {
+        let digits = s.filter(\.isASCIIDigit).count
+        return (5...20).contains(digits) && s.allSatisfy { $0.isASCIIDigit || $0 == "+" || $0 == " " || $0 == "-" }
+            && !s.dropFirst().contains("+")
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+/// 统一编号 (I1): `SG-261123-0042` — the property's prefix, the day in the property's zone
+/// (`YYMMDD`), the day's count. Short enough to read out on the phone.
+public enum TicketNumber {
+    public static func format(prefix: String, day: String, sequence: Int) -> String {
+        let count = String(sequence)
+        return prefix + "-" + day + "-" + String(repeating: "0", count: max(0, 4 - count.count)) + count
+    }
+}
+
+/// The body of a ticket or work-order step: who does it and the words it needs — an outcome to
+/// resolve, a reason to cancel, reopen, transfer or give work back, the text of a progress note.
+public struct StepForm: Codable, Sendable, Equatable {
+    public var actor: String?
+    public var note: String?
+    public var outcome: String?
+    public var reason: String?
+    /// Transfer only: the department (or `triage`) to hand the work to.
+    public var to: String?
+
+    public init(actor: String? = nil, note: String? = nil, outcome: String? = nil, reason: String? = nil, to: String? = nil) {
+        self.actor = actor
+        self.note = note
+        self.outcome = outcome
+        self.reason = reason
+        self.to = to
+    }
+
+    public struct Step: Sendable, Equatable {
+        public var actor: String
+        /// The outcome, reason or note the step records.
+        public var text: String?
+        public var to: WorkQueue?
+    }
+
+    /// `wordField` is the field this step needs (`outcome`, `reason`, `note`) or `nil`.
+    public func validate(wordField: String?, needsDestination: Bool = false) -> Result<Step, ValidationFailure> {
+        var problems: [Problem] = []
+        let actor = actor?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if actor.isEmpty { problems.append(.init(field: "actor", code: "required", message: "actor (who is doing this) is required")) }
+        if actor.count > TicketForm.maxShort {
+            problems.append(.init(field: "actor", code: "too_long", message: "actor is at most \(TicketForm.maxShort) characters"))
+        }
+        var text: String?
+        if let wordField {
+            let raw = switch wordField {
+            case "outcome": outcome
+            case "reason": reason
+            default: note
+            }
+            let trimmed = raw?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            if trimmed.isEmpty {
+                problems.append(.init(field: wordField, code: "required", message: "\(wordField) is required for this step"))
+            } else if trimmed.count > TicketForm.maxContent {
+                problems.append(.init(field: wordField, code: "too_long", message: "\(wordField) is at most \(TicketForm.maxContent) characters"))
+            } else {
+                text = trimmed
+            }
+        }
+        var destination: WorkQueue?
+        if needsDestination {
+            if let to, let queue = WorkQueue(name: to) {
+                destination = queue
+            } else {
+                problems.append(.init(field: "to", code: to == nil ? "required" : "unknown_value",
+                                      message: "to is the department to transfer to: one of \(WorkQueue.all.map(\.name).joined(separator: ", "))"))
+            }
+        }
+        guard problems.isEmpty else { return .failure(ValidationFailure(problems: problems)) }
+        return .success(Step(actor: actor, text: text, to: destination))
+    }
+}
+
+extension TicketAction {
+    /// The body field this step needs: an outcome to resolve, a reason to cancel or reopen, the
+    /// note's text.
+    public var wordField: String? {
+        switch self {
+        case .resolve: "outcome"
+        case .cancel, .reopen: "reason"
+        case .note: "note"
+        case .acknowledge, .onSite, .close: nil
+        }
+    }
+}
+
+extension WorkOrderAction {
+    public var wordField: String? {
+        switch self {
+        case .resolve: "outcome"
+        case .transfer, .release, .cancel: "reason"
+        case .note: "note"
+        case .accept, .onSite: nil
+        }
+    }
+}

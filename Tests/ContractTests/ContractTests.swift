@@ -1,0 +1,106 @@
+import ContractSupport
+@testable import Desk
+import Domain
+import Foundation
+import Messaging
+import Testing
+@testable import PropDeskIntake
+
+@Suite("The API and the events match their documents")
+struct ContractTests {
+    static let healthRoutes = ["GET /health/live", "GET /health/ready", "GET /metrics"]
+
+    @Test func everyRouteIntakeServesIsInTheOpenAPIDocumentAndNothingElseIs() throws {
+        let document = try OpenAPIDocument()
+        #expect(document.version == "3.1.0")
+        let served = Set(IntakeAPI.routes.map { "\($0.method.rawValue) \($0.path)" } + Self.healthRoutes)
+        #expect(served.subtracting(document.operations).isEmpty, "served but not documented")
+        #expect(document.operations.subtracting(served).isEmpty, "documented but not served")
+    }
+
+    @Test func everyErrorCodeTheAPICanGiveIsDocumented() throws {
+        #expect(try OpenAPIDocument().errorCodes == Set(Problem.codes))
+    }
+
+    @Test func theDocumentedEnumerationsAreTheOnesTheCodeAccepts() throws {
+        let d = try OpenAPIDocument()
+        #expect(d.enumeration("TicketKind") == TicketKind.allCases.map(\.rawValue))
+        #expect(d.enumeration("IntakeChannel") == IntakeChannel.allCases.map(\.rawValue))
+        #expect(d.enumeration("Department") == Department.allCases.map(\.rawValue))
+        #expect(d.enumeration("WorkQueue") == WorkQueue.all.map(\.name))
+        #expect(d.enumeration("StaffRole") == StaffRole.allCases.map(\.rawValue))
+        #expect(d.enumeration("TicketStatus") == TicketStatus.allCases.map(\.rawValue))
+        #expect(d.enumeration("WorkOrderStatus") == WorkOrderStatus.allCases.map(\.rawValue))
+        #expect(d.enumeration("EmergencyType") == EmergencyType.allCases.map(\.rawValue))
+    }
+
+    @Test func aTicketAsTheAPIWritesItHasExactlyTheDocumentedFields() throws {
+        let d = try OpenAPIDocument()
+        let ticket = try Self.keys(Samples.ticket)
+        let fields = d.fields(of: "Ticket")
+        #expect(ticket.subtracting(fields.properties).isEmpty, "undocumented: \(ticket.subtracting(fields.properties))")
+        #expect(fields.required.subtracting(ticket).isEmpty)
+        let order = try Self.keys(Samples.order)
+        #expect(order.subtracting(d.fields(of: "WorkOrder").properties).isEmpty)
+        let form = try Self.keys(Samples.form)
+        #expect(form == d.fields(of: "TicketForm").properties)
+        #expect(try Self.keys(StepForm(actor: "a", note: "n", outcome: "o", reason: "r", to: "triage")) == d.fields(of: "StepForm").properties)
+    }
+
+    @Test func everyEventTypeTheCodeCanPublishIsInTheAsyncAPIDocumentAndNoOthers() throws {
+        let document = try AsyncAPIDocument()
+        #expect(document.version == "3.0.0")
+        let published = Set((DeskEvents.allTypes + ["system.ping"]).map { "\($0).sunrise-garden" })
+        for key in published {
+            #expect(document.describes(routingKey: key), "\(key) is not in docs/asyncapi.yaml")
+        }
+        let documented = Set(["ticketEvents", "workOrderEvents", "systemPing"].flatMap {
+            document.channel($0)?.addresses(property: "sunrise-garden") ?? []
+        })
+        #expect(documented.subtracting(published).isEmpty, "documented but never published: \(documented.subtracting(published))")
+    }
+
+    @Test func eventPayloadsHaveExactlyTheDocumentedFields() throws {
+        let document = try AsyncAPIDocument()
+        let ticket = try Self.keys(TicketEventPayload(ticket: Samples.ticket, sequence: 1, actor: Actor(name: "Li", role: .operator_), note: "n"))
+        let t = document.fields(of: "TicketEventPayload")
+        #expect(ticket == t.properties)
+        let order = try Self.keys(WorkOrderEventPayload(order: Samples.order, ticket: Samples.ticket, sequence: 2,
+                                                        actor: .dispatch, note: "n"))
+        let o = document.fields(of: "WorkOrderEventPayload")
+        #expect(order.subtracting(o.properties).isEmpty, "undocumented: \(order.subtracting(o.properties))")
+        #expect(o.required.subtracting(order).isEmpty)
+    }
+
+    @Test func theDepartmentQueuesAreNamedAndBoundAsDocumented() throws {
+        let queue = try #require(try AsyncAPIDocument().channel("departmentQueue"))
+        #expect(queue.matches(DeskEvents.workQueueName(.department(.engineering), property: "sunrise-garden")))
+        #expect(queue.matches(DeskEvents.workQueueName(.triage, property: "harbour-tower")))
+        #expect(DeskEvents.workQueueBindings(.department(.security), property: "sunrise-garden")
+            == ["workorder.security.assigned.sunrise-garden", "workorder.security.released.sunrise-garden"])
+    }
+
+    static func keys(_ value: some Encodable) throws -> Set<String> {
+        let object = try JSONSerialization.jsonObject(with: DeskJSON.encoder.encode(value)) as? [String: Any]
+        return Set(object?.keys.map { $0 } ?? [])
+    }
+}
+
+/// A ticket and work order with every optional field set, so every key is written.
+enum Samples {
+    static let ticketID = UUID()
+    static let ticket = TicketView(
+        id: ticketID, property: "sunrise-garden", number: "SG-261123-0001", kind: .complaint, channel: .phone, building: "3号楼",
+        unit: "2单元1202", callerName: "王丽", callerPhone: "13812345678", content: "噪音", category: "noise", severity: .major,
+        emergencyType: .stoppedLift, requestedAt: Date(), takenBy: "Li", status: .resolved, outcome: "ok", round: 1, sequence: 3,
+        createdAt: Date(), updatedAt: Date(), resolvedAt: Date(), workOrders: [order],
+        timeline: [TimelineEntry(sequence: 1, eventID: UUID(), type: "ticket.complaint.created", actor: "Li", role: "operator",
+                                 at: Date(), workOrderID: nil, detail: .object([:]))])
+    static let order = WorkOrderView(
+        id: UUID(), ticketID: ticketID, property: "sunrise-garden", round: 1, queue: .department(.security), department: .security,
+        priority: .high, status: .done, assignee: "Zhao", ruleID: "complaint-security", transferredFrom: UUID(), outcome: "ok",
+        createdAt: Date(), updatedAt: Date(), ticket: nil)
+    static let form = TicketForm(property: "p", kind: "complaint", channel: "phone", building: "b", unit: "u", callerName: "n",
+                                 callerPhone: "1", content: "c", category: "c", severity: "minor", emergencyType: "fire_alarm",
+                                 requestedAt: Date(), takenBy: "t")
+}
