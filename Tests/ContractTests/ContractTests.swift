@@ -51,9 +51,8 @@ struct ContractTests {
         let document = try AsyncAPIDocument()
         #expect(document.version == "3.0.0")
         let published = Set((DeskEvents.allTypes + ["system.ping"]).map { "\($0).sunrise-garden" })
-        for key in published {
-            #expect(document.describes(routingKey: key), "\(key) is not in docs/asyncapi.yaml")
-        }
+        let undocumented = published.filter { !document.describes(routingKey: $0) }
+        #expect(undocumented.isEmpty, "not in docs/asyncapi.yaml: \(undocumented.sorted())")
         let documented = Set(["ticketEvents", "workOrderEvents", "systemPing"].flatMap {
             document.channel($0)?.addresses(property: "sunrise-garden") ?? []
         })

@@ -1,0 +1,414 @@
+import AMQP
+import ContractSupport
+import Desk
+import Domain
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Messaging
+import Postgres
+import Testing
+
+/// The real intake and dispatch executables on the test stack, and a property of the test's own
+/// (so its department queues and tickets are nobody else's).
+struct DeskScenario {
+    static let intakePort = 28_180
+    let intake: Subprocess
+    let dispatch: Subprocess
+    let db: PostgresClient
+    let amqp: AMQPConnection
+    let property: String
+    /// Every `workorder.*.assigned` event of the property, wherever it was routed.
+    let assigned: String
+
+    init() async throws {
+        db = try await Servers.database()
+        let tag = Servers.unique()
+        property = "t-\(tag)"
+        let count = try await db.query("SELECT count(*) FROM properties")[0].decode(0, as: Int.self)
+        let prefix = String((0..<4).map { i in Character(UnicodeScalar(UInt8(65 + (count / Int(pow(26.0, Double(i)))) % 26))) })
+        try await db.execute("INSERT INTO properties (code, name, ticket_prefix) VALUES ($1, $2, $3)", [property, "Test \(tag)", prefix])
+        amqp = try await Servers.connect()
+        try await amqp.declare(DeskEvents.workQueues(property: property))
+        assigned = try await Servers.scratchQueue(amqp, routingKey: "workorder.*.assigned.\(property)")
+        let env = RealServers.ServiceProcessTests.self
+        intake = try Subprocess(try env.binary("intake"), ["serve"], environment: env.environment(["PROPDESK_HTTP_PORT": "\(Self.intakePort)"]))
+        dispatch = try Subprocess(try env.binary("dispatch"), ["serve"], environment: env.environment(["PROPDESK_HTTP_PORT": "\(Self.intakePort + 1)"]))
+        guard try await env.waitReady(port: Self.intakePort), try await env.waitReady(port: Self.intakePort + 1) else {
+            throw SetupError("intake or dispatch did not become ready:\n\(intake.output)\n\(dispatch.output)")
+        }
+    }
+
+    func stop() async throws {
+        intake.signal(SIGTERM)
+        dispatch.signal(SIGTERM)
+        _ = try await intake.wait(timeout: .seconds(15))
+        _ = try await dispatch.wait(timeout: .seconds(15))
+        await amqp.close()
+        db.shutdown()
+    }
+
+    struct Reply {
+        let status: Int
+        let headers: [String: String]
+        let json: [String: Any]
+        let data: Data
+        var code: String? { json["code"] as? String }
+    }
+
+    func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(Self.intakePort)\(path)")!)
+        request.httpMethod = method
+        request.httpBody = body
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        let headers = Dictionary(http.allHeaderFields.map { ("\($0.key)".lowercased(), "\($0.value)") }, uniquingKeysWith: { a, _ in a })
+        return Reply(status: http.statusCode, headers: headers, json: json, data: data)
+    }
+
+    func post(_ path: String, _ body: [String: Any], headers: [String: String] = [:]) async throws -> Reply {
+        try await request("POST", path, body: try JSONSerialization.data(withJSONObject: body), headers: headers)
+    }
+
+    /// Files a ticket for this scenario's property; `fields` override a minimal valid complaint.
+    func file(_ fields: [String: Any], key: String? = nil) async throws -> Reply {
+        var body: [String: Any] = ["property": property, "kind": "complaint", "caller_phone": "13812345678",
+                                   "building": "3号楼", "unit": "2单元1202", "content": "test", "taken_by": "Li Mei"]
+        body.merge(fields) { $1 }
+        return try await post("/tickets", body, headers: key.map { ["Idempotency-Key": $0] } ?? [:])
+    }
+
+    /// The work-order events that reached one department queue.
+    func onQueue(_ queue: WorkQueue, expecting count: Int = 1) async throws -> [WorkOrderEventPayload] {
+        try await Servers.collect(amqp, queue: DeskEvents.workQueueName(queue, property: property), idle: .seconds(2), timeout: .seconds(20),
+                                  until: { $0.count >= count })
+            .map { try EventEnvelope.decode($0.body).decodePayload(WorkOrderEventPayload.self) }
+    }
+
+    /// The queues the property's `assigned` events went to: all that arrive until a second passes
+    /// with nothing new (so one too many is seen, not cut off at `count`).
+    func assignedQueues(expecting count: Int) async throws -> [String] {
+        try await Servers.collect(amqp, queue: assigned, idle: .seconds(1), timeout: .seconds(20), until: { $0.count > count })
+            .map { try EventEnvelope.decode($0.body).decodePayload(WorkOrderEventPayload.self).queue.name }.sorted()
+    }
+
+    func ticketCount() async throws -> Int {
+        try await db.query("SELECT count(*) FROM tickets WHERE property = $1", [property])[0].decode(0)
+    }
+
+    func outboxCount() async throws -> Int {
+        try await db.query("SELECT count(*) FROM outbox WHERE envelope->>'property' = $1", [property])[0].decode(0)
+    }
+
+    func ticket(_ id: String, role: String = "operator") async throws -> [String: Any] {
+        try await request("GET", "/tickets/\(id)", headers: ["X-PropDesk-Role": role, "X-PropDesk-Staff": "test"]).json
+    }
+
+    /// Waits until dispatch has made `count` work orders for the ticket.
+    func workOrders(_ id: String, count: Int) async throws -> [[String: Any]] {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let orders = try await ticket(id)["work_orders"] as? [[String: Any]] ?? []
+            if orders.count >= count { return orders }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await ticket(id)["work_orders"] as? [[String: Any]] ?? []
+    }
+
+    static func run(_ body: (DeskScenario) async throws -> Void) async throws {
+        let s = try await DeskScenario()
+        do {
+            try await body(s)
+        } catch {
+            try? await s.stop()
+            throw error
+        }
+        try await s.stop()
+    }
+}
+
+extension RealServers {
+    @Suite("Intake and dispatch: a call reaches the right departments, on the record")
+    struct DeskFlowTests {
+        @Test func aComplaintFiledOverHTTPAppearsOnCustomerServiceAndTheDepartmentItIsAbout_C1() async throws {
+            try await DeskScenario.run { s async throws in
+                let reply = try await s.file(["category": "cleaning", "content": "楼道垃圾三天没人清理"])
+                #expect(reply.status == 201)
+                let number = try #require(reply.json["number"] as? String)
+                #expect(number.range(of: #"^[A-Z]{4}-\d{6}-0001$"#, options: .regularExpression) != nil, "\(number)")
+                #expect(try await s.assignedQueues(expecting: 2) == ["cleaning", "customer_service"])
+                let cleaning = try await s.onQueue(.department(.cleaning))
+                #expect(cleaning.map(\.ticketNumber) == [number])
+                #expect(cleaning.first?.ruleID == "complaint-cleaning")
+                #expect(cleaning.first?.place == "3号楼 ***", "the unit is masked in events (P1)")
+            }
+        }
+
+        @Test func aStuckLiftReachesEngineeringAndSecurityAsUrgent_R2() async throws {
+            try await DeskScenario.run { s async throws in
+                let reply = try await s.file(["kind": "emergency", "emergency_type": "stopped_lift", "content": "5号楼电梯停在8楼, 有人被困"])
+                #expect(reply.status == 201)
+                #expect(try await s.assignedQueues(expecting: 2) == ["engineering", "security"])
+                for queue in [WorkQueue.department(.engineering), .department(.security)] {
+                    let orders = try await s.onQueue(queue)
+                    #expect(orders.count == 1)
+                    #expect(orders.first?.priority == .urgent)
+                    #expect(orders.first?.emergencyType == .stoppedLift)
+                }
+            }
+        }
+
+        @Test func aLockChangeReachesCustomerServiceConciergeAndEngineeringTogether_T2() async throws {
+            try await DeskScenario.run { s async throws in
+                #expect(try await s.file(["kind": "lock_change", "content": "钥匙丢失, 业主要求换锁"]).status == 201)
+                #expect(try await s.assignedQueues(expecting: 3) == ["concierge", "customer_service", "engineering"])
+            }
+        }
+
+        @Test func aComplaintOfAnUnknownCategoryReachesTheTriageQueueNotNowhere() async throws {
+            try await DeskScenario.run { s async throws in
+                #expect(try await s.file(["category": "ufo-sighting", "content": "strange lights over the roof"]).status == 201)
+                #expect(try await s.assignedQueues(expecting: 1) == ["triage"])
+                let triage = try await s.onQueue(.triage)
+                #expect(triage.count == 1)
+                #expect(triage.first?.department == .customerService)
+            }
+        }
+
+        @Test func theSameCreateRetriedWithOneIdempotencyKeyMakesOneTicket() async throws {
+            try await DeskScenario.run { s async throws in
+                let key = "call-\(Servers.unique())"
+                let first = try await s.file(["content": "noise at night"], key: key)
+                let retry = try await s.file(["content": "noise at night"], key: key)
+                #expect(first.status == 201)
+                #expect(retry.status == 200)
+                #expect(retry.headers["idempotent-replayed"] == "true")
+                #expect(retry.json["id"] as? String == first.json["id"] as? String)
+                #expect(retry.json["number"] as? String == first.json["number"] as? String)
+                let other = try await s.file(["content": "a different call"], key: key)
+                #expect(other.status == 422)
+                #expect(other.code == "idempotency_key_reused")
+                #expect(try await s.ticketCount() == 1)
+            }
+        }
+
+        @Test func aRedeliveredTicketEventMakesNoSecondWorkOrder() async throws {
+            try await DeskScenario.run { s async throws in
+                let reply = try await s.file(["kind": "repair", "content": "卫生间漏水"])
+                let id = try #require(reply.json["id"] as? String)
+                #expect(try await s.workOrders(id, count: 1).count == 1)
+                // The broker delivers the same event again (same message id), and a copy under a new id.
+                let row = try await s.db.query("SELECT envelope::text FROM outbox WHERE (envelope->>'ticket_id')::uuid = $1::uuid AND envelope->>'type' = 'ticket.repair.created'",
+                                                [id])[0]
+                let original = try EventEnvelope.decode(Data(try row.decode(0, as: String.self).utf8))
+                var copy = original
+                copy.id = UUID()
+                for envelope in [original, copy] {
+                    try await s.amqp.publish(AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: Outbox.routingKey(for: envelope),
+                                                         body: envelope.encoded(), messageID: envelope.id.uuidString.lowercased()))
+                }
+                let engineering = try await s.onQueue(.department(.engineering), expecting: 2)
+                #expect(engineering.count == 1, "one work order on the queue, not \(engineering.count)")
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try await s.workOrders(id, count: 1).count == 1)
+                let handled = try await s.db.query("SELECT count(*) FROM inbox WHERE consumer = 'dispatch' AND message_id = $1", [copy.id])[0]
+                #expect(try handled.decode(0, as: Int.self) == 1, "dispatch handled the copy and made nothing")
+            }
+        }
+
+        @Test func everyStepFromTheWorkerCommandLineShowsInTheTicketsTimelineInOrder() async throws {
+            try await DeskScenario.run { s async throws in
+                let reply = try await s.file(["kind": "repair", "category": "plumbing", "content": "厨房水管漏水"])
+                let id = try #require(reply.json["id"] as? String)
+                let worker = try RealServers.ServiceProcessTests.binary("propdesk-worker")
+                var env = RealServers.ServiceProcessTests.environment(["PROPDESK_INTAKE_URL": "http://127.0.0.1:\(DeskScenario.intakePort)"])
+                env["PROPDESK_LOG_LEVEL"] = nil
+                let take = try await Subprocess.run(worker, ["take", "--department", "engineering", "--property", s.property, "--worker", "王师傅"],
+                                                    environment: env, timeout: .seconds(60))
+                #expect(take.status == 0, "\(take.output)")
+                let order = try #require(take.output.firstMatch(of: /TAKEN ([0-9a-f-]{36})/)?.1, "\(take.output)")
+                for step in [["on-site"], ["note", "--text", "换了阀门, 等待试水"], ["resolve", "--outcome", "水管已修复"]] {
+                    let result = try await Subprocess.run(worker, [step[0], String(order), "--worker", "王师傅"] + step.dropFirst(),
+                                                          environment: env)
+                    #expect(result.status == 0, "\(step[0]): \(result.output)")
+                }
+                let illegal = try await Subprocess.run(worker, ["resolve", String(order), "--worker", "王师傅", "--outcome", "again"], environment: env)
+                #expect(illegal.status != 0)
+                #expect(illegal.output.contains("cannot be resolved"), "\(illegal.output)")
+
+                let ticket = try await s.ticket(id)
+                #expect(ticket["status"] as? String == "resolved")
+                #expect(ticket["outcome"] as? String == "水管已修复")
+                let timeline = try #require(ticket["timeline"] as? [[String: Any]])
+                #expect(timeline.map { $0["type"] as? String ?? "" } == [
+                    "ticket.repair.created", "workorder.engineering.assigned",
+                    "workorder.engineering.accepted", "ticket.repair.acknowledged",
+                    "workorder.engineering.on_site", "ticket.repair.on_site",
+                    "workorder.engineering.noted",
+                    "workorder.engineering.resolved", "ticket.repair.resolved",
+                ])
+                #expect(timeline.map { $0["sequence"] as? Int ?? 0 } == Array(1...9))
+                #expect(timeline.dropFirst(2).allSatisfy { $0["actor"] as? String == "王师傅" })
+                // The events went out in the same order, each carrying its sequence.
+                let sequences = try await s.db.query("""
+                    SELECT (envelope->'payload'->>'sequence')::int FROM outbox WHERE (envelope->>'ticket_id')::uuid = $1::uuid ORDER BY id
+                    """, [id]).map { try $0.decode(0, as: Int.self) }
+                #expect(sequences == Array(1...9))
+            }
+        }
+
+        @Test func workersShareAQueueAndAWorkerThatDiesBeforeTakingAnOrderLeavesItForTheNext() async throws {
+            try await DeskScenario.run { s async throws in
+                let reply = try await s.file(["kind": "door_open", "content": "钥匙锁在屋里"])
+                let id = try #require(reply.json["id"] as? String)
+                let worker = try RealServers.ServiceProcessTests.binary("propdesk-worker")
+                let env = RealServers.ServiceProcessTests.environment(["PROPDESK_INTAKE_URL": "http://127.0.0.1:\(DeskScenario.intakePort)"])
+                let args = ["take", "--department", "concierge", "--property", s.property]
+                // A holds the order while deciding, then is killed without a word.
+                let a = try Subprocess(worker, args + ["--worker", "A", "--confirm"], environment: env, openStdin: true)
+                let deadline = ContinuousClock.now + .seconds(20)
+                while !a.output.contains("take it?"), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(a.output.contains("take it?"), "\(a.output)")
+                a.signal(SIGKILL)
+                _ = try await a.wait()
+                let b = try await Subprocess.run(worker, args + ["--worker", "B"], environment: env, timeout: .seconds(60))
+                #expect(b.status == 0, "\(b.output)")
+                #expect(b.output.contains("TAKEN"), "\(b.output)")
+                let orders = try await s.workOrders(id, count: 1)
+                #expect(orders.count == 1)
+                #expect(orders.first?["assignee"] as? String == "B")
+                #expect(orders.first?["status"] as? String == "accepted")
+            }
+        }
+
+        @Test func twoWorkersOnOneQueueEachTakeADifferentOrder() async throws {
+            try await DeskScenario.run { s async throws in
+                for content in ["1202 locked out", "0301 locked out"] {
+                    #expect(try await s.file(["kind": "door_open", "content": content]).status == 201)
+                }
+                let worker = try RealServers.ServiceProcessTests.binary("propdesk-worker")
+                let env = RealServers.ServiceProcessTests.environment(["PROPDESK_INTAKE_URL": "http://127.0.0.1:\(DeskScenario.intakePort)"])
+                let args = ["take", "--department", "concierge", "--property", s.property]
+                async let a = Subprocess.run(worker, args + ["--worker", "A"], environment: env, timeout: .seconds(60))
+                async let b = Subprocess.run(worker, args + ["--worker", "B"], environment: env, timeout: .seconds(60))
+                let taken = try await [a, b].map { result in
+                    #expect(result.status == 0, "\(result.output)")
+                    return result.output.firstMatch(of: /TAKEN ([0-9a-f-]{36})/).map { String($0.1) }
+                }
+                #expect(taken.compactMap { $0 }.count == 2)
+                #expect(Set(taken.compactMap { $0 }).count == 2, "each took a different order: \(taken)")
+            }
+        }
+
+        @Test func aTransferredOrderLandsOnTheOtherQueueAndAReopenedTicketIsRoutedAgain() async throws {
+            try await DeskScenario.run { s async throws in
+                let id = try #require(try await s.file(["kind": "repair", "category": "plumbing", "content": "下水道堵了"]).json["id"] as? String)
+                let first = try #require(try await s.workOrders(id, count: 1).first?["id"] as? String)
+                _ = try await s.onQueue(.department(.engineering))
+                let moved = try await s.post("/work-orders/\(first)/transfer", ["actor": "Wang", "reason": "it is a cleaning job", "to": "cleaning"],
+                                             headers: ["X-PropDesk-Role": "supervisor"])
+                #expect(moved.status == 200, "\(String(decoding: moved.data, as: UTF8.self))")
+                #expect(moved.json["status"] as? String == "transferred")
+                let cleaning = try await s.onQueue(.department(.cleaning))
+                #expect(cleaning.count == 1)
+                #expect(cleaning.first?.transferredFrom?.uuidString.lowercased() == first.lowercased())
+                let again = try await s.post("/work-orders/\(first)/transfer", ["actor": "Wang", "reason": "twice", "to": "cleaning"])
+                #expect(again.status == 409)
+
+                let order = try #require(cleaning.first?.workOrderID.uuidString)
+                #expect(try await s.post("/work-orders/\(order)/resolve", ["actor": "Liu", "outcome": "cleared"]).status == 200)
+                #expect(try await s.ticket(id)["status"] as? String == "resolved")
+                #expect(try await s.post("/tickets/\(id)/reopen", ["actor": "Li", "reason": "blocked again next day"]).status == 200)
+                let orders = try await s.workOrders(id, count: 3)
+                #expect(orders.count == 3, "round 2 was routed again")
+                #expect(orders.filter { $0["round"] as? Int == 2 }.map { $0["queue"] as? String } == ["engineering"])
+            }
+        }
+
+        @Test func badRequestsGetTheirDocumentedErrorAndStoreNothing() async throws {
+            try await DeskScenario.run { s async throws in
+                let cases: [(String, Data, Int, String)] = [
+                    ("unknown kind", try JSONSerialization.data(withJSONObject: ["property": s.property, "kind": "haunting", "content": "x", "taken_by": "Li"]),
+                     422, "unknown_value"),
+                    ("complaint without a phone", try JSONSerialization.data(withJSONObject: ["property": s.property, "kind": "complaint", "content": "x", "taken_by": "Li"]),
+                     422, "required"),
+                    ("oversized content", try JSONSerialization.data(withJSONObject: ["property": s.property, "kind": "inquiry",
+                                                                                      "content": String(repeating: "长", count: 2001), "taken_by": "Li"]),
+                     422, "too_long"),
+                    ("bad UTF-8", Data([0x7b, 0x22, 0x6b, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 400, "invalid_utf8"),
+                    ("not JSON", Data("kind=complaint".utf8), 400, "invalid_json"),
+                    ("unknown property", try JSONSerialization.data(withJSONObject: ["property": "no-such-place", "kind": "inquiry", "content": "x", "taken_by": "Li"]),
+                     422, "unknown_property"),
+                    ("a time that is not a time", try JSONSerialization.data(withJSONObject: ["property": s.property, "kind": "inquiry", "content": "x",
+                                                                                              "taken_by": "Li", "requested_at": "tomorrow"]),
+                     422, "invalid_format"),
+                    ("several problems", try JSONSerialization.data(withJSONObject: ["kind": "complaint"]), 422, "validation_failed"),
+                    ("over 64 KiB", Data(("{\"content\":\"" + String(repeating: "x", count: 70_000) + "\"}").utf8), 413, "body_too_large"),
+                ]
+                let tickets = try await s.db.query("SELECT count(*) FROM tickets")[0].decode(0, as: Int.self)
+                let outbox = try await s.db.query("SELECT count(*) FROM outbox")[0].decode(0, as: Int.self)
+                let documented = try OpenAPIDocument().errorCodes
+                for (name, body, status, code) in cases {
+                    let reply = try await s.request("POST", "/tickets", body: body)
+                    #expect(reply.status == status, "\(name): \(String(decoding: reply.data, as: UTF8.self))")
+                    #expect(reply.code == code, "\(name): \(String(decoding: reply.data, as: UTF8.self))")
+                    #expect(documented.contains(reply.code ?? ""), "\(name)")
+                    #expect(!(reply.json["message"] as? String ?? "").isEmpty, "\(name) has a message for a person")
+                }
+                #expect(try await s.db.query("SELECT count(*) FROM tickets")[0].decode(0, as: Int.self) == tickets)
+                #expect(try await s.db.query("SELECT count(*) FROM outbox")[0].decode(0, as: Int.self) == outbox)
+            }
+        }
+
+        @Test func resolvingACancelledTicketGets409WithTheReasonAndChangesNothing() async throws {
+            try await DeskScenario.run { s async throws in
+                let id = try #require(try await s.file(["kind": "inquiry", "content": "停车费多少"]).json["id"] as? String)
+                #expect(try await s.post("/tickets/\(id)/cancel", ["actor": "Li", "reason": "caller hung up"]).status == 200)
+                let before = try await s.ticket(id)["sequence"] as? Int
+                let reply = try await s.post("/tickets/\(id)/resolve", ["actor": "Li", "outcome": "answered"])
+                #expect(reply.status == 409)
+                #expect(reply.code == "illegal_transition")
+                #expect(reply.json["message"] as? String == "a ticket that is cancelled cannot be resolved")
+                #expect(try await s.ticket(id)["sequence"] as? Int == before)
+                let missing = try await s.post("/tickets/\(id)/reopen", ["actor": "Li"])
+                #expect(missing.status == 422)
+                #expect(missing.code == "required")
+            }
+        }
+
+        @Test func theRegisterShowsTheCallerToTheDeskAndOnlyAMaskedNumberToTechniciansAndLogsTheRead_P1() async throws {
+            try await DeskScenario.run { s async throws in
+                let staff = "desk-\(Servers.unique())"
+                let desk = try await s.request("GET", "/callers?phone=%2B86%20138-1234-5678", headers: ["X-PropDesk-Staff": staff])
+                let residents = try #require(desk.json["residents"] as? [[String: Any]])
+                #expect(residents.map { $0["name"] as? String } == ["王丽"])
+                #expect(residents.first?["phone"] as? String == "13812345678")
+                let logged = try await s.db.query("SELECT count(*) FROM access_log WHERE actor = $1", [staff])[0].decode(0, as: Int.self)
+                #expect(logged == 1)
+                let tech = try await s.request("GET", "/callers?property=sunrise-garden&building=3%E5%8F%B7%E6%A5%BC&unit=2%E5%8D%95%E5%85%831202",
+                                               headers: ["X-PropDesk-Role": "technician"])
+                let phones = (tech.json["residents"] as? [[String: Any]] ?? []).compactMap { $0["phone"] as? String }
+                #expect(phones.sorted() == ["138****5678", "139****4321"])
+                let id = try #require(try await s.file(["content": "请回电 13812345678"]).json["id"] as? String)
+                let seen = try await s.ticket(id, role: "technician")
+                #expect(seen["caller_phone"] as? String == "138****5678")
+                #expect(seen["content"] as? String == "请回电 138****5678")
+            }
+        }
+
+        @Test func everyEventIntakeAndDispatchPublishedIsInTheAsyncAPIDocument() async throws {
+            let db = try await Servers.database()
+            defer { db.shutdown() }
+            let document = try AsyncAPIDocument()
+            let keys = try await db.query("SELECT DISTINCT routing_key FROM outbox WHERE routing_key LIKE 'ticket.%' OR routing_key LIKE 'workorder.%'")
+                .map { try $0.decode(0, as: String.self) }
+            #expect(keys.count > 10, "the flow tests ran first and published: \(keys)")
+            let undocumented = keys.filter { !document.describes(routingKey: $0) }
+            #expect(undocumented.isEmpty, "not in docs/asyncapi.yaml: \(undocumented)")
+        }
+    }
+}
