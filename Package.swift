@@ -98,7 +98,7 @@ let package = Package(
 
         // Benchmarks: run on purpose, never as tests.
         .executableTarget(name: "PropDeskBench", dependencies: [
-            "AMQP", "Postgres", "Messaging", "Schema", "CRabbitMQ",
+            "AMQP", "Postgres", "Messaging", "Schema", "CRabbitMQ", "Desk", "Domain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], path: "Benchmarks/PropDeskBench"),

@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "propdesk-bench",
         abstract: "PropDesk benchmarks: each measures a PropDesk path against a baseline in the same run.",
         discussion: "Needs PROPDESK_AMQP_URL and PROPDESK_DATABASE_URL (eval \"$(deploy/local/stack env)\").",
-        subcommands: [AMQPBench.self, OutboxBench.self])
+        subcommands: [AMQPBench.self, OutboxBench.self, DeskBench.self])
 }
 
 func environment(_ name: String) throws -> String {
@@ -116,7 +116,7 @@ struct OutboxBench: AsyncParsableCommand {
         let queue = "bench.outbox.\(key.suffix(8))"
         try await amqp.declare(PropDeskTopology.shared() + AMQPTopology(
             queues: [.init(name: queue, type: .quorum)],
-            bindings: [.init(queue: queue, exchange: PropDeskTopology.eventsExchange, routingKey: key)]))
+            bindings: [.init(queue: queue, exchange: PropDeskTopology.eventsExchange, routingKey: key + ".#")]))
         let relay = OutboxRelay(postgres: db, amqp: amqp, batchSize: batch, logger: logger)
         _ = await relay.drain()
 
@@ -124,7 +124,7 @@ struct OutboxBench: AsyncParsableCommand {
         try await db.execute("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, body jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())")
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("propdesk-insert.sql")
         try #"INSERT INTO bench_insert (body) VALUES ('{"type":"bench.insert","payload":{}}');"#.write(to: script, atomically: true, encoding: .utf8)
-        let pgbenchTPS = try runPgbench(pg, script: script.path)
+        let pgbenchTPS = try runPgbench(pg, clients: clients, transactions: pgbenchTransactions, script: script.path, path: pgbench)
 
         // 2. Outbox writers alone: each transaction writes one event, like a service's state change.
         let committed = Counter()
@@ -183,28 +183,29 @@ struct OutboxBench: AsyncParsableCommand {
             try await group.waitForAll()
         }
     }
+}
 
-    func runPgbench(_ pg: PostgresConfiguration, script: String) throws -> Double {
-        let versions = try FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")
-            .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
-        let path = pgbench ?? versions.last.map { "/usr/lib/postgresql/\($0)/bin/pgbench" }
-        guard let path, FileManager.default.isExecutableFile(atPath: path) else { throw BenchError("pgbench not found; pass --pgbench") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = ["-n", "-h", pg.host, "-p", "\(pg.port)", "-U", pg.user, "-c", "\(clients)", "-j", "\(min(clients, 2))",
-                       "-t", "\(pgbenchTransactions)", "-f", script, pg.database]
-        var env = ProcessInfo.processInfo.environment
-        env["PGPASSWORD"] = pg.password
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
-              let tps = Double(line.dropFirst(6).prefix { $0 != " " }) else { throw BenchError("could not read pgbench output:\n\(text)") }
-        return tps
-    }
+/// pgbench with `script`, `clients` clients and `transactions` each; returns its tps.
+func runPgbench(_ pg: PostgresConfiguration, clients: Int, transactions: Int, script: String, path pgbench: String? = nil) throws -> Double {
+    let versions = try FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")
+        .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
+    let path = pgbench ?? versions.last.map { "/usr/lib/postgresql/\($0)/bin/pgbench" }
+    guard let path, FileManager.default.isExecutableFile(atPath: path) else { throw BenchError("pgbench not found; pass --pgbench") }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = ["-n", "-h", pg.host, "-p", "\(pg.port)", "-U", pg.user, "-c", "\(clients)", "-j", "\(min(clients, 2))",
+                   "-t", "\(transactions)", "-f", script, pg.database]
+    var env = ProcessInfo.processInfo.environment
+    env["PGPASSWORD"] = pg.password
+    p.environment = env
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+          let tps = Double(line.dropFirst(6).prefix { $0 != " " }) else { throw BenchError("could not read pgbench output:\n\(text)") }
+    return tps
 }
 
 final class Counter: @unchecked Sendable {

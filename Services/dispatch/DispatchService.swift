@@ -16,6 +16,8 @@ enum DispatchService: PropDeskService {
         summary: "Dispatch — routes tickets to departments as work orders on their queues.",
         defaultHTTPPort: 8081,
         bindings: DiagnosticsHandler.bindings + ["ticket.*.created.#", "ticket.*.reopened.#"],
+        // Tickets are independent of each other (each locks its own row), so handle several at once.
+        consumerConcurrency: 4,
         handler: { context in
             EventRouter([
                 ("system.", DiagnosticsHandler()),
@@ -31,6 +33,10 @@ final class DispatchHandler: EventHandler {
     let amqp: AMQPConnection
     let settings: Settings
     private let declared = Mutex<Set<String>>([])
+    /// Routing rules per property, read again after ``rulesTTL``: a changed rule applies to
+    /// tickets routed from then on, within that time.
+    private let rules = Mutex<[String: (rules: [RoutingRule], read: ContinuousClock.Instant)]>([:])
+    static let rulesTTL = Duration.seconds(10)
 
     init(amqp: AMQPConnection, settings: Settings) {
         self.amqp = amqp
@@ -49,13 +55,25 @@ final class DispatchHandler: EventHandler {
         guard let ticketID = event.envelope.ticketID else { throw PoisonMessage("\(event.envelope.type) without ticket_id") }
         let orders: [WorkOrderView]
         do {
-            orders = try TicketStore.dispatch(ticket: ticketID, causedBy: event.envelope, on: connection)
+            orders = try TicketStore.dispatch(ticket: ticketID, rules: try rules(for: event.envelope.property, on: connection),
+                                              causedBy: event.envelope, on: connection)
         } catch DeskError.notFound(let what) {
             throw PoisonMessage("\(what): no such ticket in this database")
         }
-        event.logger.info("dispatched", metadata: [
+        event.logger.debug("dispatched", metadata: [
             "work_orders": "\(orders.map { "\($0.queue.name):\($0.priority.rawValue)" }.joined(separator: ","))",
         ])
+    }
+}
+
+extension DispatchHandler {
+    func rules(for property: String, on connection: PostgresConnection) throws -> [RoutingRule] {
+        if let cached = rules.withLock({ $0[property] }), ContinuousClock.now - cached.read < Self.rulesTTL {
+            return cached.rules
+        }
+        let fresh = try TicketStore.routingRules(property: property, on: connection)
+        rules.withLock { $0[property] = (fresh, .now) }
+        return fresh
     }
 }
 

@@ -122,7 +122,8 @@ struct IntakeAPI: Sendable {
         let hash = Self.fingerprint(try DeskJSON.encoder.encode(form))
         let created = try await deskTransaction { c in
             let created = try TicketStore.create(new, idempotencyKey: key, requestHash: hash, on: c)
-            return (created, try TicketStore.ticket(created.ticket.id, on: c) ?? created.ticket)
+            // A new ticket is shown as written; a replay as it is now (it may have moved on).
+            return (created, created.replayed ? try TicketStore.ticket(created.ticket.id, on: c) ?? created.ticket : created.ticket)
         }
         logger.info(created.0.replayed ? "ticket create replayed" : "ticket created", metadata: [
             "ticket_id": "\(created.1.id)", "number": "\(created.1.number)", "kind": "\(created.1.kind.rawValue)",

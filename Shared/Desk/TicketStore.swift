@@ -36,9 +36,6 @@ public enum TicketStore {
 
     public static func create(_ new: NewTicket, idempotencyKey: String? = nil, requestHash: String = "",
                               on c: PostgresConnection) throws -> Created {
-        guard let property = try c.query("SELECT ticket_prefix, time_zone FROM properties WHERE code = $1", [new.property]).first else {
-            throw DeskError.unknownProperty(new.property)
-        }
         let id = UUID()
         if let idempotencyKey {
             let claimed = try c.execute(
@@ -51,14 +48,17 @@ public enum TicketStore {
                 return Created(ticket: first, replayed: true)
             }
         }
-        let prefix: String = try property.decode(0)
-        let zone: String = try property.decode(1)
-        let counter = try c.query("""
-            INSERT INTO ticket_counters (property, day, last) VALUES ($1, (now() AT TIME ZONE $2)::date, 1)
+        // The day's count, in the property's zone; no row: no such property. Taken late in the
+        // transaction, because the counter row is locked until commit.
+        guard let counter = try c.query("""
+            INSERT INTO ticket_counters (property, day, last)
+            SELECT code, (now() AT TIME ZONE time_zone)::date, 1 FROM properties WHERE code = $1
             ON CONFLICT (property, day) DO UPDATE SET last = ticket_counters.last + 1
-            RETURNING to_char(day, 'YYMMDD'), last
-            """, [new.property, zone])[0]
-        let number = TicketNumber.format(prefix: prefix, day: try counter.decode(0), sequence: try counter.decode(1))
+            RETURNING to_char(day, 'YYMMDD'), last, (SELECT ticket_prefix FROM properties WHERE code = $1)
+            """, [new.property]).first else {
+            throw DeskError.unknownProperty(new.property)
+        }
+        let number = TicketNumber.format(prefix: try counter.decode(2), day: try counter.decode(0), sequence: try counter.decode(1))
         let rows = try c.query("""
             INSERT INTO tickets (id, property, number, kind, channel, building, unit, caller_name, caller_phone, content,
                                  category, severity, emergency_type, requested_at, taken_by, sequence)
@@ -68,8 +68,12 @@ public enum TicketStore {
                   new.callerPhone, new.content, new.category, new.severity?.rawValue, new.emergencyType?.rawValue,
                   new.requestedAt, new.takenBy])
         var created = try DeskJSON.rows(rows, as: TicketView.self)[0]
-        try record(DeskEvents.ticket(new.kind, "created"), ticket: &created, actor: Actor(name: new.takenBy, role: .operator_),
-                   note: nil, on: c)
+        created.workOrders = []
+        created.timeline = []
+        let writes = Writes()
+        try writes.record(DeskEvents.ticket(new.kind, "created"), ticket: &created, actor: Actor(name: new.takenBy, role: .operator_),
+                          note: nil)
+        try writes.flush(on: c)
         return Created(ticket: created, replayed: false)
     }
 
@@ -149,13 +153,16 @@ public enum TicketStore {
     public static func apply(_ action: TicketAction, ticket id: UUID, by actor: Actor, text: String?,
                              on c: PostgresConnection) throws -> TicketView {
         var ticket = try lockTicket(id, on: c)
-        try step(ticket: &ticket, action, by: actor, text: text, on: c)
+        let writes = Writes()
+        try step(ticket: &ticket, action, by: actor, text: text, writes: writes, on: c)
         if action == .resolve || action == .cancel {
             let closing: WorkOrderAction = action == .resolve ? .resolve : .cancel
             for var order in try liveOrders(of: ticket, on: c) {
-                try step(order: &order, ticket: &ticket, closing, by: actor, text: "with the ticket: \(text ?? action.eventName)", on: c)
+                try step(order: &order, ticket: &ticket, closing, by: actor, text: "with the ticket: \(text ?? action.eventName)",
+                         writes: writes, on: c)
             }
         }
+        try writes.flush(on: c)
         return ticket
     }
 
@@ -176,7 +183,8 @@ public enum TicketStore {
             throw DeskError.illegal(IllegalTransition(subject: "work order", from: order.status.rawValue, action: action.rawValue,
                                                       reason: "the work order is already with \(destination.name)"))
         }
-        try step(order: &order, ticket: &ticket, action, by: actor, text: text, on: c)
+        let writes = Writes()
+        try step(order: &order, ticket: &ticket, action, by: actor, text: text, writes: writes, on: c)
         if action == .transfer, let destination {
             let moved = try insertOrder(ticket: ticket, queue: destination, priority: order.priority, ruleID: order.ruleID,
                                         transferredFrom: order.id, on: c)
@@ -184,15 +192,16 @@ public enum TicketStore {
                 throw DeskError.illegal(IllegalTransition(subject: "work order", from: order.status.rawValue, action: action.rawValue,
                                                           reason: "\(destination.name) already has a work order for this ticket"))
             }
-            try record(DeskEvents.workOrder(destination, "assigned"), ticket: &ticket, order: moved, actor: actor, note: text, on: c)
+            try writes.record(DeskEvents.workOrder(destination, "assigned"), ticket: &ticket, order: moved, actor: actor, note: text)
             moved.ticket = nil
         }
         let allDone = try c.query(
             "SELECT count(*) FROM work_orders WHERE ticket_id = $1 AND round = $2 AND status IN ('assigned', 'accepted', 'on_site')",
             [ticket.id, ticket.round])[0].decode(0, as: Int.self) == 0
         if let follow = TicketLifecycle.ticketAction(after: action, ticket: ticket.status, allOrdersDone: allDone) {
-            try step(ticket: &ticket, follow, by: actor, text: text, on: c)
+            try step(ticket: &ticket, follow, by: actor, text: text, writes: writes, on: c)
         }
+        try writes.flush(on: c)
         return order
     }
 
@@ -201,25 +210,34 @@ public enum TicketStore {
     /// Routes a ticket's current round to its departments and creates one work order per queue,
     /// each with a `workorder.<queue>.assigned` event. A round that already has its orders, or a
     /// ticket no longer open, gets none: safe to call again for the same event.
-    public static func dispatch(ticket id: UUID, causedBy cause: EventEnvelope? = nil, on c: PostgresConnection) throws -> [WorkOrderView] {
+    /// `rules`: the property's routing rules if the caller has them (see ``routingRules(property:on:)``),
+    /// else they are read here.
+    public static func dispatch(ticket id: UUID, rules: [RoutingRule]? = nil, causedBy cause: EventEnvelope? = nil,
+                                on c: PostgresConnection) throws -> [WorkOrderView] {
         var ticket = try lockTicket(id, on: c)
         guard ticket.status.isActive else { return [] }
-        let rules = try DeskJSON.rows(
-            c.query("SELECT to_jsonb(r) FROM routing_rules r WHERE property IS NULL OR property = $1", [ticket.property]),
-            as: RoutingRule.self)
+        let rules = try rules ?? routingRules(property: ticket.property, on: c)
         let decision = DepartmentRouter.route(
             RoutableTicket(property: ticket.property, kind: ticket.kind, category: ticket.category, content: ticket.content,
                            severity: ticket.severity, emergencyType: ticket.emergencyType),
             rules: rules)
         var created: [WorkOrderView] = []
+        let writes = Writes()
         for queue in decision.queues {
             guard let order = try insertOrder(ticket: ticket, queue: queue, priority: decision.priority, ruleID: decision.ruleID,
                                               transferredFrom: nil, on: c) else { continue }
-            try record(DeskEvents.workOrder(queue, "assigned"), ticket: &ticket, order: order, actor: .dispatch,
-                       note: decision.ruleID.map { "rule \($0)" } ?? "no rule matched: triage", cause: cause, on: c)
+            try writes.record(DeskEvents.workOrder(queue, "assigned"), ticket: &ticket, order: order, actor: .dispatch,
+                              note: decision.ruleID.map { "rule \($0)" } ?? "no rule matched: triage", cause: cause)
             created.append(order)
         }
+        try writes.flush(on: c)
         return created
+    }
+
+    /// The rules that apply to a property: its own and the defaults.
+    public static func routingRules(property: String, on c: PostgresConnection) throws -> [RoutingRule] {
+        try DeskJSON.rows(c.query("SELECT to_jsonb(r) FROM routing_rules r WHERE property IS NULL OR property = $1", [property]),
+                          as: RoutingRule.self)
     }
 
     // MARK: - Internals
@@ -251,7 +269,7 @@ public enum TicketStore {
     }
 
     private static func step(ticket: inout TicketView, _ action: TicketAction, by actor: Actor, text: String?,
-                             on c: PostgresConnection) throws {
+                             writes: Writes, on c: PostgresConnection) throws {
         let next: TicketStatus
         do { next = try TicketLifecycle.apply(action, to: ticket.status) } catch { throw DeskError.illegal(error) }
         let rows = try c.query("""
@@ -261,12 +279,12 @@ public enum TicketStore {
                 round = CASE WHEN $3::text = 'reopen' THEN round + 1 ELSE round END
             WHERE id = $1 RETURNING to_jsonb(tickets)
             """, [ticket.id, next.rawValue, action.rawValue, text])
-        ticket = try DeskJSON.rows(rows, as: TicketView.self)[0]
-        try record(DeskEvents.ticket(ticket.kind, action.eventName), ticket: &ticket, actor: actor, note: text, on: c)
+        ticket = try DeskJSON.rows(rows, as: TicketView.self)[0].keeping(pendingFrom: ticket)
+        try writes.record(DeskEvents.ticket(ticket.kind, action.eventName), ticket: &ticket, actor: actor, note: text)
     }
 
     private static func step(order: inout WorkOrderView, ticket: inout TicketView, _ action: WorkOrderAction, by actor: Actor,
-                             text: String?, on c: PostgresConnection) throws {
+                             text: String?, writes: Writes, on c: PostgresConnection) throws {
         let next: WorkOrderStatus
         do { next = try WorkOrderLifecycle.apply(action, to: order.status) } catch { throw DeskError.illegal(error) }
         let rows = try c.query("""
@@ -277,16 +295,24 @@ public enum TicketStore {
             WHERE id = $1 RETURNING to_jsonb(work_orders)
             """, [order.id, next.rawValue, action.rawValue, actor.name, text])
         order = try DeskJSON.rows(rows, as: WorkOrderView.self)[0]
-        try record(DeskEvents.workOrder(order.queue, action.eventName), ticket: &ticket, order: order, actor: actor, note: text, on: c)
+        try writes.record(DeskEvents.workOrder(order.queue, action.eventName), ticket: &ticket, order: order, actor: actor, note: text)
     }
+}
+
+/// The timeline entries and events of one change to a ticket, sent to PostgreSQL together in one
+/// pipeline at the end (one round trip instead of three per event). The ticket row is locked for
+/// the whole change, so its next sequence numbers are known without asking.
+final class Writes {
+    private var statements: [(sql: String, parameters: [any PostgresEncodable])] = []
+    private var last: (ticket: UUID, sequence: Int)?
 
     /// Appends to the timeline and writes the event to the outbox. Every event of a ticket has the
     /// ticket's id as correlation id and carries the timeline sequence.
-    private static func record(_ type: String, ticket: inout TicketView, order: WorkOrderView? = nil, actor: Actor,
-                               note: String?, cause: EventEnvelope? = nil, on c: PostgresConnection) throws {
-        let sequence = try c.query("UPDATE tickets SET sequence = sequence + 1 WHERE id = $1 RETURNING sequence", [ticket.id])[0]
-            .decode(0, as: Int.self)
+    func record(_ type: String, ticket: inout TicketView, order: WorkOrderView? = nil, actor: Actor, note: String?,
+                cause: EventEnvelope? = nil) throws {
+        let sequence = ticket.sequence + 1
         ticket.sequence = sequence
+        last = (ticket.id, sequence)
         let payload: any Encodable = if let order {
             WorkOrderEventPayload(order: order, ticket: ticket, sequence: sequence, actor: actor, note: note)
         } else {
@@ -298,16 +324,38 @@ public enum TicketStore {
         var detail: [String: JSONValue] = ["status": .string((order?.status.rawValue ?? ticket.status.rawValue))]
         if let note { detail["note"] = .string(note) }
         if let order { detail["queue"] = .string(order.queue.name) }
-        try c.execute("""
-            INSERT INTO ticket_events (ticket_id, sequence, event_id, type, actor, role, work_order_id, detail)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+        statements.append(("""
+            INSERT INTO ticket_events (ticket_id, sequence, event_id, type, actor, role, work_order_id, detail, at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
             """, [ticket.id, sequence, envelope.id, type, actor.name, actor.role?.rawValue, order?.id,
-                  PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(JSONValue.object(detail)), as: UTF8.self))])
-        try Outbox.enqueue(envelope, on: c)
+                  PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(JSONValue.object(detail)), as: UTF8.self)),
+                  envelope.occurredAt]))
+        statements.append(try Outbox.statement(envelope))
+        ticket.timeline?.append(TimelineEntry(sequence: sequence, eventID: envelope.id, type: type, actor: actor.name,
+                                              role: actor.role?.rawValue, at: envelope.occurredAt, workOrderID: order?.id,
+                                              detail: .object(detail)))
+    }
+
+    /// Sends everything recorded, and the ticket's new sequence, in one round trip.
+    func flush(on c: PostgresConnection) throws {
+        guard let last else { return }
+        try c.pipeline(statements + [("UPDATE tickets SET sequence = $2 WHERE id = $1", [last.ticket, last.sequence])])
+        statements = []
+        self.last = nil
     }
 }
 
 extension TicketView {
+    /// A row just read back from PostgreSQL, with what this change holds that the database does
+    /// not have yet: the sequence of events recorded but not flushed, and the loaded timeline.
+    func keeping(pendingFrom earlier: TicketView) -> TicketView {
+        var copy = self
+        copy.sequence = max(sequence, earlier.sequence)
+        copy.timeline = earlier.timeline
+        copy.workOrders = earlier.workOrders
+        return copy
+    }
+
     /// What `role` may see (P1): the caller's phone, and phone numbers typed into the content or
     /// notes, are masked for roles that do not call residents back.
     public func masked(for role: StaffRole) -> TicketView {

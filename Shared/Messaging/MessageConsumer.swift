@@ -57,19 +57,24 @@ public final class MessageConsumer: Service, Sendable {
     private let postgres: PostgresClient
     private let handler: any EventHandler
     private let prefetch: UInt16
+    private let concurrency: Int
     private let logger: Logger
     private let outcomes: @Sendable (Outcome) -> Void
     private let counters: [String: Counter]
 
     /// `name` is the inbox key: replicas of one service share it.
+    /// `concurrency`: deliveries handled at once, each in its own transaction (1: one after
+    /// another, in queue order).
     public init(name: String, queue: String, amqp: AMQPConnection, postgres: PostgresClient, handler: any EventHandler,
-                prefetch: UInt16 = 50, logger: Logger, outcomes: @escaping @Sendable (Outcome) -> Void = { _ in }) {
+                prefetch: UInt16 = 50, concurrency: Int = 1, logger: Logger,
+                outcomes: @escaping @Sendable (Outcome) -> Void = { _ in }) {
         self.name = name
         self.queue = queue
         self.amqp = amqp
         self.postgres = postgres
         self.handler = handler
         self.prefetch = prefetch
+        self.concurrency = max(1, concurrency)
         var logger = logger
         logger[metadataKey: "amqp_queue"] = "\(queue)"
         self.logger = logger
@@ -85,9 +90,16 @@ public final class MessageConsumer: Service, Sendable {
         let consumer = try await amqp.consume(queue: queue, prefetch: prefetch)
         logger.info("consuming")
         await withGracefulShutdownHandler {
-            for await delivery in consumer {
-                let outcome = await self.process(delivery)
-                self.outcomes(outcome)
+            await withTaskGroup(of: Void.self) { group in
+                var inFlight = 0
+                for await delivery in consumer {
+                    if inFlight == self.concurrency {
+                        await group.next()
+                        inFlight -= 1
+                    }
+                    group.addTask { self.outcomes(await self.process(delivery)) }
+                    inFlight += 1
+                }
             }
         } onGracefulShutdown: {
             Task { await consumer.cancel() }

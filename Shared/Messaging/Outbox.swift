@@ -11,10 +11,19 @@ public enum Outbox {
         _ envelope: EventEnvelope, on connection: PostgresConnection,
         exchange: String = PropDeskTopology.eventsExchange, routingKey: String? = nil
     ) throws {
+        let insert = try statement(envelope, exchange: exchange, routingKey: routingKey)
+        try connection.execute(insert.sql, insert.parameters)
+    }
+
+    /// The insert ``enqueue(_:on:exchange:routingKey:)`` runs, for a caller that sends several
+    /// statements in one pipeline (``PostgresConnection/pipeline(_:)``) inside its transaction.
+    public static func statement(
+        _ envelope: EventEnvelope, exchange: String = PropDeskTopology.eventsExchange, routingKey: String? = nil
+    ) throws -> (sql: String, parameters: [any PostgresEncodable]) {
         try envelope.validate()
-        try connection.execute(
-            "INSERT INTO outbox (message_id, exchange, routing_key, envelope) VALUES ($1, $2, $3, $4::jsonb)",
-            [envelope.id, exchange, routingKey ?? Self.routingKey(for: envelope), PostgresJSON(text: String(decoding: envelope.encoded(), as: UTF8.self))])
+        return ("INSERT INTO outbox (message_id, exchange, routing_key, envelope) VALUES ($1, $2, $3, $4::jsonb)",
+                [envelope.id, exchange, routingKey ?? Self.routingKey(for: envelope),
+                 PostgresJSON(text: String(decoding: envelope.encoded(), as: UTF8.self))])
     }
 
     /// `<type>.<property>`, e.g. `ticket.complaint.created.sunrise-garden`: consumers bind by what

@@ -4,11 +4,14 @@ import Logging
 import Metrics
 import Postgres
 import ServiceLifecycle
+import Synchronization
 
 /// Publishes committed outbox rows with publisher confirms and marks them published.
 ///
-/// Woken by NOTIFY on `propdesk_outbox` when events commit, and sweeps every `sweepInterval`
-/// (default 5 s) and after every reconnect for anything a missed notification left behind.
+/// Woken by NOTIFY on `propdesk_outbox` when events commit — only for rows its own service wrote
+/// (the notification names the writer's `application_name`; an unnamed one wakes every relay) —
+/// and sweeps every `sweepInterval` (default 5 s) and after every reconnect for anyone's rows,
+/// so what a missed notification or a stopped service left behind still goes out.
 /// Each batch (default 500 rows) is claimed with `FOR UPDATE SKIP LOCKED` inside a transaction
 /// that stays open while the batch is published, so several relays share the work and a relay
 /// that dies between publishing and marking leaves its rows to be published again: at least
@@ -36,12 +39,26 @@ public final class OutboxRelay: Service, Sendable {
         defer { listener.stop() }
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let interval = sweepInterval
+        let own = postgres.configuration.applicationName
+        // Set when the next drain must take every writer's rows, not just this service's.
+        let sweepAll = Flag(true)
         let forward = Task {
-            for await _ in listener.events { wake.yield() }
+            for await event in listener.events {
+                switch event {
+                case .notification(let n) where n.payload != own && !n.payload.isEmpty:
+                    continue
+                case .notification:
+                    break
+                case .connected:
+                    sweepAll.set()
+                }
+                wake.yield()
+            }
         }
         let sweep = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
+                sweepAll.set()
                 wake.yield()
             }
         }
@@ -53,7 +70,8 @@ public final class OutboxRelay: Service, Sendable {
         await cancelWhenGracefulShutdown {
             var failures = 0
             for await _ in wakeups {
-                if await self.drain() {
+                let all = sweepAll.take()
+                if await self.drain(source: all ? nil : own) {
                     failures = 0
                 } else {
                     failures += 1
@@ -67,11 +85,12 @@ public final class OutboxRelay: Service, Sendable {
         logger.info("outbox relay stopped")
     }
 
-    /// Publishes batches until the outbox is empty. False if a batch failed.
-    public func drain() async -> Bool {
+    /// Publishes batches until the outbox is empty (of `source`'s rows, or everyone's). False if
+    /// a batch failed.
+    public func drain(source: String? = nil) async -> Bool {
         while true {
             do {
-                let result = try await relayBatch()
+                let result = try await relayBatch(source: source)
                 if result.failed > 0 { return false }
                 if result.published < batchSize { return true }
             } catch {
@@ -83,10 +102,11 @@ public final class OutboxRelay: Service, Sendable {
 
     /// Claims, publishes and marks one batch. `afterPublish` runs between publishing and
     /// marking; tests use it to stand in for a relay that dies at the worst moment.
-    public func relayBatch(afterPublish: (@Sendable () async throws -> Void)? = nil) async throws -> (published: Int, failed: Int) {
+    public func relayBatch(source: String? = nil, afterPublish: (@Sendable () async throws -> Void)? = nil) async throws
+        -> (published: Int, failed: Int) {
         let lease = try await postgres.lease()
         do {
-            let result = try await relay(on: lease, afterPublish: afterPublish)
+            let result = try await relay(on: lease, source: source, afterPublish: afterPublish)
             await lease.release()
             return result
         } catch {
@@ -95,14 +115,16 @@ public final class OutboxRelay: Service, Sendable {
         }
     }
 
-    private func relay(on lease: PostgresClient.Lease, afterPublish: (@Sendable () async throws -> Void)?) async throws -> (published: Int, failed: Int) {
+    private func relay(on lease: PostgresClient.Lease, source: String?, afterPublish: (@Sendable () async throws -> Void)?) async throws
+        -> (published: Int, failed: Int) {
         let limit = batchSize
         let rows = try await lease.run { connection -> [Row] in
             try connection.begin()
             return try connection.query("""
                 SELECT id, message_id, exchange, routing_key, envelope::text, envelope->>'type', envelope->>'correlation_id'
-                FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
-                """, [limit]).map(Row.init)
+                FROM outbox WHERE published_at IS NULL AND ($2::text IS NULL OR source = $2)
+                ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+                """, [limit, source]).map(Row.init)
         }
         guard !rows.isEmpty else {
             try await lease.run { try $0.commit() }
@@ -154,6 +176,19 @@ public final class OutboxRelay: Service, Sendable {
                 messageID: messageID.postgresText, correlationID: try row.decode(6, as: String?.self),
                 type: try row.decode(5, as: String?.self),
                 timestamp: UInt64(Date().timeIntervalSince1970), mandatory: true)
+        }
+    }
+}
+
+/// A flag one task sets and another takes (reads and clears).
+final class Flag: Sendable {
+    private let value: Mutex<Bool>
+    init(_ initial: Bool) { value = Mutex(initial) }
+    func set() { value.withLock { $0 = true } }
+    func take() -> Bool {
+        value.withLock { v in
+            defer { v = false }
+            return v
         }
     }
 }

@@ -22,16 +22,20 @@ public struct ServiceDefinition: Sendable {
     public let defaultHTTPPort: Int
     /// Routing-key patterns bound to the service's queue on `propdesk.events`.
     public let bindings: [String]
+    /// Deliveries the consumer handles at once (each in its own transaction); 1 keeps the
+    /// queue's order. Capped by the database pool size.
+    public let consumerConcurrency: Int
     public let makeHandler: @Sendable (ServiceContext) -> any EventHandler
     public let routes: @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void
 
-    public init(name: String, summary: String, defaultHTTPPort: Int, bindings: [String],
+    public init(name: String, summary: String, defaultHTTPPort: Int, bindings: [String], consumerConcurrency: Int = 1,
                 handler makeHandler: @escaping @Sendable (ServiceContext) -> any EventHandler,
                 routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void = { _, _ in }) {
         self.name = name
         self.summary = summary
         self.defaultHTTPPort = defaultHTTPPort
         self.bindings = bindings
+        self.consumerConcurrency = consumerConcurrency
         self.makeHandler = makeHandler
         self.routes = routes
     }

@@ -42,7 +42,8 @@ public enum ServiceRunner {
         let context = ServiceContext(settings: settings, postgres: postgres, amqp: amqp, logger: logger)
         let relay = OutboxRelay(postgres: postgres, amqp: amqp, batchSize: settings.outboxBatchSize, logger: logger)
         let consumer = MessageConsumer(name: definition.name, queue: definition.queue, amqp: amqp, postgres: postgres,
-                                       handler: definition.makeHandler(context), prefetch: settings.prefetch, logger: logger)
+                                       handler: definition.makeHandler(context), prefetch: settings.prefetch,
+                                       concurrency: min(definition.consumerConcurrency, settings.databasePoolSize), logger: logger)
         let router = Router()
         HealthRoutes.add(to: router, service: definition.name, postgres: postgres, amqp: amqp, registry: registry)
         definition.routes(router, context)
