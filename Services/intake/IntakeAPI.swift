@@ -209,10 +209,10 @@ struct IntakeAPI: Sendable {
         let (_, role) = try who(request)
         let id = try Self.id(context)
         let step = try Self.validate(try await Self.decodeBody(StepForm.self, request, context), wordField: action.wordField,
-                                     needsDestination: action == .transfer)
+                                     needsDestination: action == .transfer, needsAssignee: action == .reassign)
         let order = try await deskTransaction { c in
             try TicketStore.apply(action, workOrder: id, by: Actor(name: step.actor, role: role), text: step.text,
-                                  transferTo: step.to, on: c)
+                                  transferTo: step.to, assignee: step.assignee, on: c)
             return try TicketStore.workOrder(id, on: c)!
         }
         logger.info("work order step", metadata: ["work_order_id": "\(id)", "action": "\(action.rawValue)", "status": "\(order.status.rawValue)"])
@@ -254,8 +254,9 @@ struct IntakeAPI: Sendable {
         return id
     }
 
-    private static func validate(_ form: StepForm, wordField: String?, needsDestination: Bool = false) throws -> StepForm.Step {
-        switch form.validate(wordField: wordField, needsDestination: needsDestination) {
+    private static func validate(_ form: StepForm, wordField: String?, needsDestination: Bool = false,
+                                 needsAssignee: Bool = false) throws -> StepForm.Step {
+        switch form.validate(wordField: wordField, needsDestination: needsDestination, needsAssignee: needsAssignee) {
         case .success(let step): return step
         case .failure(let failure): throw APIError.validation(failure)
         }

@@ -173,7 +173,8 @@ public enum TicketStore {
     /// done resolves it (``TicketLifecycle/ticketAction(after:ticket:allOrdersDone:)``).
     @discardableResult
     public static func apply(_ action: WorkOrderAction, workOrder id: UUID, by actor: Actor, text: String?,
-                             transferTo destination: WorkQueue? = nil, on c: PostgresConnection) throws -> WorkOrderView {
+                             transferTo destination: WorkQueue? = nil, assignee: String? = nil,
+                             on c: PostgresConnection) throws -> WorkOrderView {
         guard let row = try c.query("SELECT ticket_id FROM work_orders WHERE id = $1", [id]).first else {
             throw DeskError.notFound("work order \(id)")
         }
@@ -184,7 +185,7 @@ public enum TicketStore {
                                                       reason: "the work order is already with \(destination.name)"))
         }
         let writes = Writes()
-        try step(order: &order, ticket: &ticket, action, by: actor, text: text, writes: writes, on: c)
+        try step(order: &order, ticket: &ticket, action, by: actor, text: text, assignee: assignee, writes: writes, on: c)
         if action == .transfer, let destination {
             let moved = try insertOrder(ticket: ticket, queue: destination, priority: order.priority, ruleID: order.ruleID,
                                         transferredFrom: order.id, on: c)
@@ -284,16 +285,17 @@ public enum TicketStore {
     }
 
     private static func step(order: inout WorkOrderView, ticket: inout TicketView, _ action: WorkOrderAction, by actor: Actor,
-                             text: String?, writes: Writes, on c: PostgresConnection) throws {
+                             text: String?, assignee: String? = nil, writes: Writes, on c: PostgresConnection) throws {
         let next: WorkOrderStatus
         do { next = try WorkOrderLifecycle.apply(action, to: order.status) } catch { throw DeskError.illegal(error) }
         let rows = try c.query("""
             UPDATE work_orders SET status = $2, updated_at = now(),
                 assignee = CASE WHEN $3::text IN ('accept', 'on_site') AND assignee IS NULL THEN $4::text
+                                WHEN $3::text = 'reassign' THEN $6::text
                                 WHEN $3::text = 'release' THEN NULL ELSE assignee END,
                 outcome = CASE WHEN $3::text = 'resolve' THEN $5::text ELSE outcome END
             WHERE id = $1 RETURNING to_jsonb(work_orders)
-            """, [order.id, next.rawValue, action.rawValue, actor.name, text])
+            """, [order.id, next.rawValue, action.rawValue, actor.name, text, assignee])
         order = try DeskJSON.rows(rows, as: WorkOrderView.self)[0]
         try writes.record(DeskEvents.workOrder(order.queue, action.eventName), ticket: &ticket, order: order, actor: actor, note: text)
     }

@@ -92,7 +92,7 @@ public enum TicketLifecycle {
     public static func ticketAction(after step: WorkOrderAction, ticket status: TicketStatus,
                                     allOrdersDone: Bool) -> TicketAction? {
         switch step {
-        case .accept: status == .open ? .acknowledge : nil
+        case .accept, .reassign: status == .open ? .acknowledge : nil
         case .onSite: (status == .open || status == .acknowledged) ? .onSite : nil
         case .resolve: (allOrdersDone && status.isActive) ? .resolve : nil
         case .note, .transfer, .release, .cancel: nil
@@ -115,7 +115,8 @@ public enum WorkOrderStatus: String, CaseIterable, Codable, Sendable {
 }
 
 public enum WorkOrderAction: String, CaseIterable, Codable, Sendable {
-    case accept, onSite = "on_site", note, resolve, transfer, release, cancel
+    /// `reassign`: a supervisor hands the order to a named member of the department.
+    case accept, onSite = "on_site", note, resolve, transfer, reassign, release, cancel
 
     public var eventName: String {
         switch self {
@@ -124,6 +125,7 @@ public enum WorkOrderAction: String, CaseIterable, Codable, Sendable {
         case .note: "noted"
         case .resolve: "resolved"
         case .transfer: "transferred"
+        case .reassign: "reassigned"
         case .release: "released"
         case .cancel: "cancelled"
         }
@@ -143,6 +145,7 @@ public enum WorkOrderLifecycle {
         case (.note, _) where status.isActive: status
         case (.resolve, _) where status.isActive: .done
         case (.transfer, _) where status.isActive: .transferred
+        case (.reassign, _) where status.isActive: .accepted
         case (.release, .accepted), (.release, .onSite): .assigned
         case (.cancel, _) where status.isActive: .cancelled
         default: nil

@@ -199,13 +199,17 @@ public struct StepForm: Codable, Sendable, Equatable {
     public var reason: String?
     /// Transfer only: the department (or `triage`) to hand the work to.
     public var to: String?
+    /// Reassign only: the member of staff who takes the order over.
+    public var assignee: String?
 
-    public init(actor: String? = nil, note: String? = nil, outcome: String? = nil, reason: String? = nil, to: String? = nil) {
+    public init(actor: String? = nil, note: String? = nil, outcome: String? = nil, reason: String? = nil, to: String? = nil,
+                assignee: String? = nil) {
         self.actor = actor
         self.note = note
         self.outcome = outcome
         self.reason = reason
         self.to = to
+        self.assignee = assignee
     }
 
     public struct Step: Sendable, Equatable {
@@ -213,10 +217,11 @@ public struct StepForm: Codable, Sendable, Equatable {
         /// The outcome, reason or note the step records.
         public var text: String?
         public var to: WorkQueue?
+        public var assignee: String?
     }
 
     /// `wordField` is the field this step needs (`outcome`, `reason`, `note`) or `nil`.
-    public func validate(wordField: String?, needsDestination: Bool = false) -> Result<Step, ValidationFailure> {
+    public func validate(wordField: String?, needsDestination: Bool = false, needsAssignee: Bool = false) -> Result<Step, ValidationFailure> {
         var problems: [Problem] = []
         let actor = actor?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         if actor.isEmpty { problems.append(.init(field: "actor", code: "required", message: "actor (who is doing this) is required")) }
@@ -248,8 +253,19 @@ public struct StepForm: Codable, Sendable, Equatable {
                                       message: "to is the department to transfer to: one of \(WorkQueue.all.map(\.name).joined(separator: ", "))"))
             }
         }
+        var newAssignee: String?
+        if needsAssignee {
+            let name = assignee?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            if name.isEmpty {
+                problems.append(.init(field: "assignee", code: "required", message: "assignee (who takes the order over) is required"))
+            } else if name.count > TicketForm.maxShort {
+                problems.append(.init(field: "assignee", code: "too_long", message: "assignee is at most \(TicketForm.maxShort) characters"))
+            } else {
+                newAssignee = name
+            }
+        }
         guard problems.isEmpty else { return .failure(ValidationFailure(problems: problems)) }
-        return .success(Step(actor: actor, text: text, to: destination))
+        return .success(Step(actor: actor, text: text, to: destination, assignee: newAssignee))
     }
 }
 
@@ -270,7 +286,7 @@ extension WorkOrderAction {
     public var wordField: String? {
         switch self {
         case .resolve: "outcome"
-        case .transfer, .release, .cancel: "reason"
+        case .transfer, .reassign, .release, .cancel: "reason"
         case .note: "note"
         case .accept, .onSite: nil
         }

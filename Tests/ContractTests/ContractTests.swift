@@ -44,7 +44,7 @@ struct ContractTests {
         #expect(order.subtracting(d.fields(of: "WorkOrder").properties).isEmpty)
         let form = try Self.keys(Samples.form)
         #expect(form == d.fields(of: "TicketForm").properties)
-        #expect(try Self.keys(StepForm(actor: "a", note: "n", outcome: "o", reason: "r", to: "triage")) == d.fields(of: "StepForm").properties)
+        #expect(try Self.keys(StepForm(actor: "a", note: "n", outcome: "o", reason: "r", to: "triage", assignee: "w")) == d.fields(of: "StepForm").properties)
     }
 
     @Test func everyEventTypeTheCodeCanPublishIsInTheAsyncAPIDocumentAndNoOthers() throws {

@@ -53,6 +53,10 @@ struct LifecycleTests {
         #expect(try WorkOrderLifecycle.apply(.release, to: .onSite) == .assigned)
         #expect(try WorkOrderLifecycle.apply(.resolve, to: .onSite) == .done)
         #expect(try WorkOrderLifecycle.apply(.transfer, to: .accepted) == .transferred)
+        #expect(try WorkOrderLifecycle.apply(.reassign, to: .assigned) == .accepted)
+        #expect(try WorkOrderLifecycle.apply(.reassign, to: .onSite) == .accepted)
+        #expect(throws: IllegalTransition.self) { try WorkOrderLifecycle.apply(.reassign, to: .done) }
+        #expect(TicketLifecycle.ticketAction(after: .reassign, ticket: .open, allOrdersDone: false) == .acknowledge)
     }
 
     @Test(arguments: [

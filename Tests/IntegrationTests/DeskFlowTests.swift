@@ -304,7 +304,7 @@ extension RealServers {
             }
         }
 
-        @Test func aTransferredOrderLandsOnTheOtherQueueAndAReopenedTicketIsRoutedAgain() async throws {
+        @Test func aTransferredOrderLandsOnTheOtherQueueCanBeReassignedAndAReopenedTicketIsRoutedAgain() async throws {
             try await DeskScenario.run { s async throws in
                 let id = try #require(try await s.file(["kind": "repair", "category": "plumbing", "content": "下水道堵了"]).json["id"] as? String)
                 let first = try #require(try await s.workOrders(id, count: 1).first?["id"] as? String)
@@ -320,7 +320,16 @@ extension RealServers {
                 #expect(again.status == 409)
 
                 let order = try #require(cleaning.first?.workOrderID.uuidString)
-                #expect(try await s.post("/work-orders/\(order)/resolve", ["actor": "Liu", "outcome": "cleared"]).status == 200)
+                let unnamed = try await s.post("/work-orders/\(order)/reassign", ["actor": "Qian", "reason": "drains"])
+                #expect(unnamed.status == 422)
+                #expect(unnamed.code == "required")
+                let reassigned = try await s.post("/work-orders/\(order)/reassign", ["actor": "Qian", "reason": "Zhou knows the drains",
+                                                                                     "assignee": "Zhou"],
+                                                  headers: ["X-PropDesk-Role": "supervisor"])
+                #expect(reassigned.status == 200, "\(String(decoding: reassigned.data, as: UTF8.self))")
+                #expect(reassigned.json["assignee"] as? String == "Zhou")
+                #expect(try await s.ticket(id)["status"] as? String == "acknowledged")
+                #expect(try await s.post("/work-orders/\(order)/resolve", ["actor": "Zhou", "outcome": "cleared"]).status == 200)
                 #expect(try await s.ticket(id)["status"] as? String == "resolved")
                 #expect(try await s.post("/tickets/\(id)/reopen", ["actor": "Li", "reason": "blocked again next day"]).status == 200)
                 let orders = try await s.workOrders(id, count: 3)
