@@ -33,6 +33,10 @@ struct APIError: HTTPResponseError {
                  problems: [Problem(field: field, code: code, message: message)])
     }
 
+    static func forbidden(_ role: StaffRole, _ step: String) -> APIError {
+        APIError(status: .forbidden, code: "forbidden", message: "a \(role.rawValue.replacingOccurrences(of: "_", with: " ")) may not \(step)")
+    }
+
     static func notFound(_ what: String) -> APIError {
         APIError(status: .notFound, code: "not_found", message: "\(what) not found")
     }

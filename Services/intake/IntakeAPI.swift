@@ -195,6 +195,7 @@ struct IntakeAPI: Sendable {
 
     func ticketStep(_ action: TicketAction, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let (_, role) = try who(request)
+        guard TicketLifecycle.may(role, action) else { throw APIError.forbidden(role, "\(action.rawValue) a ticket") }
         let id = try Self.id(context)
         let step = try Self.validate(try await Self.decodeBody(StepForm.self, request, context), wordField: action.wordField)
         let ticket = try await deskTransaction { c in
@@ -207,6 +208,7 @@ struct IntakeAPI: Sendable {
 
     func workOrderStep(_ action: WorkOrderAction, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let (_, role) = try who(request)
+        guard WorkOrderLifecycle.may(role, action) else { throw APIError.forbidden(role, "\(action.rawValue) a work order") }
         let id = try Self.id(context)
         let step = try Self.validate(try await Self.decodeBody(StepForm.self, request, context), wordField: action.wordField,
                                      needsDestination: action == .transfer, needsAssignee: action == .reassign)

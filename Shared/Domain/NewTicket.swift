@@ -17,7 +17,7 @@ public struct Problem: Sendable, Equatable, Codable, CustomStringConvertible {
     /// Every code a request can be refused with; the OpenAPI document lists the same set.
     public static let codes = [
         "validation_failed", "required", "unknown_value", "not_allowed", "too_long", "invalid_format", "invalid_utf8", "invalid_json",
-        "unknown_property", "idempotency_key_reused", "illegal_transition", "not_found", "body_too_large",
+        "unknown_property", "idempotency_key_reused", "illegal_transition", "forbidden", "not_found", "body_too_large",
     ]
 }
 

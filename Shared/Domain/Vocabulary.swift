@@ -57,6 +57,14 @@ public enum StaffRole: String, CaseIterable, Codable, Sendable {
         case .technician, .controlRoom: false
         }
     }
+
+    /// Supervisors and above: they hand work to a named person.
+    public var supervises: Bool {
+        switch self {
+        case .supervisor, .departmentManager, .generalManager, .viceGeneralManager: true
+        case .operator_, .technician, .controlRoom: false
+        }
+    }
 }
 
 /// C5 complaint tiers.

@@ -320,7 +320,12 @@ extension RealServers {
                 #expect(again.status == 409)
 
                 let order = try #require(cleaning.first?.workOrderID.uuidString)
-                let unnamed = try await s.post("/work-orders/\(order)/reassign", ["actor": "Qian", "reason": "drains"])
+                let technician = try await s.post("/work-orders/\(order)/reassign", ["actor": "Liu", "reason": "mine", "assignee": "Liu"],
+                                                  headers: ["X-PropDesk-Role": "technician"])
+                #expect(technician.status == 403)
+                #expect(technician.code == "forbidden")
+                let unnamed = try await s.post("/work-orders/\(order)/reassign", ["actor": "Qian", "reason": "drains"],
+                                               headers: ["X-PropDesk-Role": "supervisor"])
                 #expect(unnamed.status == 422)
                 #expect(unnamed.code == "required")
                 let reassigned = try await s.post("/work-orders/\(order)/reassign", ["actor": "Qian", "reason": "Zhou knows the drains",
@@ -376,6 +381,9 @@ extension RealServers {
         @Test func resolvingACancelledTicketGets409WithTheReasonAndChangesNothing() async throws {
             try await DeskScenario.run { s async throws in
                 let id = try #require(try await s.file(["kind": "inquiry", "content": "停车费多少"]).json["id"] as? String)
+                let byTechnician = try await s.post("/tickets/\(id)/cancel", ["actor": "Liu", "reason": "not mine"],
+                                                    headers: ["X-PropDesk-Role": "technician"])
+                #expect(byTechnician.status == 403, "department staff do not cancel the desk's tickets")
                 #expect(try await s.post("/tickets/\(id)/cancel", ["actor": "Li", "reason": "caller hung up"]).status == 200)
                 let before = try await s.ticket(id)["sequence"] as? Int
                 let reply = try await s.post("/tickets/\(id)/resolve", ["actor": "Li", "outcome": "answered"])
