@@ -58,6 +58,7 @@ public enum ServiceRunner {
             logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
+                .init(service: Retention(postgres: postgres, days: settings.retentionDays, logger: logger)),
                 .init(service: relay),
                 .init(service: consumer),
                 .init(service: http),

@@ -18,6 +18,7 @@ public struct Settings: Sendable {
     public var outboxBatchSize: Int
     public var migrateOnStart: Bool
     public var shutdownGraceSeconds: Int
+    public var retentionDays: Int
     public var instance: String
 
     /// Every setting: name, default (nil = required), meaning. The README's table is checked
@@ -35,6 +36,7 @@ public struct Settings: Sendable {
         ("PROPDESK_OUTBOX_BATCH", "500", "events the outbox relay publishes per confirm batch, 1–10000"),
         ("PROPDESK_MIGRATE_ON_START", "true", "apply pending migrations when the service starts (true/false)"),
         ("PROPDESK_SHUTDOWN_GRACE_SECONDS", "20", "how long a graceful shutdown may take before work is cancelled, 1–600"),
+        ("PROPDESK_RETENTION_DAYS", "7", "published outbox rows and handled inbox rows are deleted after this many days, 1–3650"),
         ("PROPDESK_INSTANCE", "hostname-pid", "this replica's name in logs and broker connection names"),
     ]
 
@@ -68,6 +70,7 @@ public struct Settings: Sendable {
             outboxBatchSize: reader.int("PROPDESK_OUTBOX_BATCH", default: 500, range: 1...10_000),
             migrateOnStart: reader.bool("PROPDESK_MIGRATE_ON_START", default: true),
             shutdownGraceSeconds: reader.int("PROPDESK_SHUTDOWN_GRACE_SECONDS", default: 20, range: 1...600),
+            retentionDays: reader.int("PROPDESK_RETENTION_DAYS", default: 7, range: 1...3650),
             instance: instance)
         if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
         return settings

@@ -7,6 +7,30 @@ import Testing
 extension RealServers {
     @Suite("Transactional outbox")
     struct OutboxTests {
+        @Test func retentionDeletesOldPublishedEventsAndOldInboxRowsAndKeepsEverythingElse() async throws {
+            let db = try await Servers.database()
+            defer { db.shutdown() }
+            let oldPublished = UUID(), oldUnpublished = UUID(), freshPublished = UUID(), oldHandled = UUID(), freshHandled = UUID()
+            for (id, published) in [(oldPublished, "now() - interval '8 days'"), (oldUnpublished, "NULL"), (freshPublished, "now()")] {
+                try await db.execute("""
+                    INSERT INTO outbox (message_id, exchange, routing_key, envelope, created_at, published_at)
+                    VALUES ($1, 'propdesk.events', 'retention.test', '{}', now() - interval '9 days', \(published))
+                    """, [id])
+            }
+            for (id, age) in [(oldHandled, "8 days"), (freshHandled, "1 hour")] {
+                try await db.execute("INSERT INTO inbox (consumer, message_id, handled_at) VALUES ('retention-test', $1, now() - $2::interval)",
+                                     [id, age])
+            }
+            try await Retention(postgres: db, days: 7, logger: Servers.logger).once()
+            let outbox = try await db.query("SELECT message_id FROM outbox WHERE routing_key = 'retention.test' AND message_id = ANY($1::uuid[])",
+                                            [PostgresArray([oldPublished, oldUnpublished, freshPublished])]).map { try $0.decode(0, as: UUID.self) }
+            #expect(Set(outbox) == [oldUnpublished, freshPublished], "an unpublished event is never deleted, however old")
+            let inbox = try await db.query("SELECT message_id FROM inbox WHERE consumer = 'retention-test' AND message_id = ANY($1::uuid[])",
+                                           [PostgresArray([oldHandled, freshHandled])]).map { try $0.decode(0, as: UUID.self) }
+            #expect(inbox == [freshHandled])
+            try await db.execute("DELETE FROM outbox WHERE message_id = $1", [oldUnpublished])
+        }
+
         @Test func aRolledBackTransactionPublishesNothingAndACommittedOnePublishesOnceDespiteARelayCrash() async throws {
             let s = try await Scenario("outbox")
             let relay = OutboxRelay(postgres: s.db, amqp: s.amqp, logger: Servers.logger)
