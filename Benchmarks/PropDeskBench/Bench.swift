@@ -26,6 +26,10 @@ func rate(_ count: Int, _ d: Duration) -> Double {
     Double(count) / (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
 }
 
+/// A benchmark's own queues vanish a minute after it stops using them, instead of piling up on
+/// the stack.
+let benchQueueExpiry: [String: AMQPFieldValue] = ["x-expires": .int(60_000)]
+
 func quietLogger() -> Logger {
     var l = Logger(label: "bench")
     l.logLevel = .error
@@ -51,7 +55,8 @@ struct AMQPBench: AsyncParsableCommand {
         let rawQueue = "bench.raw.\(suffix)", libQueue = "bench.lib.\(suffix)"
         try await amqp.declare(AMQPTopology(
             exchanges: [.init(name: exchange, type: "topic")],
-            queues: [.init(name: rawQueue, type: .quorum), .init(name: libQueue, type: .quorum)],
+            queues: [.init(name: rawQueue, type: .quorum, extraArguments: benchQueueExpiry),
+                     .init(name: libQueue, type: .quorum, extraArguments: benchQueueExpiry)],
             bindings: [.init(queue: rawQueue, exchange: exchange, routingKey: "raw"), .init(queue: libQueue, exchange: exchange, routingKey: "lib")]))
         let body = [UInt8](repeating: UInt8(ascii: "x"), count: size)
         let raw = try RawRabbit(host: config.host, port: config.port, user: config.user, password: config.password, vhost: config.vhost)
@@ -115,7 +120,7 @@ struct OutboxBench: AsyncParsableCommand {
         let key = "bench.outbox.r\(UUID().uuidString.prefix(8).lowercased())"
         let queue = "bench.outbox.\(key.suffix(8))"
         try await amqp.declare(PropDeskTopology.shared() + AMQPTopology(
-            queues: [.init(name: queue, type: .quorum)],
+            queues: [.init(name: queue, type: .quorum, extraArguments: benchQueueExpiry)],
             bindings: [.init(queue: queue, exchange: PropDeskTopology.eventsExchange, routingKey: key + ".#")]))
         let relay = OutboxRelay(postgres: db, amqp: amqp, batchSize: batch, logger: logger)
         _ = await relay.drain()
