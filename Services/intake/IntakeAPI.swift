@@ -64,10 +64,9 @@ struct IntakeAPI: Sendable {
     // MARK: - Handlers
 
     func properties() async throws -> Response {
-        let rows = try await postgres.withConnection { c in
-            try c.query("SELECT to_jsonb(p) FROM properties p ORDER BY code").map { try $0.decode(0, as: PostgresJSON.self).text }
+        let list = try await postgres.withConnection { c in
+            try DeskJSON.rows(c.query("SELECT to_jsonb(p) FROM properties p ORDER BY code"), as: PropertyView.self)
         }
-        let list = try rows.map { try DeskJSON.decoder.decode(PropertyView.self, from: Data($0.utf8)) }
         return try Self.json(["properties": list])
     }
 
@@ -80,10 +79,10 @@ struct IntakeAPI: Sendable {
         let sql: String
         let parameters: [any PostgresEncodable]
         if let phone {
-            let digits = phone.filter(\.isNumber)
-            guard digits.count >= 5, NewTicket.isPhone(phone) else {
+            guard NewTicket.isPhone(phone) else {
                 throw APIError.badRequest("invalid_format", "phone must be 5–20 digits", field: "phone")
             }
+            let digits = phone.filter(\.isNumber)
             sql = "SELECT to_jsonb(r) FROM residents r WHERE right(regexp_replace(phone, '[^0-9]', '', 'g'), 11) = right($1, 11) ORDER BY property, building, unit, name"
             parameters = [String(digits)]
         } else if let property, let building, let unit {

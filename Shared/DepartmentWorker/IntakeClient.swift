@@ -30,10 +30,6 @@ public struct IntakeClient: Sendable {
         try await send("GET", "/work-orders/\(id.uuidString.lowercased())", body: nil)
     }
 
-    public func ticket(_ id: UUID) async throws -> TicketView {
-        try await send("GET", "/tickets/\(id.uuidString.lowercased())", body: nil)
-    }
-
     /// `POST /work-orders/{id}/{step}` with this worker as the actor.
     @discardableResult
     public func step(_ action: WorkOrderAction, workOrder id: UUID, note: String? = nil, outcome: String? = nil,

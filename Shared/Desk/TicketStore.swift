@@ -189,12 +189,11 @@ public enum TicketStore {
         if action == .transfer, let destination {
             let moved = try insertOrder(ticket: ticket, queue: destination, priority: order.priority, ruleID: order.ruleID,
                                         transferredFrom: order.id, on: c)
-            guard var moved else {
+            guard let moved else {
                 throw DeskError.illegal(IllegalTransition(subject: "work order", from: order.status.rawValue, action: action.rawValue,
                                                           reason: "\(destination.name) already has a work order for this ticket"))
             }
             try writes.record(DeskEvents.workOrder(destination, "assigned"), ticket: &ticket, order: moved, actor: actor, note: text)
-            moved.ticket = nil
         }
         let allDone = try c.query(
             "SELECT count(*) FROM work_orders WHERE ticket_id = $1 AND round = $2 AND status IN ('assigned', 'accepted', 'on_site')",
@@ -218,10 +217,7 @@ public enum TicketStore {
         var ticket = try lockTicket(id, on: c)
         guard ticket.status.isActive else { return [] }
         let rules = try rules ?? routingRules(property: ticket.property, on: c)
-        let decision = DepartmentRouter.route(
-            RoutableTicket(property: ticket.property, kind: ticket.kind, category: ticket.category, content: ticket.content,
-                           severity: ticket.severity, emergencyType: ticket.emergencyType),
-            rules: rules)
+        let decision = DepartmentRouter.route(ticket.routable, rules: rules)
         var created: [WorkOrderView] = []
         let writes = Writes()
         for queue in decision.queues {

@@ -44,6 +44,12 @@ public struct TicketView: Codable, Sendable, Equatable {
         case workOrders = "work_orders"
     }
 
+    /// What routing looks at.
+    public var routable: RoutableTicket {
+        RoutableTicket(property: property, kind: kind, category: category, content: content, severity: severity,
+                       emergencyType: emergencyType)
+    }
+
     /// `3号楼 2单元1202`: where the work is.
     public var place: String? {
         let parts = [building, unit].compactMap { $0 }

@@ -44,17 +44,16 @@ extension Masking {
     public static func text(_ raw: String) -> String {
         var out = ""
         var run = ""
-        func isDigit(_ c: Character) -> Bool { c.isASCII && c.isNumber }
         func flush() {
             // Separators at the end of a run belong to the text around it.
-            let trailing = String(run.reversed().prefix { !isDigit($0) }.reversed())
+            let trailing = String(run.reversed().prefix { !$0.isASCIIDigit }.reversed())
             let number = run.dropLast(trailing.count)
-            out += number.filter(isDigit).count >= 7 ? phone(String(number)) : String(number)
+            out += number.filter(\.isASCIIDigit).count >= 7 ? phone(String(number)) : String(number)
             out += trailing
             run = ""
         }
         for c in raw {
-            if isDigit(c) || (!run.isEmpty && (c == "-" || c == " ")) {
+            if c.isASCIIDigit || (!run.isEmpty && (c == "-" || c == " ")) {
                 run.append(c)
             } else {
                 flush()

@@ -160,11 +160,6 @@ public struct NewTicket: Sendable, Equatable {
     /// I2 首问负责制: the staff member who took the call owns it until it is closed.
     public var takenBy: String
 
-    public var routable: RoutableTicket {
-        RoutableTicket(property: property, kind: kind, category: category, content: content, severity: severity,
-                       emergencyType: emergencyType)
-    }
-
     public static func isPropertyCode(_ s: String) -> Bool {
         !s.isEmpty && s.utf8.count <= 32 && s.first != "-"
             && s.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 45 }

@@ -72,11 +72,6 @@ final class Subprocess: @unchecked Sendable {
 
     var output: String { (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "" }
 
-    /// Writes to the child's stdin (started with `openStdin`).
-    func send(_ text: String) {
-        _ = text.utf8CString.withUnsafeBufferPointer { write(stdinWriter, $0.baseAddress, $0.count - 1) }
-    }
-
     deinit {
         if stdinWriter >= 0 { close(stdinWriter) }
         if status == nil, exitStatus == nil { signal(SIGKILL); _ = waitpid(pid, nil, 0) }
