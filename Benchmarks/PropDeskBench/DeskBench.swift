@@ -55,10 +55,15 @@ struct DeskBench: AsyncParsableCommand {
             // Letters only: a run of digits in the content would be masked as a phone number (P1).
             let run = String((0..<8).map { _ in "abcdefghijklmnopqrstuvwxyz".randomElement()! })
             let total = offered * seconds
+            let before = CPUUsage.now()
             let result = try await measure(run: String(run), offered: offered, total: total, host: host, port: port,
                                            property: property, queue: queue, amqp: amqp)
+            let cpu = CPUUsage.now().cores(since: before)
             print(String(format: "%14d  %8.0f  %6.1f  %6.1f  %6.1f  %6d  %7d", offered, result.achieved, result.p50, result.p99, result.max,
                          result.errors, result.missing))
+            print(String(format: "                cpu: machine %.2f cores, %.1f ms per ticket; ", cpu.machine,
+                         cpu.busySeconds * 1000 / Double(total))
+                  + cpu.parts.map { String(format: "%@ %.2f", $0.0, $0.1) }.joined(separator: ", "))
             if result.p99 > p99Limit || result.errors > 0 || result.missing > 0 || result.achieved < Double(offered) * 0.95 { break }
             best = offered
         }

@@ -119,18 +119,16 @@ struct IntakeAPI: Sendable {
             throw APIError.badRequest("invalid_format", "Idempotency-Key must be 1–255 characters", field: "Idempotency-Key")
         }
         let hash = Self.fingerprint(try DeskJSON.encoder.encode(form))
-        let created = try await deskTransaction { c in
-            let created = try TicketStore.create(new, idempotencyKey: key, requestHash: hash, on: c)
-            // A new ticket is shown as written; a replay as it is now (it may have moved on).
-            return (created, created.replayed ? try TicketStore.ticket(created.ticket.id, on: c) ?? created.ticket : created.ticket)
-        }
-        logger.info(created.0.replayed ? "ticket create replayed" : "ticket created", metadata: [
-            "ticket_id": "\(created.1.id)", "number": "\(created.1.number)", "kind": "\(created.1.kind.rawValue)",
-            "caller_phone": "\(created.1.callerPhone.map(Masking.phone) ?? "-")",
+        // A new ticket is shown as written; a replay as it is now (it may have moved on).
+        let created = try await desk { try TicketStore.create(new, idempotencyKey: key, requestHash: hash, on: $0) }
+        let ticket = created.ticket
+        logger.info(created.replayed ? "ticket create replayed" : "ticket created", metadata: [
+            "ticket_id": "\(ticket.id)", "number": "\(ticket.number)", "kind": "\(ticket.kind.rawValue)",
+            "caller_phone": "\(ticket.callerPhone.map(Masking.phone) ?? "-")",
         ])
-        var response = try Self.json(created.1, status: created.0.replayed ? .ok : .created)
-        response.headers[.location] = "/tickets/\(created.1.id.uuidString.lowercased())"
-        if created.0.replayed { response.headers[.idempotentReplayed] = "true" }
+        var response = try Self.json(ticket, status: created.replayed ? .ok : .created)
+        response.headers[.location] = "/tickets/\(ticket.id.uuidString.lowercased())"
+        if created.replayed { response.headers[.idempotentReplayed] = "true" }
         return response
     }
 
@@ -228,6 +226,15 @@ struct IntakeAPI: Sendable {
     private func deskTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         do {
             return try await postgres.withTransaction(body)
+        } catch let error as DeskError {
+            throw APIError(error)
+        }
+    }
+
+    /// For store calls that run their own transactions.
+    private func desk<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        do {
+            return try await postgres.withConnection(body)
         } catch let error as DeskError {
             throw APIError(error)
         }

@@ -34,47 +34,74 @@ public enum TicketStore {
 
     // MARK: - Create
 
+    /// Creates a ticket with its number, timeline entry and `created` event. Runs its own
+    /// transactions: call it on a connection that is not in one.
+    ///
+    /// The day's number is taken first, in a statement of its own that does not wait for the
+    /// disk, so the property's counter row is locked for microseconds rather than until the
+    /// ticket's commit, and concurrent calls do not queue behind each other. (Losing that commit
+    /// in a crash would lose every later commit too, this ticket's included.) A create that fails
+    /// after that, or loses an Idempotency-Key race, leaves a gap in the day's numbers.
     public static func create(_ new: NewTicket, idempotencyKey: String? = nil, requestHash: String = "",
                               on c: PostgresConnection) throws -> Created {
-        let id = UUID()
-        if let idempotencyKey {
-            let claimed = try c.execute(
-                "INSERT INTO idempotency_keys (key, request_hash, ticket_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
-                [idempotencyKey, requestHash, id])
-            if claimed == 0 {
-                let row = try c.query("SELECT request_hash, ticket_id FROM idempotency_keys WHERE key = $1", [idempotencyKey])[0]
-                guard try row.decode(0, as: String.self) == requestHash else { throw DeskError.idempotencyKeyReused }
-                guard let first = try ticket(try row.decode(1), on: c) else { throw DeskError.notFound("ticket") }
-                return Created(ticket: first, replayed: true)
+        if let idempotencyKey, let replay = try replay(idempotencyKey, requestHash: requestHash, on: c) { return replay }
+        let number = try takeNumber(property: new.property, on: c)
+        return try c.transaction { c in
+            let id = UUID()
+            if let idempotencyKey {
+                let claimed = try c.execute(
+                    "INSERT INTO idempotency_keys (key, request_hash, ticket_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+                    [idempotencyKey, requestHash, id])
+                // Another request with this key got in between: its ticket is the one.
+                if claimed == 0 {
+                    guard let replay = try replay(idempotencyKey, requestHash: requestHash, on: c) else {
+                        throw DeskError.notFound("the ticket of this Idempotency-Key")
+                    }
+                    return replay
+                }
             }
+            let rows = try c.query("""
+                INSERT INTO tickets (id, property, number, kind, channel, building, unit, caller_name, caller_phone, content,
+                                     category, severity, emergency_type, requested_at, taken_by, sequence)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0)
+                RETURNING to_jsonb(tickets)
+                """, [id, new.property, number, new.kind.rawValue, new.channel.rawValue, new.building, new.unit, new.callerName,
+                      new.callerPhone, new.content, new.category, new.severity?.rawValue, new.emergencyType?.rawValue,
+                      new.requestedAt, new.takenBy])
+            var created = try DeskJSON.rows(rows, as: TicketView.self)[0]
+            created.workOrders = []
+            created.timeline = []
+            let writes = Writes(on: c)
+            try writes.record(DeskEvents.ticket(new.kind, "created"), ticket: &created,
+                              actor: Actor(name: new.takenBy, role: .operator_), note: nil)
+            try writes.flush()
+            return Created(ticket: created, replayed: false)
         }
-        // The day's count, in the property's zone; no row: no such property. Taken late in the
-        // transaction, because the counter row is locked until commit.
+    }
+
+    /// The ticket an Idempotency-Key already made, as it is now; nil if the key is new.
+    private static func replay(_ key: String, requestHash: String, on c: PostgresConnection) throws -> Created? {
+        guard let row = try c.query("SELECT request_hash, ticket_id FROM idempotency_keys WHERE key = $1", [key]).first else {
+            return nil
+        }
+        guard try row.decode(0, as: String.self) == requestHash else { throw DeskError.idempotencyKeyReused }
+        guard let first = try ticket(try row.decode(1), on: c) else { throw DeskError.notFound("ticket") }
+        return Created(ticket: first, replayed: true)
+    }
+
+    /// The next ticket number of the property's day, in its time zone (I1), e.g. `SG-261123-0042`.
+    /// One statement, its own transaction, committed without waiting for the disk.
+    static func takeNumber(property: String, on c: PostgresConnection) throws -> String {
         guard let counter = try c.query("""
+            WITH no_wait AS (SELECT set_config('synchronous_commit', 'off', true))
             INSERT INTO ticket_counters (property, day, last)
-            SELECT code, (now() AT TIME ZONE time_zone)::date, 1 FROM properties WHERE code = $1
+            SELECT code, (now() AT TIME ZONE time_zone)::date, 1 FROM properties, no_wait WHERE code = $1
             ON CONFLICT (property, day) DO UPDATE SET last = ticket_counters.last + 1
             RETURNING to_char(day, 'YYMMDD'), last, (SELECT ticket_prefix FROM properties WHERE code = $1)
-            """, [new.property]).first else {
-            throw DeskError.unknownProperty(new.property)
+            """, [property]).first else {
+            throw DeskError.unknownProperty(property)
         }
-        let number = TicketNumber.format(prefix: try counter.decode(2), day: try counter.decode(0), sequence: try counter.decode(1))
-        let rows = try c.query("""
-            INSERT INTO tickets (id, property, number, kind, channel, building, unit, caller_name, caller_phone, content,
-                                 category, severity, emergency_type, requested_at, taken_by, sequence)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0)
-            RETURNING to_jsonb(tickets)
-            """, [id, new.property, number, new.kind.rawValue, new.channel.rawValue, new.building, new.unit, new.callerName,
-                  new.callerPhone, new.content, new.category, new.severity?.rawValue, new.emergencyType?.rawValue,
-                  new.requestedAt, new.takenBy])
-        var created = try DeskJSON.rows(rows, as: TicketView.self)[0]
-        created.workOrders = []
-        created.timeline = []
-        let writes = Writes()
-        try writes.record(DeskEvents.ticket(new.kind, "created"), ticket: &created, actor: Actor(name: new.takenBy, role: .operator_),
-                          note: nil)
-        try writes.flush(on: c)
-        return Created(ticket: created, replayed: false)
+        return TicketNumber.format(prefix: try counter.decode(2), day: try counter.decode(0), sequence: try counter.decode(1))
     }
 
     // MARK: - Read
@@ -153,7 +180,7 @@ public enum TicketStore {
     public static func apply(_ action: TicketAction, ticket id: UUID, by actor: Actor, text: String?,
                              on c: PostgresConnection) throws -> TicketView {
         var ticket = try lockTicket(id, on: c)
-        let writes = Writes()
+        let writes = Writes(on: c)
         try step(ticket: &ticket, action, by: actor, text: text, writes: writes, on: c)
         if action == .resolve || action == .cancel {
             let closing: WorkOrderAction = action == .resolve ? .resolve : .cancel
@@ -162,7 +189,7 @@ public enum TicketStore {
                          writes: writes, on: c)
             }
         }
-        try writes.flush(on: c)
+        try writes.flush()
         return ticket
     }
 
@@ -184,7 +211,7 @@ public enum TicketStore {
             throw DeskError.illegal(IllegalTransition(subject: "work order", from: order.status.rawValue, action: action.rawValue,
                                                       reason: "the work order is already with \(destination.name)"))
         }
-        let writes = Writes()
+        let writes = Writes(on: c)
         try step(order: &order, ticket: &ticket, action, by: actor, text: text, assignee: assignee, writes: writes, on: c)
         if action == .transfer, let destination {
             let moved = try insertOrder(ticket: ticket, queue: destination, priority: order.priority, ruleID: order.ruleID,
@@ -201,7 +228,7 @@ public enum TicketStore {
         if let follow = TicketLifecycle.ticketAction(after: action, ticket: ticket.status, allOrdersDone: allDone) {
             try step(ticket: &ticket, follow, by: actor, text: text, writes: writes, on: c)
         }
-        try writes.flush(on: c)
+        try writes.flush()
         return order
     }
 
@@ -219,7 +246,7 @@ public enum TicketStore {
         let rules = try rules ?? routingRules(property: ticket.property, on: c)
         let decision = DepartmentRouter.route(ticket.routable, rules: rules)
         var created: [WorkOrderView] = []
-        let writes = Writes()
+        let writes = Writes(on: c)
         for queue in decision.queues {
             guard let order = try insertOrder(ticket: ticket, queue: queue, priority: decision.priority, ruleID: decision.ruleID,
                                               transferredFrom: nil, on: c) else { continue }
@@ -227,7 +254,7 @@ public enum TicketStore {
                               note: decision.ruleID.map { "rule \($0)" } ?? "no rule matched: triage", cause: cause)
             created.append(order)
         }
-        try writes.flush(on: c)
+        try writes.flush()
         return created
     }
 
@@ -297,12 +324,15 @@ public enum TicketStore {
     }
 }
 
-/// The timeline entries and events of one change to a ticket, sent to PostgreSQL together in one
-/// pipeline at the end (one round trip instead of three per event). The ticket row is locked for
-/// the whole change, so its next sequence numbers are known without asking.
+/// The timeline entries and events of one change to a ticket. They are queued on the connection
+/// (``PostgresConnection/executeLater(_:_:)``) and reach PostgreSQL with the commit, in one
+/// round trip. The ticket row is locked for the whole change, so its next sequence numbers are
+/// known without asking.
 final class Writes {
-    private var statements: [(sql: String, parameters: [any PostgresEncodable])] = []
+    private let c: PostgresConnection
     private var last: (ticket: UUID, sequence: Int)?
+
+    init(on c: PostgresConnection) { self.c = c }
 
     /// Appends to the timeline and writes the event to the outbox. Every event of a ticket has the
     /// ticket's id as correlation id and carries the timeline sequence.
@@ -322,23 +352,22 @@ final class Writes {
         var detail: [String: JSONValue] = ["status": .string((order?.status.rawValue ?? ticket.status.rawValue))]
         if let note { detail["note"] = .string(note) }
         if let order { detail["queue"] = .string(order.queue.name) }
-        statements.append(("""
+        try c.executeLater("""
             INSERT INTO ticket_events (ticket_id, sequence, event_id, type, actor, role, work_order_id, detail, at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
             """, [ticket.id, sequence, envelope.id, type, actor.name, actor.role?.rawValue, order?.id,
                   PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(JSONValue.object(detail)), as: UTF8.self)),
-                  envelope.occurredAt]))
-        statements.append(try Outbox.statement(envelope))
+                  envelope.occurredAt])
+        try Outbox.enqueue(envelope, on: c)
         ticket.timeline?.append(TimelineEntry(sequence: sequence, eventID: envelope.id, type: type, actor: actor.name,
                                               role: actor.role?.rawValue, at: envelope.occurredAt, workOrderID: order?.id,
                                               detail: .object(detail)))
     }
 
-    /// Sends everything recorded, and the ticket's new sequence, in one round trip.
-    func flush(on c: PostgresConnection) throws {
+    /// Queues the ticket's new sequence, after everything recorded.
+    func flush() throws {
         guard let last else { return }
-        try c.pipeline(statements + [("UPDATE tickets SET sequence = $2 WHERE id = $1", [last.ticket, last.sequence])])
-        statements = []
+        try c.executeLater("UPDATE tickets SET sequence = $2 WHERE id = $1", [last.ticket, last.sequence])
         self.last = nil
     }
 }

@@ -5,25 +5,24 @@ import Postgres
 /// change it describes. If the transaction rolls back there is no event; if it commits, the
 /// ``OutboxRelay`` publishes it with publisher confirms.
 public enum Outbox {
+    /// The channel that wakes relays: NOTIFY from writers in other processes, and
+    /// ``PostgresClient/commitSignals(_:)`` in this one.
+    public static let channel = "propdesk_outbox"
+
     /// Writes `envelope` to the outbox on `connection`, inside the caller's transaction. The
-    /// routing key is ``routingKey(for:)`` unless given.
+    /// routing key is ``routingKey(for:)`` unless given. The insert goes to the server with the
+    /// transaction's next statement or its commit (``PostgresConnection/executeLater(_:_:)``), and
+    /// the commit wakes this process's relay.
     public static func enqueue(
         _ envelope: EventEnvelope, on connection: PostgresConnection,
         exchange: String = PropDeskTopology.eventsExchange, routingKey: String? = nil
     ) throws {
-        let insert = try statement(envelope, exchange: exchange, routingKey: routingKey)
-        try connection.execute(insert.sql, insert.parameters)
-    }
-
-    /// The insert ``enqueue(_:on:exchange:routingKey:)`` runs, for a caller that sends several
-    /// statements in one pipeline (``PostgresConnection/pipeline(_:)``) inside its transaction.
-    public static func statement(
-        _ envelope: EventEnvelope, exchange: String = PropDeskTopology.eventsExchange, routingKey: String? = nil
-    ) throws -> (sql: String, parameters: [any PostgresEncodable]) {
         try envelope.validate()
-        return ("INSERT INTO outbox (message_id, exchange, routing_key, envelope) VALUES ($1, $2, $3, $4::jsonb)",
-                [envelope.id, exchange, routingKey ?? Self.routingKey(for: envelope),
-                 PostgresJSON(text: String(decoding: envelope.encoded(), as: UTF8.self))])
+        try connection.executeLater(
+            "INSERT INTO outbox (message_id, exchange, routing_key, envelope) VALUES ($1, $2, $3, $4::jsonb)",
+            [envelope.id, exchange, routingKey ?? Self.routingKey(for: envelope),
+             PostgresJSON(text: String(decoding: envelope.encoded(), as: UTF8.self))])
+        connection.signalAfterCommit(channel)
     }
 
     /// `<type>.<property>`, e.g. `ticket.complaint.created.sunrise-garden`: consumers bind by what

@@ -8,10 +8,12 @@ import Synchronization
 
 /// Publishes committed outbox rows with publisher confirms and marks them published.
 ///
-/// Woken by NOTIFY on `propdesk_outbox` when events commit — only for rows its own service wrote
-/// (the notification names the writer's `application_name`; an unnamed one wakes every relay) —
-/// and sweeps every `sweepInterval` (default 5 s) and after every reconnect for anyone's rows,
-/// so what a missed notification or a stopped service left behind still goes out.
+/// Woken when events commit — only for rows its own service wrote: in process by the writer's
+/// commit (``PostgresClient/commitSignals(_:)``), and by NOTIFY on `propdesk_outbox` from writers
+/// elsewhere that name it (the notification names the writer's `application_name`; an unnamed
+/// one wakes every relay). Services' own sessions send no NOTIFY (`propdesk.outbox_notify = off`,
+/// migration 0004). It sweeps every `sweepInterval` (default 5 s) and after every reconnect for
+/// anyone's rows, so what a missed wake-up or a stopped service left behind still goes out.
 /// Each batch (default 500 rows) is claimed with `FOR UPDATE SKIP LOCKED` inside a transaction
 /// that stays open while the batch is published, so several relays share the work and a relay
 /// that dies between publishing and marking leaves its rows to be published again: at least
@@ -35,7 +37,7 @@ public final class OutboxRelay: Service, Sendable {
     }
 
     public func run() async throws {
-        let listener = PostgresListener(configuration: postgres.configuration, channels: ["propdesk_outbox"], logger: logger)
+        let listener = PostgresListener(configuration: postgres.configuration, channels: [Outbox.channel], logger: logger)
         defer { listener.stop() }
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let interval = sweepInterval
@@ -55,6 +57,10 @@ public final class OutboxRelay: Service, Sendable {
                 wake.yield()
             }
         }
+        // This process's own commits wake it directly, with no NOTIFY through the server.
+        let local = Task { [postgres] in
+            for await _ in postgres.commitSignals(Outbox.channel) { wake.yield() }
+        }
         let sweep = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
@@ -64,6 +70,7 @@ public final class OutboxRelay: Service, Sendable {
         }
         defer {
             forward.cancel()
+            local.cancel()
             sweep.cancel()
         }
         wake.yield()
@@ -147,11 +154,13 @@ public final class OutboxRelay: Service, Sendable {
         try await lease.run { [ok, bad] connection in
             // Marking need not wait for the disk: if the mark is lost in a crash the rows are
             // published again, and consumers' inboxes absorb the duplicates.
-            try connection.pipeline([("SET LOCAL synchronous_commit = off", [])]
-                + (ok.isEmpty ? [] : [("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [PostgresArray(ok)])]))
+            try connection.executeLater("SET LOCAL synchronous_commit = off")
+            if !ok.isEmpty {
+                try connection.executeLater("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [PostgresArray(ok)])
+            }
             if !bad.isEmpty {
-                try connection.execute("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
-                                       [PostgresArray(bad), errorText])
+                try connection.executeLater("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
+                                            [PostgresArray(bad), errorText])
             }
             try connection.commit()
         }

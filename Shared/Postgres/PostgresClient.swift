@@ -12,6 +12,7 @@ public final class PostgresClient: Sendable {
     public let configuration: PostgresConfiguration
     private let queue: JobQueue
     private let logger: Logger
+    private let signals = CommitSignals()
 
     /// Starts `size` threads (default 4). Connections open lazily on first use.
     public init(configuration: PostgresConfiguration, size: Int = 4, logger: Logger = Logger(label: "propdesk.postgres")) {
@@ -20,8 +21,9 @@ public final class PostgresClient: Sendable {
         self.queue = JobQueue()
         for i in 0..<max(1, size) {
             let queue = self.queue
+            let signals = self.signals
             let thread = Thread {
-                let connection = PostgresConnection(configuration: configuration)
+                let connection = PostgresConnection(configuration: configuration, signals: signals)
                 while let job = queue.next() { job(connection) }
                 connection.close()
             }
@@ -61,6 +63,12 @@ public final class PostgresClient: Sendable {
         try await withConnection { try $0.execute(sql, parameters) }
     }
 
+    /// Signals for `channel` from this client's committed transactions
+    /// (``PostgresConnection/signalAfterCommit(_:)``); several commits may coalesce into one.
+    public func commitSignals(_ channel: String) -> AsyncStream<Void> {
+        signals.subscribe(channel)
+    }
+
     /// Fails with a message naming the (redacted) URL when the server cannot be reached.
     public func checkConnection() async throws {
         _ = try await query("SELECT 1")
@@ -91,10 +99,7 @@ public final class PostgresClient: Sendable {
         }
 
         private static func rollbackIfOpen(_ connection: PostgresConnection) {
-            if connection.inTransaction {
-                _ = try? connection.execute("ROLLBACK")
-                connection.inTransaction = false
-            }
+            if connection.inTransaction { try? connection.rollback() }
         }
 
         /// Runs `body` on the leased connection's thread.
@@ -122,36 +127,79 @@ public final class PostgresClient: Sendable {
 }
 
 extension PostgresConnection {
-    /// Starts a transaction by hand (for leases); prefer ``transaction(_:)``.
+    /// Starts a transaction by hand (for leases); prefer ``transaction(_:)``. The `BEGIN` is
+    /// queued, not sent: it goes with the transaction's first statement.
     public func begin() throws {
-        try execute("BEGIN")
+        try sendQueued()
         inTransaction = true
+        try executeLater("BEGIN")
     }
 
+    /// Sends what is queued and `COMMIT` in one round trip. A transaction that sent nothing
+    /// costs nothing.
     public func commit() throws {
         inTransaction = false
-        try execute("COMMIT")
+        if onlyBeginIsQueued {
+            dropQueued()
+            transactionEnded(committed: true)
+            return
+        }
+        do {
+            try execute("COMMIT")  // what is queued goes ahead of it, in the same round trip
+        } catch {
+            transactionEnded(committed: false)
+            throw error
+        }
+        transactionEnded(committed: true)
     }
 
+    /// Drops what is queued; rolls back on the server only if the transaction reached it.
     public func rollback() throws {
         inTransaction = false
-        try execute("ROLLBACK")
+        transactionEnded(committed: false)
+        let reachedServer = !beginIsQueued
+        dropQueued()
+        if reachedServer { try execute("ROLLBACK") }
     }
 
     /// `BEGIN`, `body`, `COMMIT`; `ROLLBACK` and rethrow if anything throws.
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        try execute("BEGIN")
-        inTransaction = true
+        try begin()
         do {
             let value = try body(self)
-            try execute("COMMIT")
-            inTransaction = false
+            try commit()
             return value
         } catch {
-            inTransaction = false
-            if isOpen { _ = try? execute("ROLLBACK") }
+            if isOpen {
+                try? rollback()
+            } else {
+                inTransaction = false
+                transactionEnded(committed: false)
+                dropQueued()
+            }
             throw error
         }
+    }
+}
+
+/// In-process commit signals: subscribers per channel, each a stream that buffers one pending
+/// signal, so a burst of commits wakes a subscriber once, and a signal is never lost.
+final class CommitSignals: Sendable {
+    private let subscribers = Mutex<[String: [UUID: AsyncStream<Void>.Continuation]]>([:])
+
+    func subscribe(_ channel: String) -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let id = UUID()
+        subscribers.withLock { $0[channel, default: [:]][id] = continuation }
+        continuation.onTermination = { [weak self] _ in
+            self?.subscribers.withLock { _ = $0[channel]?.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    func signal(_ channels: Set<String>) {
+        let targets = subscribers.withLock { s in channels.flatMap { s[$0].map { Array($0.values) } ?? [] } }
+        for continuation in targets { continuation.yield() }
     }
 }
 

@@ -10,6 +10,8 @@ public struct PostgresConfiguration: Sendable, Equatable {
     public var database: String
     public var connectTimeoutSeconds: Int
     public var applicationName: String
+    /// Extra run-time parameters for every session, e.g. `propdesk.outbox_notify = off`.
+    public var sessionSettings: [String: String] = [:]
 
     public init(host: String = "127.0.0.1", port: Int = 5432, user: String = "postgres", password: String? = nil,
                 database: String = "postgres", connectTimeoutSeconds: Int = 5, applicationName: String = "propdesk") {
@@ -56,7 +58,10 @@ public struct PostgresConfiguration: Sendable, Equatable {
     var connectionParameters: [(String, String)] {
         var p = [("host", host), ("port", String(port)), ("user", user), ("dbname", database),
                  ("connect_timeout", String(connectTimeoutSeconds)), ("application_name", applicationName),
-                 ("client_encoding", "UTF8"), ("options", "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=iso_8601")]
+                 ("client_encoding", "UTF8"),
+                 ("options", (["TimeZone=UTC", "DateStyle=ISO", "IntervalStyle=iso_8601"]
+                              + sessionSettings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+                    .map { "-c " + $0 }.joined(separator: " "))]
         if let password { p.append(("password", password)) }
         return p
     }

@@ -90,9 +90,29 @@ public final class PostgresConnection {
     private var conn: OpaquePointer?
     /// True between `BEGIN` and `COMMIT`/`ROLLBACK` issued by ``PostgresClient/withTransaction(_:)``.
     var inTransaction = false
+    /// Channels to signal in this process once the current transaction commits.
+    private var pendingSignals: Set<String> = []
+    private let signals: CommitSignals?
 
-    init(configuration: PostgresConfiguration) {
+    init(configuration: PostgresConfiguration, signals: CommitSignals? = nil) {
         self.configuration = configuration
+        self.signals = signals
+    }
+
+    /// Tells this process's listeners on `channel` (``PostgresClient/commitSignals(_:)``) once
+    /// the current transaction commits — an in-process NOTIFY, with no trip through the server.
+    /// Nothing is signalled if the transaction rolls back. Outside a transaction: at once.
+    public func signalAfterCommit(_ channel: String) {
+        if inTransaction {
+            pendingSignals.insert(channel)
+        } else {
+            signals?.signal([channel])
+        }
+    }
+
+    func transactionEnded(committed: Bool) {
+        if committed, !pendingSignals.isEmpty { signals?.signal(pendingSignals) }
+        pendingSignals = []
     }
 
     deinit { close() }
@@ -144,6 +164,11 @@ public final class PostgresConnection {
 
     // MARK: - Queries
 
+    /// Statements sent ahead of the next statement whose answer is needed, or the commit, in the
+    /// same round trip: see ``executeLater(_:_:)``. Also holds a `BEGIN` not yet sent.
+    private var queued: [Statement] = []
+    typealias Statement = (sql: String, parameters: [any PostgresEncodable])
+
     /// Runs one parameterised statement (`$1`, `$2`, …) and returns its rows.
     @discardableResult
     public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws -> [PostgresRow] {
@@ -153,11 +178,25 @@ public final class PostgresConnection {
     /// Runs one parameterised statement and returns the number of rows it affected.
     @discardableResult
     public func execute(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws -> Int {
-        try run(sql, parameters) { Int(String(cString: PQcmdTuples($0))) ?? 0 }
+        try run(sql, parameters) { Self.affected($0) }
+    }
+
+    /// Queues a statement whose result the caller does not need. It reaches the server with the
+    /// next statement that needs an answer, or with the commit, in one round trip (libpq pipeline
+    /// mode), so a transaction's writes cost one round trip, not one each. If it fails, that later
+    /// call throws its error, and the transaction is rolled back as usual. Outside a transaction
+    /// the statement runs at once.
+    public func executeLater(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws {
+        guard inTransaction else {
+            try execute(sql, parameters)
+            return
+        }
+        queued.append((sql, parameters))
     }
 
     /// Runs a script of several statements with no parameters (migrations).
     public func executeScript(_ sql: String) throws {
+        try sendQueued()
         let c = try connection()
         var result = PQexec(c, sql)
         defer { PQclear(result) }
@@ -170,12 +209,27 @@ public final class PostgresConnection {
         }
     }
 
-    /// Sends many parameterised statements in one round trip (libpq pipeline mode) inside the
-    /// current transaction, or as one implicit transaction. Returns each statement's affected-row
-    /// count. On the first error the rest are skipped and the error is thrown.
-    @discardableResult
-    public func pipeline(_ statements: [(sql: String, parameters: [any PostgresEncodable])]) throws -> [Int] {
-        guard !statements.isEmpty else { return [] }
+    /// Sends what is queued, if anything, and waits for it.
+    func sendQueued() throws {
+        guard !queued.isEmpty else { return }
+        _ = try roundTrip(takeQueued()) { _, _ in }
+    }
+
+    private func takeQueued() -> [Statement] {
+        defer { queued = [] }
+        return queued
+    }
+
+    /// The `BEGIN` that ``PostgresConnection/begin()`` queued has not been sent yet.
+    var beginIsQueued: Bool { queued.first?.sql == "BEGIN" }
+    var onlyBeginIsQueued: Bool { queued.count == 1 && beginIsQueued }
+
+    func dropQueued() { queued = [] }
+
+    /// Sends `statements` in one pipeline and calls `each` with every statement's result in order.
+    /// Throws the first error; the statements after it are skipped by the server.
+    private func roundTrip(_ statements: [Statement], _ each: (Int, OpaquePointer) throws -> Void) throws {
+        guard !statements.isEmpty else { return }
         let c = try connection()
         guard PQenterPipelineMode(c) == 1 else { throw connectionError(c, "cannot enter pipeline mode") }
         defer { PQexitPipelineMode(c) }
@@ -186,8 +240,8 @@ public final class PostgresConnection {
             guard sent == 1 else { throw connectionError(c, "sending a pipelined statement") }
         }
         guard PQpipelineSync(c) == 1 else { throw connectionError(c, "syncing the pipeline") }
-        var counts: [Int] = []
-        var firstError: PostgresError?
+        var index = 0
+        var firstError: Error?
         while true {
             guard let result = PQgetResult(c) else {
                 // nil separates one statement's results from the next
@@ -200,20 +254,31 @@ public final class PostgresConnection {
                 break
             }
             if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK {
-                counts.append(Int(String(cString: PQcmdTuples(result))) ?? 0)
+                if firstError == nil {
+                    do { try each(index, result) } catch { firstError = error }
+                }
             } else if status != PGRES_PIPELINE_ABORTED, firstError == nil {
                 firstError = serverError(result, c)
             }
+            index += 1
             PQclear(result)
             if PQstatus(c) != CONNECTION_OK {
                 throw connectionError(c, "connection lost in pipeline")
             }
         }
         if let firstError { throw firstError }
-        return counts
     }
 
     private func run<T>(_ sql: String, _ parameters: [any PostgresEncodable], _ body: (OpaquePointer) throws -> T) throws -> T {
+        if !queued.isEmpty {
+            let statements = takeQueued() + [(sql, parameters)]
+            var value: T?
+            try roundTrip(statements) { index, result in
+                if index == statements.count - 1 { value = try body(result) }
+            }
+            guard let value else { throw PostgresError(kind: .connection, message: "no result for the last pipelined statement") }
+            return value
+        }
         let c = try connection()
         let result = withParameters(parameters) { count, values in
             PQexecParams(c, sql, count, nil, values, nil, nil, 0)
@@ -222,6 +287,8 @@ public final class PostgresConnection {
         try check(result, c)
         return try body(result!)
     }
+
+    private static func affected(_ result: OpaquePointer) -> Int { Int(String(cString: PQcmdTuples(result))) ?? 0 }
 
     private func withParameters<R>(_ parameters: [any PostgresEncodable], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
         if parameters.isEmpty { return body(0, nil) }

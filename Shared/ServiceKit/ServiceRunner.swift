@@ -23,7 +23,8 @@ public enum ServiceRunner {
         logger[metadataKey: "service"] = "\(definition.name)"
         logger[metadataKey: "instance"] = "\(settings.instance)"
 
-        let postgres = try await connectDatabase(settings, logger: logger)
+        // This process runs its own relay, woken in process by its commits: no NOTIFY needed.
+        let postgres = try await connectDatabase(settings, logger: logger, relayInProcess: true)
         if settings.migrateOnStart {
             try await Migrator.migrate(postgres, migrations: try Migration.bundled(), logger: logger)
         }
@@ -120,8 +121,12 @@ public enum ServiceRunner {
         return try await connectDatabase(settings, logger: logger)
     }
 
-    static func connectDatabase(_ settings: Settings, logger: Logger) async throws -> PostgresClient {
-        let postgres = PostgresClient(configuration: settings.database, size: settings.databasePoolSize, logger: logger)
+    /// `relayInProcess`: an ``OutboxRelay`` on this client publishes what it commits, so its
+    /// sessions skip the outbox NOTIFY (migration 0004).
+    static func connectDatabase(_ settings: Settings, logger: Logger, relayInProcess: Bool = false) async throws -> PostgresClient {
+        var configuration = settings.database
+        if relayInProcess { configuration.sessionSettings["propdesk.outbox_notify"] = "off" }
+        let postgres = PostgresClient(configuration: configuration, size: settings.databasePoolSize, logger: logger)
         do {
             try await postgres.checkConnection()
         } catch {

@@ -70,21 +70,60 @@ extension RealServers {
             await s.amqp.close()
         }
 
-        @Test func theRelayIsWokenByNotifyAndPublishesWithinASecond() async throws {
-            let s = try await Scenario("notify")
-            // A long sweep interval: only NOTIFY can make this fast.
-            let relay = OutboxRelay(postgres: s.db, amqp: s.amqp, sweepInterval: .seconds(60), logger: Servers.logger)
+        @Test func aServiceCommitWakesItsOwnRelayWithoutANotifyAndAnotherProcessWakesItByNotify() async throws {
+            let s = try await Scenario("wake")
+            // The service's side: its sessions send no NOTIFY; its relay runs on the same client.
+            var config = try Servers.postgresConfiguration()
+            config.applicationName = "propdesk-test-\(s.tag)"
+            config.sessionSettings["propdesk.outbox_notify"] = "off"
+            let service = PostgresClient(configuration: config, size: 2, logger: Servers.logger)
+            // Somebody else writing in the service's name (a script, another replica mid-upgrade).
+            var elsewhere = config
+            elsewhere.sessionSettings = [:]
+            let other = PostgresClient(configuration: elsewhere, size: 1, logger: Servers.logger)
+            let listener = PostgresListener(configuration: config, channels: [Outbox.channel], logger: Servers.logger)
+            defer {
+                listener.stop()
+                service.shutdown()
+                other.shutdown()
+            }
+            // NOTIFYs in this service's name; other tests' writers use other names.
+            let heard = Recorder<PostgresNotification>()
+            let connected = Recorder<Bool>()
+            let listening = Task {
+                for await event in listener.events {
+                    switch event {
+                    case .connected: connected.append(true)
+                    case .notification(let n) where n.payload == config.applicationName: heard.append(n)
+                    case .notification: continue
+                    }
+                }
+            }
+            defer { listening.cancel() }
+            while connected.all.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            // A long sweep interval: only a wake-up can make this fast.
+            let relay = OutboxRelay(postgres: service, amqp: s.amqp, sweepInterval: .seconds(60), logger: Servers.logger)
             let run = Task { try await relay.run() }
+            defer { run.cancel() }
             try await Task.sleep(for: .milliseconds(500))
-            let event = EventEnvelope(type: s.key, property: "test")
-            try await s.db.withTransaction { try Outbox.enqueue(event, on: $0) }
-            let got = try await Servers.collect(s.amqp, queue: s.queue, timeout: .seconds(5)) { $0.count == 1 }
-            run.cancel()
-            #expect(got.first?.properties.messageID == event.id.uuidString.lowercased())
-            let decoded = try EventEnvelope.decode(try #require(got.first).body)
-            #expect(decoded == EventEnvelope(id: event.id, type: event.type, occurredAt: decoded.occurredAt, property: "test",
-                                             correlationID: event.correlationID))
-            #expect(abs(decoded.occurredAt.timeIntervalSince(event.occurredAt)) < 0.001)
+
+            let own = EventEnvelope(type: s.key, property: "test")
+            try await service.withTransaction { try Outbox.enqueue(own, on: $0) }
+            let first = try await Servers.collect(s.amqp, queue: s.queue, timeout: .seconds(5)) { $0.count == 1 }
+            #expect(first.first?.properties.messageID == own.id.uuidString.lowercased())
+            let decoded = try EventEnvelope.decode(try #require(first.first).body)
+            #expect(decoded == EventEnvelope(id: own.id, type: own.type, occurredAt: decoded.occurredAt, property: "test",
+                                             correlationID: own.correlationID))
+            #expect(abs(decoded.occurredAt.timeIntervalSince(own.occurredAt)) < 0.001)
+
+            let foreign = EventEnvelope(type: s.key, property: "test")
+            try await other.withTransaction { try Outbox.enqueue(foreign, on: $0) }
+            let second = try await Servers.collect(s.amqp, queue: s.queue, timeout: .seconds(5)) { $0.count == 1 }
+            #expect(second.first?.properties.messageID == foreign.id.uuidString.lowercased())
+            // The only NOTIFY in this service's name came from the other process's commit (it was
+            // sent at that commit; the listener polls every 250 ms).
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(heard.all.count == 1)
             await s.amqp.close()
         }
     }

@@ -64,21 +64,27 @@ extension RealServers {
             #expect(throws: PostgresError.self) { try row.decode(5, as: String.self) }
         }
 
-        @Test func aPipelinedBatchIsAllOrNothing() async throws {
+        @Test func writesQueuedInATransactionCommitTogetherOrNotAtAll() async throws {
             let db = try await Servers.database()
             let name = "t_\(Servers.unique())"
             try await db.execute("CREATE TABLE \(name) (id int PRIMARY KEY)")
-            let counts = try await db.withConnection { c in
-                try c.pipeline((1...1_000).map { (sql: "INSERT INTO \(name) VALUES ($1)", parameters: [$0]) })
+            try await db.withTransaction { c in
+                for i in 1...1_000 { try c.executeLater("INSERT INTO \(name) VALUES ($1)", [i]) }
+                // A read sends what is queued ahead of it, and sees it.
+                #expect(try c.query("SELECT count(*) FROM \(name)")[0].decode(0, as: Int.self) == 1_000)
+                try c.executeLater("INSERT INTO \(name) VALUES ($1)", [1_001])
             }
-            #expect(counts.count == 1_000)
-            #expect(try await db.query("SELECT count(*) FROM \(name)")[0].decode(0, as: Int.self) == 1_000)
-            await #expect { try await db.withConnection { c in
-                try c.pipeline([(sql: "INSERT INTO \(name) VALUES ($1)", parameters: [2_000]),
-                                (sql: "INSERT INTO \(name) VALUES ($1)", parameters: [5]),
-                                (sql: "INSERT INTO \(name) VALUES ($1)", parameters: [2_001])])
+            #expect(try await db.query("SELECT count(*) FROM \(name)")[0].decode(0, as: Int.self) == 1_001)
+            // A queued write that fails fails the commit, and nothing of that transaction stays.
+            await #expect { try await db.withTransaction { c in
+                try c.executeLater("INSERT INTO \(name) VALUES ($1)", [2_000])
+                try c.executeLater("INSERT INTO \(name) VALUES ($1)", [5])
+                try c.executeLater("INSERT INTO \(name) VALUES ($1)", [2_001])
             } } throws: { ($0 as? PostgresError)?.isUniqueViolation == true }
-            #expect(try await db.query("SELECT count(*) FROM \(name)")[0].decode(0, as: Int.self) == 1_000)
+            #expect(try await db.query("SELECT count(*) FROM \(name)")[0].decode(0, as: Int.self) == 1_001)
+            // The connection is usable afterwards: the failed transaction was rolled back.
+            try await db.withTransaction { c in try c.executeLater("INSERT INTO \(name) VALUES ($1)", [3_000]) }
+            #expect(try await db.query("SELECT count(*) FROM \(name)")[0].decode(0, as: Int.self) == 1_002)
         }
 
         @Test func notifyWakesAListener() async throws {
