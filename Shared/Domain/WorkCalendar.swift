@@ -1,0 +1,277 @@
+import Foundation
+
+/// A day on a property's calendar (no time, no zone), written `2026-10-01`.
+public struct CivilDate: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    /// Days since 1970-01-01 (proleptic Gregorian).
+    public let ordinal: Int
+
+    public init(ordinal: Int) { self.ordinal = ordinal }
+
+    public init?(year: Int, month: Int, day: Int) {
+        guard (1...12).contains(month), (1...Self.daysIn(month: month, year: year)).contains(day) else { return nil }
+        // Howard Hinnant's days_from_civil.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        ordinal = era * 146_097 + doe - 719_468
+    }
+
+    /// `YYYY-MM-DD`.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]) else { return nil }
+        self.init(year: y, month: m, day: d)
+    }
+
+    public var components: (year: Int, month: Int, day: Int) {
+        let z = ordinal + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// 1 = Monday … 7 = Sunday (1970-01-01 was a Thursday).
+    public var isoWeekday: Int { ((ordinal % 7 + 7) % 7 + 3) % 7 + 1 }
+    public var isWeekend: Bool { isoWeekday >= 6 }
+
+    public func adding(days: Int) -> CivilDate { CivilDate(ordinal: ordinal + days) }
+
+    public static func < (a: CivilDate, b: CivilDate) -> Bool { a.ordinal < b.ordinal }
+
+    public var description: String {
+        let c = components
+        return String(format: "%04d-%02d-%02d", c.year, c.month, c.day)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let date = CivilDate(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\"\(text)\" is not a date YYYY-MM-DD"))
+        }
+        self = date
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+}
+
+/// A time of day on the wall clock, written `09:00`.
+public struct TimeOfDay: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    /// Seconds after midnight, 0 ..< 86,400 (`24:00` is allowed as a closing time: 86,400).
+    public let seconds: Int
+
+    public init(seconds: Int) { self.seconds = seconds }
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]),
+              (0...24).contains(h), (0...59).contains(m), h < 24 || m == 0 else { return nil }
+        seconds = h * 3_600 + m * 60
+    }
+
+    public static func < (a: TimeOfDay, b: TimeOfDay) -> Bool { a.seconds < b.seconds }
+
+    public var description: String { String(format: "%02d:%02d", seconds / 3_600, seconds % 3_600 / 60) }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let t = TimeOfDay(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\"\(text)\" is not a time HH:MM"))
+        }
+        self = t
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+/// Which opening hours a clock counts (I5): the front desk's, or the back office's.
+public enum Schedule: String, Codable, Sendable, CaseIterable {
+    /// 前台: Mon–Fri 09:00–21:00, weekends and holidays 09:00–17:00 by default.
+    case reception
+    /// 后台: working days 09:00–17:00 by default; closed on rest days.
+    case backOffice = "back_office"
+}
+
+/// Opening hours of one schedule: on working days, and on rest days (nil: closed).
+public struct OpeningHours: Codable, Sendable, Equatable {
+    public struct Span: Codable, Sendable, Equatable {
+        public var open: TimeOfDay
+        public var close: TimeOfDay
+        public init(_ open: TimeOfDay, _ close: TimeOfDay) {
+            self.open = open
+            self.close = close
+        }
+    }
+
+    public var workday: Span?
+    public var restday: Span?
+
+    public init(workday: Span?, restday: Span?) {
+        self.workday = workday
+        self.restday = restday
+    }
+
+    public static let reception = OpeningHours(workday: Span(TimeOfDay(seconds: 9 * 3_600), TimeOfDay(seconds: 21 * 3_600)),
+                                               restday: Span(TimeOfDay(seconds: 9 * 3_600), TimeOfDay(seconds: 17 * 3_600)))
+    public static let backOffice = OpeningHours(workday: Span(TimeOfDay(seconds: 9 * 3_600), TimeOfDay(seconds: 17 * 3_600)),
+                                                restday: nil)
+}
+
+/// A property's working calendar: which days are working days — Monday to Friday, minus statutory
+/// holidays, plus the make-up working weekends (调休) — in the property's time zone, and the
+/// opening hours of each ``Schedule``. Pure: every function takes the instants it works on.
+public struct WorkCalendar: Sendable {
+    public enum DayKind: String, Codable, Sendable {
+        /// A statutory holiday (or its bridge day) that would otherwise be a working day.
+        case holiday
+        /// A weekend day worked instead (调休上班).
+        case workday
+    }
+
+    public let timeZone: TimeZone
+    public let exceptions: [CivilDate: DayKind]
+    public let hours: [Schedule: OpeningHours]
+    private let gregorian: Calendar
+
+    public init(timeZone: TimeZone, exceptions: [CivilDate: DayKind] = [:],
+                hours: [Schedule: OpeningHours] = [.reception: .reception, .backOffice: .backOffice]) {
+        self.timeZone = timeZone
+        self.exceptions = exceptions
+        self.hours = hours
+        var g = Calendar(identifier: .gregorian)
+        g.timeZone = timeZone
+        gregorian = g
+    }
+
+    public func isWorkingDay(_ day: CivilDate) -> Bool {
+        switch exceptions[day] {
+        case .holiday: false
+        case .workday: true
+        case nil: !day.isWeekend
+        }
+    }
+
+    /// The working day on or after `day`.
+    public func workingDay(onOrAfter day: CivilDate) -> CivilDate {
+        var d = day
+        // A year has at most a few weeks of consecutive rest days; bounded against bad data.
+        for _ in 0..<400 where !isWorkingDay(d) { d = d.adding(days: 1) }
+        return d
+    }
+
+    /// The property-local date of an instant.
+    public func day(of instant: Date) -> CivilDate {
+        let c = gregorian.dateComponents([.year, .month, .day], from: instant)
+        return CivilDate(year: c.year!, month: c.month!, day: c.day!)!
+    }
+
+    /// The property-local time of day of an instant.
+    public func time(of instant: Date) -> TimeOfDay {
+        let c = gregorian.dateComponents([.hour, .minute, .second], from: instant)
+        return TimeOfDay(seconds: c.hour! * 3_600 + c.minute! * 60 + c.second!)
+    }
+
+    /// The instant of a local date and time (the first, where a zone repeats an hour).
+    public func instant(_ day: CivilDate, _ time: TimeOfDay) -> Date {
+        let c = day.components
+        let midnight = gregorian.date(from: DateComponents(year: c.year, month: c.month, day: c.day))!
+        if time.seconds == 0 { return midnight }
+        let h = time.seconds / 3_600, m = time.seconds % 3_600 / 60, s = time.seconds % 60
+        if h == 24 { return instant(day.adding(days: 1), TimeOfDay(seconds: 0)) }
+        return gregorian.date(bySettingHour: h, minute: m, second: s, of: midnight) ?? midnight.addingTimeInterval(Double(time.seconds))
+    }
+
+    /// The hours `schedule` is open on `day`; nil when it is closed all day.
+    public func span(_ schedule: Schedule, on day: CivilDate) -> (open: Date, close: Date)? {
+        let h = hours[schedule] ?? (schedule == .reception ? .reception : .backOffice)
+        guard let s = isWorkingDay(day) ? h.workday : h.restday, s.open < s.close else { return nil }
+        return (instant(day, s.open), instant(day, s.close))
+    }
+
+    public func isOpen(_ schedule: Schedule, at instant: Date) -> Bool {
+        guard let s = span(schedule, on: day(of: instant)) else { return false }
+        return s.open <= instant && instant < s.close
+    }
+
+    /// `instant` itself if `schedule` is open then, else its next opening.
+    public func nextOpening(_ schedule: Schedule, atOrAfter instant: Date) -> Date {
+        var d = day(of: instant)
+        for _ in 0..<400 {
+            if let s = span(schedule, on: d), instant < s.close { return max(s.open, instant) }
+            d = d.adding(days: 1)
+        }
+        return instant
+    }
+
+    /// The instant when `schedule` has been open for `seconds` after `start` (closed hours do not
+    /// count): "within 1 working hour".
+    public func addingOpenTime(_ seconds: Int, _ schedule: Schedule, to start: Date) -> Date {
+        var left = Double(max(0, seconds))
+        var at = nextOpening(schedule, atOrAfter: start)
+        for _ in 0..<2_000 {
+            guard let s = span(schedule, on: day(of: at)) else {
+                at = nextOpening(schedule, atOrAfter: at)
+                continue
+            }
+            let available = s.close.timeIntervalSince(at)
+            if left <= available { return at.addingTimeInterval(left) }
+            left -= available
+            at = nextOpening(schedule, atOrAfter: s.close)
+        }
+        return at
+    }
+
+    /// The close of `schedule` on the `n`-th working day after the day of `start`: "within 3
+    /// working days" — a Friday request is due on Wednesday, a holiday eve's after the holiday.
+    /// `n = 0`: the close on the day of `start` if it is a working day, else the next one's.
+    public func closeOfWorkingDay(_ n: Int, after start: Date, _ schedule: Schedule) -> Date {
+        var d = day(of: start)
+        if n == 0 {
+            d = workingDay(onOrAfter: d)
+        } else {
+            for _ in 0..<n { d = workingDay(onOrAfter: d.adding(days: 1)) }
+        }
+        return span(schedule, on: d)?.close ?? instant(d, TimeOfDay(seconds: 17 * 3_600))
+    }
+
+    /// "Before the end of the working day, or at the next morning meeting" (C4): the close of
+    /// `schedule` today if it is still open or yet to open today, else the next opening.
+    public func endOfWorkingDay(after start: Date, _ schedule: Schedule) -> Date {
+        if let s = span(schedule, on: day(of: start)), start < s.close { return s.close }
+        return nextOpening(schedule, atOrAfter: start)
+    }
+
+    /// `time` on the day `daysLater` after the day of `start` ("by 09:00 next day"); with
+    /// `onWorkingDays`, on the `daysLater`-th working day after it.
+    public func at(_ time: TimeOfDay, daysLater: Int, onWorkingDays: Bool, from start: Date) -> Date {
+        var d = day(of: start)
+        if onWorkingDays {
+            for _ in 0..<max(daysLater, 0) { d = workingDay(onOrAfter: d.adding(days: 1)) }
+        } else {
+            d = d.adding(days: daysLater)
+        }
+        return instant(d, time)
+    }
+}
