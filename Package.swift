@@ -87,7 +87,12 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ], path: "Services/intake"),
         .executableTarget(name: "PropDeskDispatch", dependencies: ["ServiceKit", "Desk"], path: "Services/dispatch"),
-        .executableTarget(name: "PropDeskEscalation", dependencies: ["ServiceKit"], path: "Services/escalation"),
+        .executableTarget(name: "PropDeskEscalation", dependencies: [
+            "ServiceKit", "Desk", "Domain", "Messaging", "Postgres",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Services/escalation"),
         .executableTarget(name: "PropDeskNotification", dependencies: ["ServiceKit"], path: "Services/notification"),
         .executableTarget(name: "PropDeskBilling", dependencies: ["ServiceKit"], path: "Services/billing"),
 

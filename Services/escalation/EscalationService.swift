@@ -1,16 +1,25 @@
+import Desk
 import ServiceKit
 
-/// Escalation — every deadline as a durable timer; escalates what is late.
-///
-/// Foundation stage: the service connects, declares its queue `propdesk.escalation`, consumes the
-/// diagnostic `system.#` events, serves health and metrics, and shuts down cleanly.
+/// Escalation — every deadline in STANDARDS.md as a durable timer: consumes ticket and work-order
+/// events to start and stop clocks (``ClockHandler``), and fires due deadlines on time
+/// (``TimerEngine``), publishing `escalation.<standard>.breached` and `followup.<kind>.due`.
 enum EscalationService: PropDeskService {
     static let definition = ServiceDefinition(
         name: "escalation",
         summary: "Escalation — every deadline as a durable timer; escalates what is late.",
         defaultHTTPPort: 8082,
-        bindings: DiagnosticsHandler.bindings,
-        handler: { _ in DiagnosticsHandler() })
+        bindings: DiagnosticsHandler.bindings + ["ticket.#", "workorder.*.assigned.#"],
+        // One at a time: a ticket's events start and stop its clocks in the order they happened.
+        consumerConcurrency: 1,
+        handler: { _ in
+            EventRouter([
+                ("system.", DiagnosticsHandler()),
+                ("ticket.", ClockHandler(policies: Policies())),
+                ("workorder.", ClockHandler(policies: Policies())),
+            ])
+        },
+        background: { context in [TimerEngine(postgres: context.postgres, logger: context.logger)] })
 }
 
 @main

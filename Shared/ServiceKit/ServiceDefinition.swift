@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import Messaging
 import Postgres
+import ServiceLifecycle
 
 /// What a running service is given to build its handler and routes with.
 public struct ServiceContext: Sendable {
@@ -27,10 +28,14 @@ public struct ServiceDefinition: Sendable {
     public let consumerConcurrency: Int
     public let makeHandler: @Sendable (ServiceContext) -> any EventHandler
     public let routes: @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void
+    /// Long-running work of the service's own besides consuming (escalation's timer engine),
+    /// started after the consumer and stopped before it.
+    public let background: @Sendable (ServiceContext) -> [any Service]
 
     public init(name: String, summary: String, defaultHTTPPort: Int, bindings: [String], consumerConcurrency: Int = 1,
                 handler makeHandler: @escaping @Sendable (ServiceContext) -> any EventHandler,
-                routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void = { _, _ in }) {
+                routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void = { _, _ in },
+                background: @escaping @Sendable (ServiceContext) -> [any Service] = { _ in [] }) {
         self.name = name
         self.summary = summary
         self.defaultHTTPPort = defaultHTTPPort
@@ -38,6 +43,7 @@ public struct ServiceDefinition: Sendable {
         self.consumerConcurrency = consumerConcurrency
         self.makeHandler = makeHandler
         self.routes = routes
+        self.background = background
     }
 
     public var queue: String { PropDeskTopology.queueName(service: name) }

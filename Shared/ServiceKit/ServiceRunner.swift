@@ -62,6 +62,7 @@ public enum ServiceRunner {
                 .init(service: Retention(postgres: postgres, days: settings.retentionDays, logger: logger)),
                 .init(service: relay),
                 .init(service: consumer),
+            ] + definition.background(context).map { .init(service: $0) } + [
                 .init(service: http),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -50,10 +50,10 @@ struct ContractTests {
     @Test func everyEventTypeTheCodeCanPublishIsInTheAsyncAPIDocumentAndNoOthers() throws {
         let document = try AsyncAPIDocument()
         #expect(document.version == "3.0.0")
-        let published = Set((DeskEvents.allTypes + ["system.ping"]).map { "\($0).sunrise-garden" })
+        let published = Set((DeskEvents.allTypes + EscalationEvents.allTypes + ["system.ping"]).map { "\($0).sunrise-garden" })
         let undocumented = published.filter { !document.describes(routingKey: $0) }
         #expect(undocumented.isEmpty, "not in docs/asyncapi.yaml: \(undocumented.sorted())")
-        let documented = Set(["ticketEvents", "workOrderEvents", "systemPing"].flatMap {
+        let documented = Set(["ticketEvents", "workOrderEvents", "escalationBreaches", "followUpsDue", "systemPing"].flatMap {
             document.channel($0)?.addresses(property: "sunrise-garden") ?? []
         })
         #expect(documented.subtracting(published).isEmpty, "documented but never published: \(documented.subtracting(published))")
@@ -69,6 +69,11 @@ struct ContractTests {
         let o = document.fields(of: "WorkOrderEventPayload")
         #expect(order.subtracting(o.properties).isEmpty, "undocumented: \(order.subtracting(o.properties))")
         #expect(o.required.subtracting(order).isEmpty)
+        let deadline = try Self.keys(DeadlineEventPayload(
+            ticketID: Samples.ticket.id, ticketNumber: "SG-261123-0001", kind: .complaint, round: 1, ruleID: "C1", standard: "C1",
+            title: "t", step: 1, steps: 2, startedAt: Date(), dueAt: Date(), firedAt: Date(), tell: [Recipient(.supervisor)]))
+        #expect(deadline == document.fields(of: "DeadlineEventPayload").properties)
+        #expect(document.fields(of: "DeadlineEventPayload").required == deadline)
     }
 
     @Test func theDepartmentQueuesAreNamedAndBoundAsDocumented() throws {

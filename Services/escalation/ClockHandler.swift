@@ -1,0 +1,72 @@
+import Desk
+import Domain
+import Foundation
+import Messaging
+import Postgres
+
+/// Starts and stops clocks as tickets move: an event that starts a clock writes one deadline row
+/// per step of its ladder; an event that meets a clock marks its steps met (a pending step is
+/// then never fired; a fired one records how late the condition was met); a cancelled ticket
+/// cancels its pending steps. Redelivery is harmless: the inbox skips it, and a deadline is unique
+/// per ticket, round, rule and step.
+struct ClockHandler: EventHandler {
+    let policies: Policies
+
+    /// What the handler reads from `ticket.*` and `workorder.*` payloads.
+    struct Facts: Decodable {
+        var ticketID: UUID
+        var kind: TicketKind
+        var round: Int
+        var severity: ComplaintSeverity?
+        var emergencyType: EmergencyType?
+        var category: String?
+        var requestedAt: Date?
+
+        enum CodingKeys: String, CodingKey {
+            case kind, round, severity, category
+            case ticketID = "ticket_id"
+            case emergencyType = "emergency_type"
+            case requestedAt = "requested_at"
+        }
+    }
+
+    func handle(_ event: ReceivedEvent, on c: PostgresConnection) throws {
+        let envelope = event.envelope
+        guard let clockEvent = ClockEvent(eventType: envelope.type) else { return }  // notes and the like move no clock
+        let facts: Facts
+        do {
+            facts = try DeskJSON.decoder.decode(Facts.self, from: DeskJSON.encoder.encode(envelope.payload))
+        } catch {
+            throw PoisonMessage("\(envelope.type): payload lacks what clocks need: \(error)")
+        }
+        let at = envelope.occurredAt
+        if clockEvent == .cancelled {
+            try c.executeLater("UPDATE deadlines SET state = 'cancelled' WHERE ticket_id = $1 AND state = 'pending'", [facts.ticketID])
+            return
+        }
+        let policy = try policies.policy(for: envelope.property, on: c)
+        let met = DeadlinePlanner.rulesMet(by: clockEvent, rules: policy.rules)
+        if !met.isEmpty {
+            try c.executeLater("""
+                UPDATE deadlines SET state = CASE WHEN state = 'pending' THEN 'met' ELSE state END, met_at = $4
+                WHERE ticket_id = $1 AND round = $2 AND rule_id = ANY($3::text[]) AND state IN ('pending', 'fired') AND met_at IS NULL
+                """, [facts.ticketID, facts.round, PostgresArray(met), at])
+        }
+        let ticket = ClockTicket(kind: facts.kind, severity: facts.severity, emergencyType: facts.emergencyType,
+                                 category: facts.category, requestedAt: facts.requestedAt)
+        let planned = DeadlinePlanner.deadlines(for: clockEvent, at: at, ticket: ticket, rules: policy.rules, calendar: policy.calendar)
+        let ladders = Dictionary(grouping: planned, by: \.ruleID).mapValues(\.count)
+        for d in planned {
+            try c.executeLater("""
+                INSERT INTO deadlines (ticket_id, property, round, rule_id, standard, purpose, step, steps, started_at, due_at, tell)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
+                ON CONFLICT (ticket_id, round, rule_id, step) DO NOTHING
+                """, [facts.ticketID, envelope.property, facts.round, d.ruleID, d.standard, d.purpose.rawValue, d.step,
+                      ladders[d.ruleID] ?? d.step, at, d.dueAt,
+                      PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(d.tell), as: UTF8.self))])
+        }
+        if !planned.isEmpty {
+            event.logger.debug("clocks started", metadata: ["rules": "\(ladders.keys.sorted().joined(separator: ","))"])
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Desk
+import Domain
+import Foundation
+import Logging
+import Messaging
+import Metrics
+import Postgres
+import ServiceLifecycle
+import Synchronization
+
+/// Fires deadlines on time. The next due time is kept in memory: the engine sleeps until then,
+/// and a NOTIFY on `propdesk_deadlines` (sent when deadlines are added, carrying the earliest new
+/// due time) wakes it early. On start, and after any reconnect, it fires everything already due,
+/// so what fell due while it was down fires at once. A firing claims rows with
+/// `FOR UPDATE SKIP LOCKED`, marks them fired and writes their events to the outbox in one
+/// transaction: replicas never fire a row twice, and a crash neither loses nor doubles one.
+/// Due times are compared on the database's clock, so replicas on hosts with skewed clocks agree.
+final class TimerEngine: Service, Sendable {
+    private let postgres: PostgresClient
+    private let batchSize: Int
+    /// The longest sleep without looking, in case a wake-up is lost.
+    private let sweepInterval: Duration
+    private let logger: Logger
+    private let fired = Counter(label: "propdesk_deadlines_fired_total")
+    private let lateness = Timer(label: "propdesk_deadline_firing_lateness")
+
+    init(postgres: PostgresClient, batchSize: Int = 500, sweepInterval: Duration = .seconds(5), logger: Logger) {
+        self.postgres = postgres
+        self.batchSize = batchSize
+        self.sweepInterval = sweepInterval
+        self.logger = logger
+    }
+
+    func run() async throws {
+        try await postgres.withTransaction { try Policies.seedDefaults(on: $0) }
+        let listener = PostgresListener(configuration: postgres.configuration, channels: ["propdesk_deadlines"], logger: logger)
+        defer { listener.stop() }
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        // The instant the engine sleeps until; a notification of anything earlier wakes it.
+        let target = Mutex<Date>(.distantPast)
+        let forward = Task {
+            for await event in listener.events {
+                switch event {
+                case .connected:
+                    wake.yield()
+                case .notification(let n):
+                    let due = (try? Date(postgresText: n.payload)) ?? .distantPast
+                    if due < target.withLock({ $0 }) { wake.yield() }
+                }
+            }
+        }
+        defer { forward.cancel() }
+        logger.info("timer engine started")
+        await cancelWhenGracefulShutdown {
+            var failures = 0
+            while !Task.isCancelled {
+                let pause: Duration
+                do {
+                    while try await self.fireDue() == self.batchSize {}
+                    pause = min(self.sweepInterval, try await self.untilNextDue())
+                    failures = 0
+                } catch {
+                    failures += 1
+                    self.logger.warning("timer engine failed; retrying", metadata: ["error": "\(error)"])
+                    pause = .milliseconds(min(5_000, 100 << min(failures, 6)))
+                }
+                target.withLock { $0 = Date().addingTimeInterval(Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18) }
+                await Self.sleep(pause, orUntil: wakeups)
+            }
+        }
+        logger.info("timer engine stopped")
+    }
+
+    /// Sleeps for `pause` or until the next wake-up, whichever comes first.
+    private static func sleep(_ pause: Duration, orUntil wakeups: AsyncStream<Void>) async {
+        guard pause > .zero else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: pause) }
+            group.addTask {
+                var it = wakeups.makeAsyncIterator()
+                _ = await it.next()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Time until the earliest pending deadline, on the database's clock.
+    func untilNextDue() async throws -> Duration {
+        let seconds = try await postgres.query(
+            "SELECT extract(epoch FROM min(due_at) - clock_timestamp())::float8 FROM deadlines WHERE state = 'pending'"
+        )[0].decode(0, as: Double?.self)
+        guard let seconds else { return .seconds(3_600) }
+        return seconds <= 0 ? .zero : .milliseconds(Int64((seconds * 1000).rounded(.up)))
+    }
+
+    /// Fires one batch of due deadlines; returns how many.
+    @discardableResult
+    func fireDue() async throws -> Int {
+        let limit = batchSize
+        let events = try await postgres.withTransaction { c -> [DeadlineEventPayload] in
+            let rows = try c.query("""
+                WITH due AS (
+                    SELECT id FROM deadlines WHERE state = 'pending' AND due_at <= clock_timestamp()
+                    ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED
+                ), fired AS (
+                    UPDATE deadlines d SET state = 'fired', fired_at = clock_timestamp() FROM due WHERE d.id = due.id
+                    RETURNING d.*
+                )
+                SELECT f.ticket_id, t.number, t.kind, f.round, f.rule_id, f.standard, coalesce(r.rule->>'title', f.rule_id), f.step,
+                       f.steps, f.started_at, f.due_at, f.fired_at, f.tell::text, f.property, f.purpose
+                FROM fired f JOIN tickets t ON t.id = f.ticket_id
+                LEFT JOIN LATERAL (SELECT rule FROM sla_rules s WHERE s.id = f.rule_id AND (s.property IS NULL OR s.property = f.property)
+                                   ORDER BY s.property NULLS LAST LIMIT 1) r ON true
+                ORDER BY f.due_at, f.id
+                """, [limit])
+            return try rows.map { row in
+                let payload = DeadlineEventPayload(
+                    ticketID: try row.decode(0), ticketNumber: try row.decode(1), kind: try TicketKind.decode(row, 2),
+                    round: try row.decode(3), ruleID: try row.decode(4), standard: try row.decode(5), title: try row.decode(6),
+                    step: try row.decode(7), steps: try row.decode(8), startedAt: try row.decode(9), dueAt: try row.decode(10),
+                    firedAt: try row.decode(11),
+                    tell: try DeskJSON.decoder.decode([Recipient].self, from: Data(try row.decode(12, as: String.self).utf8)))
+                let purpose: String = try row.decode(14)
+                let type = purpose == ClockRule.Purpose.followUp.rawValue
+                    ? EscalationEvents.followUpDue(payload.kind) : EscalationEvents.breached(standard: payload.standard)
+                let body = try DeskJSON.decoder.decode(JSONValue.self, from: DeskJSON.encoder.encode(payload))
+                try Outbox.enqueue(EventEnvelope(type: type, property: try row.decode(13), ticketID: payload.ticketID,
+                                                 correlationID: payload.ticketID, payload: body), on: c)
+                return payload
+            }
+        }
+        for e in events {
+            fired.increment()
+            lateness.recordMilliseconds(e.firingLatenessMs)
+            logger.info("deadline fired", metadata: [
+                "ticket_id": "\(e.ticketID)", "rule": "\(e.ruleID)", "step": "\(e.step)/\(e.steps)", "late_ms": "\(e.firingLatenessMs)",
+            ])
+        }
+        return events.count
+    }
+}
+
+extension TicketKind {
+    static func decode(_ row: PostgresRow, _ column: Int) throws -> TicketKind {
+        let raw: String = try row.decode(column)
+        guard let kind = TicketKind(rawValue: raw) else { throw PostgresError(kind: .decoding, message: "unknown ticket kind \(raw)") }
+        return kind
+    }
+}

@@ -1,0 +1,184 @@
+import AMQP
+import Desk
+import Domain
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Messaging
+import Postgres
+import Testing
+
+/// The desk (intake and dispatch) plus escalation processes, for a property whose clocks are
+/// seconds long and count wall time, so the tests run at any hour.
+struct ClockScenario {
+    static let firstEscalationPort = DeskScenario.intakePort + 2
+    let desk: DeskScenario
+    /// Every `escalation.*.breached` event of the property.
+    let breaches: String
+    /// Every `followup.*.due` event of the property.
+    let followUps: String
+
+    init() async throws {
+        desk = try await DeskScenario()
+        for rule in Self.fastRules {
+            try await desk.db.execute("INSERT INTO sla_rules (property, id, rule) VALUES ($1, $2, $3::jsonb)",
+                                      [desk.property, rule.id, PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(rule), as: UTF8.self))])
+        }
+        breaches = try await Servers.scratchQueue(desk.amqp, routingKey: "escalation.*.breached.\(desk.property)")
+        followUps = try await Servers.scratchQueue(desk.amqp, routingKey: "followup.*.due.\(desk.property)")
+    }
+
+    /// C1 (2 s, then 4 s), C2 (3 s), C3 (3 s), R2 (2 s) and F1 (2 s), in wall time.
+    static var fastRules: [ClockRule] {
+        func fast(_ id: String, _ seconds: [Int]) -> ClockRule {
+            var rule = StandardClocks.rules.first { $0.id == id }!
+            rule.schedule = nil
+            rule.steps = seconds.enumerated().map { i, s in ClockStep(.after(seconds: s), tell: rule.steps[min(i, rule.steps.count - 1)].tell) }
+            return rule
+        }
+        return [fast("C1", [2, 4]), fast("C2", [3]), fast("C3", [3]), fast("R2", [2]), fast("F1", [2])]
+    }
+
+    /// Starts an escalation process; `index` picks its port.
+    func startEscalation(_ index: Int = 0) async throws -> Subprocess {
+        let env = RealServers.ServiceProcessTests.self
+        let port = Self.firstEscalationPort + index
+        let process = try Subprocess(try env.binary("escalation"), ["serve"],
+                                     environment: env.environment(["PROPDESK_HTTP_PORT": "\(port)", "PROPDESK_INSTANCE": "test-\(index)"]))
+        guard try await env.waitReady(port: port) else { throw SetupError("escalation did not become ready:\n\(process.output)") }
+        return process
+    }
+
+    func stop(_ processes: [Subprocess]) async throws {
+        for p in processes { p.signal(SIGTERM) }
+        for p in processes { _ = try await p.wait(timeout: .seconds(15)) }
+        try await desk.stop()
+    }
+
+    /// Breach (or follow-up) events until `done`, or until nothing new arrives for `idle`.
+    func events(on queue: String, idle: Duration = .seconds(3), timeout: Duration = .seconds(30),
+                until done: @escaping @Sendable ([AMQPDelivery]) -> Bool = { _ in false }) async throws -> [(type: String, payload: DeadlineEventPayload)] {
+        try await Servers.collect(desk.amqp, queue: queue, idle: idle, timeout: timeout, until: done).map {
+            let envelope = try EventEnvelope.decode($0.body)
+            return (envelope.type, try DeskJSON.decoder.decode(DeadlineEventPayload.self, from: JSONEncoder().encode(envelope.payload)))
+        }
+    }
+
+    func created(_ fields: [String: Any]) async throws -> String {
+        let reply = try await desk.file(fields)
+        guard reply.status == 201, let id = reply.json["id"] as? String else { throw SetupError("create failed: \(reply.status) \(reply.json)") }
+        return id.lowercased()
+    }
+
+    func deadlineStates(_ ticket: String) async throws -> [String: String] {
+        var states: [String: String] = [:]
+        for row in try await desk.db.query("SELECT rule_id || '/' || step, state FROM deadlines WHERE ticket_id = $1::uuid", [ticket]) {
+            states[try row.decode(0)] = try row.decode(1)
+        }
+        return states
+    }
+}
+
+extension RealServers {
+    @Suite("Escalation: every deadline a durable timer that fires on the second")
+    struct EscalationTests {
+        @Test func anUnacknowledgedMajorComplaintEscalatesC1ThenC2AndC3ThenC1sNextStepOnTime() async throws {
+            let s = try await ClockScenario()
+            let escalation = try await s.startEscalation()
+            let ticket = try await s.created(["kind": "complaint", "severity": "major", "content": "电梯噪音"])
+            let got = try await s.events(on: s.breaches) { $0.count >= 4 }
+            let steps = got.map { "\($0.payload.ruleID)/\($0.payload.step)" }
+            #expect(steps.count == 4)
+            #expect(steps.first == "C1/1")
+            #expect(Set(steps[1...2]) == ["C2/1", "C3/1"])
+            #expect(steps.last == "C1/2")
+            #expect(got.allSatisfy { $0.payload.ticketID.uuidString.lowercased() == ticket })
+            #expect(got.first?.type == "escalation.c1.breached")
+            #expect(got.first?.payload.tell.contains(Recipient(.supervisor, .customerService)) == true)
+            // On the second: each fired within a second of its due time, due times as policy says.
+            for e in got {
+                #expect(e.payload.firingLatenessMs < 1_000, "\(e.payload.ruleID) fired \(e.payload.firingLatenessMs) ms late")
+            }
+            let c1 = try #require(got.first).payload
+            #expect(abs(c1.dueAt.timeIntervalSince(c1.startedAt) - 2) < 0.001)
+            #expect(try await s.deadlineStates(ticket)["C1/2"] == "fired")
+            try await s.stop([escalation])
+        }
+
+        @Test func aComplaintTakenOnSiteInTimeIsNeverEscalatedAndItsClocksAreRecordedAsMet() async throws {
+            let s = try await ClockScenario()
+            let escalation = try await s.startEscalation()
+            let ticket = try await s.created(["kind": "complaint", "severity": "minor"])
+            let reply = try await s.desk.post("/tickets/\(ticket)/on-site", ["actor": "Wang"],
+                                              headers: ["X-PropDesk-Role": "supervisor", "X-PropDesk-Staff": "Wang"])
+            #expect(reply.status == 200)
+            let got = try await s.events(on: s.breaches, idle: .seconds(6))
+            #expect(got.isEmpty, "escalated anyway: \(got.map(\.payload.ruleID))")
+            let states = try await s.deadlineStates(ticket)
+            #expect(states["C1/1"] == "met" && states["C1/2"] == "met" && states["C2/1"] == "met")
+            // Clocks that need more than being on site still run.
+            #expect(states["C7/1"] == "pending")
+            let early = try await s.desk.db.query(
+                "SELECT extract(epoch FROM due_at - met_at)::float8 FROM deadlines WHERE ticket_id = $1::uuid AND rule_id = 'C1' AND step = 1",
+                [ticket])[0].decode(0, as: Double.self)
+            #expect(early > 0.5 && early <= 2)
+            try await s.stop([escalation])
+        }
+
+        @Test func aStuckLiftFiresItsOneMinuteStepOnTime() async throws {
+            let s = try await ClockScenario()
+            let escalation = try await s.startEscalation()
+            _ = try await s.created(["kind": "emergency", "emergency_type": "lift_entrapment", "content": "2号梯困人"])
+            let got = try await s.events(on: s.breaches) { $0.count >= 1 }
+            #expect(got.map(\.type) == ["escalation.r2.breached"])
+            let tell = Set(got.first?.payload.tell ?? [])
+            #expect(tell.contains(Recipient(.supervisor, .engineering)) && tell.contains(Recipient(.controlRoom, .security)))
+            #expect((got.first?.payload.firingLatenessMs ?? .max) < 1_000)
+            try await s.stop([escalation])
+        }
+
+        @Test func deadlinesThatFellDueWhileEscalationWasDownFireOnceAtRestart() async throws {
+            let s = try await ClockScenario()
+            let first = try await s.startEscalation()
+            first.signal(SIGKILL)
+            _ = try await first.wait(timeout: .seconds(10))
+            let ticket = try await s.created(["kind": "complaint", "severity": "minor"])
+            try await Task.sleep(for: .seconds(5))   // C1/1, C2/1 and C1/2 are all due now
+            let second = try await s.startEscalation()
+            let got = try await s.events(on: s.breaches, idle: .seconds(4)) { $0.count > 3 }
+            #expect(got.map { "\($0.payload.ruleID)/\($0.payload.step)" }.sorted() == ["C1/1", "C1/2", "C2/1"])
+            #expect(got.allSatisfy { $0.payload.ticketID.uuidString.lowercased() == ticket })
+            try await s.stop([second])
+        }
+
+        @Test func twoReplicasFireEveryDeadlineExactlyOnce() async throws {
+            let s = try await ClockScenario()
+            let replicas = [try await s.startEscalation(0), try await s.startEscalation(1)]
+            var tickets: [String] = []
+            for i in 0..<15 { tickets.append(try await s.created(["kind": "complaint", "severity": "minor", "content": "投诉 \(i)"])) }
+            let got = try await s.events(on: s.breaches, idle: .seconds(4)) { $0.count > 45 }
+            let keys = got.map { "\($0.payload.ticketID.uuidString.lowercased()) \($0.payload.ruleID)/\($0.payload.step)" }
+            #expect(keys.count == 45)
+            #expect(Set(keys).count == keys.count, "a deadline fired twice")
+            #expect(Set(got.map { $0.payload.ticketID.uuidString.lowercased() }) == Set(tickets))
+            try await s.stop(replicas)
+        }
+
+        @Test func resolvingAComplaintSchedulesItsFollowUpCallOnTheCustomerServiceSide() async throws {
+            let s = try await ClockScenario()
+            let escalation = try await s.startEscalation()
+            let ticket = try await s.created(["kind": "complaint", "severity": "minor"])
+            let reply = try await s.desk.post("/tickets/\(ticket)/resolve", ["actor": "Wang", "outcome": "cleaned the corridor"],
+                                              headers: ["X-PropDesk-Role": "supervisor", "X-PropDesk-Staff": "Wang"])
+            #expect(reply.status == 200)
+            let got = try await s.events(on: s.followUps) { $0.count >= 1 }
+            #expect(got.map(\.type) == ["followup.complaint.due"])
+            #expect(got.first?.payload.tell == [Recipient(.operator_, .customerService)])
+            // Resolving met the complaint's clocks before they fired.
+            let states = try await s.deadlineStates(ticket)
+            #expect(states["C7/1"] == "met" && states["C4/1"] == "met")
+            try await s.stop([escalation])
+        }
+    }
+}
