@@ -44,6 +44,8 @@ struct IntakeAPI: Sendable {
     ] + TicketAction.allCases.map { action in
         Route(.post, "/tickets/{id}/\(action.pathSegment)") { api, request, context in try await api.ticketStep(action, request, context) }
     } + [
+        Route(.post, "/tickets/{id}/follow-up") { api, request, context in try await api.followUp(request, context) },
+        Route(.get, "/reports/follow-ups") { api, request, _ in try await api.followUpReport(request) },
         Route(.get, "/work-orders/{id}") { api, request, context in try await api.readWorkOrder(request, context) },
     ] + WorkOrderAction.allCases.filter { $0 != .cancel }.map { action in
         Route(.post, "/work-orders/{id}/\(action.pathSegment)") { api, request, context in
@@ -201,6 +203,44 @@ struct IntakeAPI: Sendable {
         }
         logger.info("ticket step", metadata: ["ticket_id": "\(id)", "action": "\(action.rawValue)", "status": "\(ticket.status.rawValue)"])
         return try Self.json(ticket.masked(for: role))
+    }
+
+    /// The outcome of a follow-up call, by the desk (operators and supervisors and above).
+    func followUp(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let (_, role) = try who(request)
+        guard role == .operator_ || role.supervises else { throw APIError.forbidden(role, "record a follow-up call") }
+        let id = try Self.id(context)
+        let outcome: FollowUpForm.Outcome
+        switch try await Self.decodeBody(FollowUpForm.self, request, context).validate() {
+        case .success(let o): outcome = o
+        case .failure(let failure): throw APIError.validation(failure)
+        }
+        let ticket = try await deskTransaction { c in
+            try TicketStore.recordFollowUp(outcome, ticket: id, role: role, on: c)
+            return try TicketStore.ticket(id, on: c)!
+        }
+        logger.info("follow-up recorded", metadata: ["ticket_id": "\(id)", "reached": "\(outcome.reached)", "status": "\(ticket.status.rawValue)"])
+        return try Self.json(ticket.masked(for: role))
+    }
+
+    func followUpReport(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        guard let property = query["property"].map(String.init), !property.isEmpty else {
+            throw APIError.badRequest("required", "property is required", field: "property")
+        }
+        func date(_ name: String) throws -> CivilDate? {
+            guard let text = query[Substring(name)].map(String.init) else { return nil }
+            guard let d = CivilDate(text) else { throw APIError.badRequest("invalid_format", "\(name) is a date YYYY-MM-DD", field: name) }
+            return d
+        }
+        let today = CivilDate(ordinal: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down)))
+        let to = try date("to") ?? today.adding(days: 1)
+        let from = try date("from") ?? to.adding(days: -30)
+        guard from < to else { throw APIError.badRequest("invalid_format", "from must be before to", field: "from") }
+        guard let report = try await postgres.withConnection({ try Reports.followUps(property: property, from: from, to: to, on: $0) }) else {
+            throw APIError(DeskError.notFound("property \(property.prefix(40))"))
+        }
+        return try Self.json(report)
     }
 
     func workOrderStep(_ action: WorkOrderAction, _ request: Request, _ context: BasicRequestContext) async throws -> Response {

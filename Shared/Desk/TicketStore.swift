@@ -193,6 +193,33 @@ public enum TicketStore {
         return ticket
     }
 
+    // MARK: - Follow-up calls
+
+    /// Records a follow-up call's outcome (F1–F4) on a resolved or closed ticket: `followed_up`
+    /// when the resident was reached, `follow_up_missed` when not (the call is due again later).
+    /// A dissatisfied resident reopens the ticket, with the complaint in writing, so dispatch
+    /// sends it back to the departments (F4).
+    @discardableResult
+    public static func recordFollowUp(_ outcome: FollowUpForm.Outcome, ticket id: UUID, role: StaffRole,
+                                      on c: PostgresConnection) throws -> TicketView {
+        var ticket = try lockTicket(id, on: c)
+        guard ticket.status == .resolved || ticket.status == .closed else {
+            throw DeskError.illegal(IllegalTransition(subject: "ticket", from: ticket.status.rawValue, action: "follow_up",
+                                                      reason: "only a resolved or closed ticket is followed up; this one is \(ticket.status.rawValue)"))
+        }
+        let actor = Actor(name: outcome.actor, role: role)
+        let verdict = !outcome.reached ? "not reached" : outcome.satisfied == true ? "satisfied" : "dissatisfied"
+        let text = [verdict, outcome.note].compactMap { $0 }.joined(separator: ": ")
+        let writes = Writes(on: c)
+        try writes.record(DeskEvents.ticket(ticket.kind, outcome.reached ? DeskEvents.followedUp : DeskEvents.followUpMissed),
+                          ticket: &ticket, actor: actor, note: text)
+        if outcome.reached, outcome.satisfied == false {
+            try step(ticket: &ticket, .reopen, by: actor, text: "dissatisfied on the follow-up call: \(outcome.note ?? "")", writes: writes, on: c)
+        }
+        try writes.flush()
+        return ticket
+    }
+
     // MARK: - Work-order steps
 
     /// Applies a department's step to one of its work orders, and what it means for the ticket:

@@ -287,3 +287,52 @@ extension WorkOrderAction {
         }
     }
 }
+
+/// The outcome of a follow-up call (回访, F1–F4): whether the resident was reached and, if so,
+/// whether they are satisfied. Dissatisfied reopens the ticket (F4).
+public struct FollowUpForm: Codable, Sendable, Equatable {
+    public var actor: String?
+    public var reached: Bool?
+    public var satisfied: Bool?
+    public var note: String?
+
+    public init(actor: String? = nil, reached: Bool? = nil, satisfied: Bool? = nil, note: String? = nil) {
+        self.actor = actor
+        self.reached = reached
+        self.satisfied = satisfied
+        self.note = note
+    }
+
+    public struct Outcome: Sendable, Equatable {
+        public var actor: String
+        public var reached: Bool
+        /// nil when not reached.
+        public var satisfied: Bool?
+        public var note: String?
+    }
+
+    public func validate() -> Result<Outcome, ValidationFailure> {
+        var problems: [Problem] = []
+        let actor = actor?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if actor.isEmpty { problems.append(.init(field: "actor", code: "required", message: "actor (who made the call) is required")) }
+        if actor.count > TicketForm.maxShort {
+            problems.append(.init(field: "actor", code: "too_long", message: "actor is at most \(TicketForm.maxShort) characters"))
+        }
+        if reached == nil { problems.append(.init(field: "reached", code: "required", message: "reached (true or false) is required")) }
+        if reached == true, satisfied == nil {
+            problems.append(.init(field: "satisfied", code: "required", message: "satisfied (true or false) is required when the resident was reached"))
+        }
+        if reached == false, satisfied != nil {
+            problems.append(.init(field: "satisfied", code: "invalid_format", message: "satisfied is only given when the resident was reached"))
+        }
+        let note = note?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let note, note.count > TicketForm.maxContent {
+            problems.append(.init(field: "note", code: "too_long", message: "note is at most \(TicketForm.maxContent) characters"))
+        }
+        if reached == true, satisfied == false, note?.isEmpty ?? true {
+            problems.append(.init(field: "note", code: "required", message: "note (what the resident is unhappy with) is required: it goes back to the department"))
+        }
+        guard problems.isEmpty, let reached else { return .failure(ValidationFailure(problems: problems)) }
+        return .success(Outcome(actor: actor, reached: reached, satisfied: reached ? satisfied : nil, note: note?.isEmpty == true ? nil : note))
+    }
+}

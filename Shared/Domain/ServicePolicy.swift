@@ -8,8 +8,10 @@ public enum ClockEvent: String, Codable, Sendable, CaseIterable {
     case resolved, closed, reopened, cancelled
     /// A work order was assigned to a department (R1).
     case assigned
-    /// The follow-up call's outcome was recorded (F1–F4).
+    /// The follow-up call reached the resident (F1–F4).
     case followedUp = "followed_up"
+    /// The follow-up call did not reach the resident: it is due again.
+    case followUpMissed = "follow_up_missed"
 
     /// Acknowledged, on site, resolved, closed: each implies the ones before it, so a clock that
     /// stops on acknowledgement is also met by a ticket that goes straight to on site.

@@ -180,5 +180,49 @@ extension RealServers {
             #expect(states["C7/1"] == "met" && states["C4/1"] == "met")
             try await s.stop([escalation])
         }
+
+        @Test func aFollowUpCallIsRecordedAMissedOneIsDueAgainAndADissatisfiedResidentReopensTheTicket() async throws {
+            let s = try await ClockScenario()
+            let escalation = try await s.startEscalation()
+            let desk = ["X-PropDesk-Role": "operator", "X-PropDesk-Staff": "Li"]
+            let ticket = try await s.created(["kind": "complaint", "severity": "minor"])
+            // Not resolved yet: no follow-up call to record.
+            let early = try await s.desk.post("/tickets/\(ticket)/follow-up", ["actor": "Li", "reached": false], headers: desk)
+            #expect(early.status == 409)
+            #expect(try await s.desk.post("/tickets/\(ticket)/resolve", ["actor": "Wang", "outcome": "fixed"], headers: desk).status == 200)
+            _ = try await s.events(on: s.followUps) { $0.count >= 1 }   // F1 fell due (2 s)
+
+            // Bad input changes nothing.
+            let bad = try await s.desk.post("/tickets/\(ticket)/follow-up", ["actor": "Li", "reached": true], headers: desk)
+            #expect(bad.status == 422)
+            #expect((bad.json["problems"] as? [[String: Any]])?.first?["field"] as? String == "satisfied")
+            let technician = try await s.desk.post("/tickets/\(ticket)/follow-up", ["actor": "Zhou", "reached": false],
+                                                   headers: ["X-PropDesk-Role": "technician", "X-PropDesk-Staff": "Zhou"])
+            #expect(technician.status == 403)
+
+            // Not reached: the call is due again.
+            #expect(try await s.desk.post("/tickets/\(ticket)/follow-up", ["actor": "Li", "reached": false], headers: desk).status == 200)
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await s.deadlineStates(ticket)["F-retry/1"] == "pending")
+
+            // Reached and dissatisfied: reopened, back to the departments, the calls counted.
+            let unhappy = try await s.desk.post("/tickets/\(ticket)/follow-up",
+                                                ["actor": "Li", "reached": true, "satisfied": false, "note": "楼道还是很脏"], headers: desk)
+            #expect(unhappy.status == 200)
+            #expect(unhappy.json["status"] as? String == "open")
+            #expect(unhappy.json["round"] as? Int == 2)
+            let types = (unhappy.json["timeline"] as? [[String: Any]] ?? []).compactMap { $0["type"] as? String }
+            #expect(Array(types.suffix(3)) == ["ticket.complaint.follow_up_missed", "ticket.complaint.followed_up", "ticket.complaint.reopened"])
+            let orders = try await s.desk.workOrders(ticket, count: 2)
+            #expect(orders.contains { $0["round"] as? Int == 2 })
+            try await Task.sleep(for: .seconds(1))
+            let states = try await s.deadlineStates(ticket)
+            #expect(states["F-retry/1"] == "met")
+            #expect(states["F4/1"] == "met")   // the work order went back within 24 h
+            let report = try await s.desk.request("GET", "/reports/follow-ups?property=\(s.desk.property)").json
+            #expect(report["due"] as? Int == 1 && report["late"] as? Int == 1 && report["outstanding"] as? Int == 0)
+            #expect(report["rate"] as? Double == 1.0)
+            try await s.stop([escalation])
+        }
     }
 }
