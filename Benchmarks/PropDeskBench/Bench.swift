@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "propdesk-bench",
         abstract: "PropDesk benchmarks: each measures a PropDesk path against a baseline in the same run.",
         discussion: "Needs PROPDESK_AMQP_URL and PROPDESK_DATABASE_URL (eval \"$(deploy/local/stack env)\").",
-        subcommands: [AMQPBench.self, OutboxBench.self, DeskBench.self])
+        subcommands: [AMQPBench.self, OutboxBench.self, DeskBench.self, TimerBench.self])
 }
 
 func environment(_ name: String) throws -> String {

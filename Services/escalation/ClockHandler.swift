@@ -58,12 +58,12 @@ struct ClockHandler: EventHandler {
         let ladders = Dictionary(grouping: planned, by: \.ruleID).mapValues(\.count)
         for d in planned {
             try c.executeLater("""
-                INSERT INTO deadlines (ticket_id, property, round, rule_id, standard, purpose, step, steps, started_at, due_at, tell)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
+                INSERT INTO deadlines (ticket_id, property, round, rule_id, standard, title, purpose, step, steps, started_at, due_at, tell)
+                VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, $11::jsonb)
                 ON CONFLICT (ticket_id, round, rule_id, step) DO NOTHING
                 """, [facts.ticketID, envelope.property, facts.round, d.ruleID, d.standard, d.purpose.rawValue, d.step,
                       ladders[d.ruleID] ?? d.step, at, d.dueAt,
-                      PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(d.tell), as: UTF8.self))])
+                      PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(d.tell), as: UTF8.self)), d.title])
         }
         if !planned.isEmpty {
             event.logger.debug("clocks started", metadata: ["rules": "\(ladders.keys.sorted().joined(separator: ","))"])

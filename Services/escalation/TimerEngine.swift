@@ -99,19 +99,22 @@ final class TimerEngine: Service, Sendable {
     func fireDue() async throws -> Int {
         let limit = batchSize
         let events = try await postgres.withTransaction { c -> [DeadlineEventPayload] in
+            // Not waiting for the disk: a firing lost in a crash leaves its row pending, so it fires
+            // again, with the same message id (``messageID(deadline:)``), which inboxes absorb.
+            try c.executeLater("SET LOCAL synchronous_commit = off")
             let rows = try c.query("""
                 WITH due AS (
-                    SELECT id FROM deadlines WHERE state = 'pending' AND due_at <= clock_timestamp()
+                    -- The bound as a sub-select: evaluated once, so the index stops at it (a bare
+                    -- clock_timestamp() is volatile, and would be checked against every pending row).
+                    SELECT id FROM deadlines WHERE state = 'pending' AND due_at <= (SELECT clock_timestamp())
                     ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED
                 ), fired AS (
                     UPDATE deadlines d SET state = 'fired', fired_at = clock_timestamp() FROM due WHERE d.id = due.id
                     RETURNING d.*
                 )
-                SELECT f.ticket_id, t.number, t.kind, f.round, f.rule_id, f.standard, coalesce(r.rule->>'title', f.rule_id), f.step,
-                       f.steps, f.started_at, f.due_at, f.fired_at, f.tell::text, f.property, f.purpose
+                SELECT f.ticket_id, t.number, t.kind, f.round, f.rule_id, f.standard, f.title, f.step, f.steps, f.started_at,
+                       f.due_at, f.fired_at, f.tell::text, f.property, f.purpose, f.id
                 FROM fired f JOIN tickets t ON t.id = f.ticket_id
-                LEFT JOIN LATERAL (SELECT rule FROM sla_rules s WHERE s.id = f.rule_id AND (s.property IS NULL OR s.property = f.property)
-                                   ORDER BY s.property NULLS LAST LIMIT 1) r ON true
                 ORDER BY f.due_at, f.id
                 """, [limit])
             return try rows.map { row in
@@ -125,8 +128,8 @@ final class TimerEngine: Service, Sendable {
                 let type = purpose == ClockRule.Purpose.followUp.rawValue
                     ? EscalationEvents.followUpDue(payload.kind) : EscalationEvents.breached(standard: payload.standard)
                 let body = try DeskJSON.decoder.decode(JSONValue.self, from: DeskJSON.encoder.encode(payload))
-                try Outbox.enqueue(EventEnvelope(type: type, property: try row.decode(13), ticketID: payload.ticketID,
-                                                 correlationID: payload.ticketID, payload: body), on: c)
+                try Outbox.enqueue(EventEnvelope(id: Self.messageID(deadline: try row.decode(15)), type: type, property: try row.decode(13),
+                                                 ticketID: payload.ticketID, correlationID: payload.ticketID, payload: body), on: c)
                 return payload
             }
         }
@@ -138,6 +141,14 @@ final class TimerEngine: Service, Sendable {
             ])
         }
         return events.count
+    }
+}
+
+extension TimerEngine {
+    /// The firing's message id, derived from the deadline's id, so a firing repeated after a lost
+    /// commit is the same message.
+    static func messageID(deadline: Int64) -> UUID {
+        UUID(uuidString: String(format: "de4d11e5-0000-4000-8000-%012llx", UInt64(deadline) & 0xFFFF_FFFF_FFFF))!
     }
 }
 

@@ -252,6 +252,7 @@ public struct ClockTicket: Sendable, Equatable {
 public struct PlannedDeadline: Sendable, Equatable {
     public var ruleID: String
     public var standard: String
+    public var title: String
     public var purpose: ClockRule.Purpose
     /// 1-based position on the ladder.
     public var step: Int
@@ -267,7 +268,7 @@ public enum DeadlinePlanner {
                                  calendar: WorkCalendar) -> [PlannedDeadline] {
         rules.filter { $0.starts == event && applies($0, to: ticket, at: start, calendar: calendar) }.flatMap { rule in
             rule.steps.enumerated().map { index, step in
-                PlannedDeadline(ruleID: rule.id, standard: rule.standard, purpose: rule.purpose, step: index + 1,
+                PlannedDeadline(ruleID: rule.id, standard: rule.standard, title: rule.title, purpose: rule.purpose, step: index + 1,
                                 dueAt: due(step.due, from: start, ticket: ticket, schedule: rule.schedule, calendar: calendar),
                                 tell: step.tell)
             }

@@ -86,6 +86,7 @@ CREATE TABLE deadlines (
     round       integer NOT NULL,
     rule_id     text NOT NULL,
     standard    text NOT NULL,
+    title       text NOT NULL,
     purpose     text NOT NULL CHECK (purpose IN ('escalation', 'follow_up')),
     step        integer NOT NULL CHECK (step >= 1),
     steps       integer NOT NULL CHECK (steps >= step),

@@ -1,0 +1,165 @@
+import AMQP
+import ArgumentParser
+import Desk
+import Foundation
+import Histogram
+import Messaging
+import Postgres
+import Schema
+import Synchronization
+
+/// The escalation service's timer engine under load: lateness of firings as a consumer of the
+/// breach events sees it (receive time minus due time), with a million deadlines pending and
+/// 1,000 falling due each second; the service's memory meanwhile; and how long 60,000 overdue
+/// deadlines take to fire. Needs the suite running (`deploy/local/run`).
+struct TimerBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "timers",
+        abstract: "Deadline firing lateness with many pending; catch-up of an overdue backlog; the escalation service's RSS.",
+        discussion: "Needs the suite running (deploy/local/run) and PROPDESK_AMQP_URL / PROPDESK_DATABASE_URL set. Removes its deadlines afterwards.")
+
+    @Option(help: "Deadlines pending far in the future while the others fall due.") var pending = 1_000_000
+    @Option(help: "Deadlines falling due per second.") var rate = 1_000
+    @Option(help: "Seconds deadlines fall due for.") var seconds = 30
+    @Option(help: "Overdue deadlines for the catch-up run.") var overdue = 60_000
+    @Option(help: "pgbench transactions per client, for the baseline.") var pgbenchTransactions = 5_000
+
+    func run() async throws {
+        let pg = try PostgresConfiguration(url: try environment("PROPDESK_DATABASE_URL"))
+        let logger = quietLogger()
+        let db = PostgresClient(configuration: pg, size: 2, logger: logger)
+        try await Migrator.migrate(db, migrations: try Migration.bundled(), logger: logger)
+        let property = "bench"
+        try await db.execute("INSERT INTO properties (code, name, ticket_prefix) VALUES ($1, 'Benchmark estate', 'BN') ON CONFLICT DO NOTHING", [property])
+        let ticket = UUID()
+        try await db.execute("""
+            INSERT INTO tickets (id, property, number, kind, channel, content, taken_by) VALUES ($1, $2, $3, 'complaint', 'phone', 'timer bench', 'bench')
+            """, [ticket, property, "BN-TIMER-\(ticket.uuidString.prefix(8))"])
+        let amqp = AMQPConnection(configuration: try AMQPConfiguration(url: try environment("PROPDESK_AMQP_URL"), connectionName: "bench-timers"),
+                                  logger: logger)
+        try await amqp.connect()
+        let queue = "bench.timers.\(UUID().uuidString.prefix(8).lowercased())"
+        try await amqp.declare(PropDeskTopology.shared() + AMQPTopology(
+            queues: [.init(name: queue, type: .quorum, extraArguments: benchQueueExpiry)],
+            bindings: [.init(queue: queue, exchange: PropDeskTopology.eventsExchange, routingKey: "escalation.bench.breached.\(property)")]))
+        do {
+            try await measure(ticket: ticket, property: property, queue: queue, pg: pg, db: db, amqp: amqp)
+        } catch {
+            // Never leave a million deadlines behind to fire tomorrow.
+            _ = try? await db.execute("DELETE FROM deadlines WHERE ticket_id = $1", [ticket])
+            throw error
+        }
+        try await db.execute("DELETE FROM deadlines WHERE ticket_id = $1", [ticket])
+        await amqp.close()
+        db.shutdown()
+    }
+
+    func measure(ticket: UUID, property: String, queue: String, pg: PostgresConfiguration, db: PostgresClient,
+                 amqp: AMQPConnection) async throws {
+
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("propdesk-insert.sql")
+        try await db.execute("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, body jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+        try #"INSERT INTO bench_insert (body) VALUES ('{"type":"bench.insert","payload":{}}');"#.write(to: script, atomically: true, encoding: .utf8)
+        let pgbench = try runPgbench(pg, clients: 4, transactions: pgbenchTransactions, script: script.path)
+        print(String(format: "pgbench insert-only, 4 clients: %.0f tps (the machine's speed this run)", pgbench))
+
+        // A million deadlines due in a day to a month: the engine must not care.
+        let filled = ContinuousClock.now
+        try await insert(ticket: ticket, property: property, count: pending, prefix: "far",
+                         due: "now() + interval '1 day' + g * interval '2 seconds'", db: db)
+        print("\(pending) deadlines pending, written in \(filled.duration(to: .now))")
+        let rssBefore = escalationRSS()
+
+        // `rate` per second fall due for `seconds`, starting 5 s from now.
+        let total = rate * seconds
+        let stepMs = 1_000.0 / Double(rate)
+        try await insert(ticket: ticket, property: property, count: total, prefix: "due",
+                         due: "now() + interval '5 seconds' + g * interval '\(stepMs) milliseconds'", db: db)
+        let rssPeak = Mutex(rssBefore ?? 0)
+        let sampler = Task {
+            while !Task.isCancelled {
+                if let r = escalationRSS() { rssPeak.withLock { $0 = max($0, r) } }
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        let due = try await collect(total, from: queue, amqp: amqp, timeout: .seconds(seconds + 60))
+        sampler.cancel()
+        print(String(format: "falling due %d/s for %d s with %d pending: received %d of %d", rate, seconds, pending, due.count, total))
+        report("lateness seen by a consumer (receive − due)", due.map(\.observed))
+        report("firing lateness (fired_at − due)", due.map(\.firing))
+        let mb = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1_048_576) }
+        print("escalation RSS: \(rssBefore.map(mb) ?? "not found") with the pending deadlines written; peak \(mb(rssPeak.withLock { $0 })) while firing")
+
+        // Catch-up: as after an outage, every one of these is already due when written.
+        let started = Date()
+        try await insert(ticket: ticket, property: property, count: overdue, prefix: "late",
+                         due: "now() - interval '60 seconds' + g * interval '\(60_000.0 / Double(overdue)) milliseconds'", db: db)
+        let backlog = try await collect(overdue, from: queue, amqp: amqp, timeout: .seconds(300))
+        let last = backlog.map(\.received).max() ?? started
+        print(String(format: "catch-up: %d overdue deadlines (due over the last 60 s) all received %.2f s after they were written (%d received)",
+                     overdue, last.timeIntervalSince(started), backlog.count))
+    }
+
+    struct Firing {
+        var observed: Double
+        var firing: Double
+        var received: Date
+    }
+
+    func insert(ticket: UUID, property: String, count: Int, prefix: String, due: String, db: PostgresClient) async throws {
+        // In chunks, so one statement does not hold a million-row transaction.
+        var start = 0
+        while start < count {
+            let end = min(count, start + 100_000)
+            try await db.execute("""
+                INSERT INTO deadlines (ticket_id, property, round, rule_id, standard, title, purpose, step, steps, started_at, due_at, tell)
+                SELECT $1, $2, 1, $3 || '-' || g, 'BENCH', 'benchmark deadline', 'escalation', 1, 1, now(), \(due),
+                       '[{"role":"supervisor"}]'::jsonb
+                FROM generate_series($4::int, $5::int - 1) AS g
+                """, [ticket, property, prefix, start, end])
+            start = end
+        }
+    }
+
+    func collect(_ count: Int, from queue: String, amqp: AMQPConnection, timeout: Duration) async throws -> [Firing] {
+        let consumer = try await amqp.consume(queue: queue, prefetch: 2_000)
+        let got = Mutex<[Firing]>([])
+        let reader = Task {
+            for await delivery in consumer {
+                let now = Date()
+                delivery.ack()
+                guard let envelope = try? EventEnvelope.decode(delivery.body),
+                      let p = try? DeskJSON.decoder.decode(DeadlineEventPayload.self, from: JSONEncoder().encode(envelope.payload)) else { continue }
+                let done = got.withLock {
+                    $0.append(Firing(observed: now.timeIntervalSince(p.dueAt) * 1000, firing: Double(p.firingLatenessMs), received: now))
+                    return $0.count >= count
+                }
+                if done { break }
+            }
+        }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, got.withLock({ $0.count }) < count { try await Task.sleep(for: .milliseconds(100)) }
+        await consumer.cancel()
+        reader.cancel()
+        return got.withLock { $0 }
+    }
+
+    func report(_ title: String, _ values: [Double]) {
+        var h = Histogram<UInt64>(highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: .three)
+        for v in values { h.record(UInt64(max(0, v).rounded())) }
+        print(String(format: "  %@: p50 %d ms, p99 %d ms, max %d ms", title, h.valueAtPercentile(50), h.valueAtPercentile(99), h.max))
+    }
+
+    /// The resident memory of the running escalation service, from `/proc`; nil if none runs.
+    func escalationRSS() -> Int? {
+        let fm = FileManager.default
+        for pid in (try? fm.contentsOfDirectory(atPath: "/proc")) ?? [] where pid.allSatisfy(\.isNumber) {
+            guard let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"), exe.hasSuffix("/escalation"),
+                  let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+                  let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { continue }
+            return kb * 1024
+        }
+        return nil
+    }
+}
