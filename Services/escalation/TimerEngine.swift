@@ -52,8 +52,13 @@ final class TimerEngine: Service, Sendable {
         defer { forward.cancel() }
         logger.info("timer engine started")
         await cancelWhenGracefulShutdown {
+            // One loop over the wake-ups; a timer task yields into the same stream when the next
+            // deadline is due, so a NOTIFY and the timer coalesce into one pass.
+            var timer: Task<Void, Never>?
             var failures = 0
-            while !Task.isCancelled {
+            wake.yield()
+            for await _ in wakeups {
+                timer?.cancel()
                 let pause: Duration
                 do {
                     while try await self.fireDue() == self.batchSize {}
@@ -64,25 +69,18 @@ final class TimerEngine: Service, Sendable {
                     self.logger.warning("timer engine failed; retrying", metadata: ["error": "\(error)"])
                     pause = .milliseconds(min(5_000, 100 << min(failures, 6)))
                 }
-                target.withLock { $0 = Date().addingTimeInterval(Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18) }
-                await Self.sleep(pause, orUntil: wakeups)
+                let seconds = Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18
+                target.withLock { $0 = Date().addingTimeInterval(seconds) }
+                timer = Task {
+                    do {
+                        try await Task.sleep(for: pause)
+                        wake.yield()
+                    } catch {}  // cancelled: an earlier wake-up came first
+                }
             }
+            timer?.cancel()
         }
         logger.info("timer engine stopped")
-    }
-
-    /// Sleeps for `pause` or until the next wake-up, whichever comes first.
-    private static func sleep(_ pause: Duration, orUntil wakeups: AsyncStream<Void>) async {
-        guard pause > .zero else { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: pause) }
-            group.addTask {
-                var it = wakeups.makeAsyncIterator()
-                _ = await it.next()
-            }
-            await group.next()
-            group.cancelAll()
-        }
     }
 
     /// Time until the earliest pending deadline, on the database's clock.
