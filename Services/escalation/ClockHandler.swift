@@ -45,6 +45,18 @@ struct ClockHandler: EventHandler {
             return
         }
         let policy = try policies.policy(for: envelope.property, on: c)
+        if clockEvent == .extended {
+            // Each running resolution clock's pending steps move together, keeping the ladder's
+            // spacing, so its next step falls due at the agreed time.
+            guard let until = facts.requestedAt else { throw PoisonMessage("\(envelope.type) without requested_at") }
+            try c.executeLater("""
+                UPDATE deadlines d SET due_at = d.due_at + (($4::timestamptz) - clock.first_due)
+                FROM (SELECT rule_id, min(due_at) AS first_due FROM deadlines
+                      WHERE ticket_id = $1 AND round = $2 AND rule_id = ANY($3::text[]) AND state = 'pending' GROUP BY rule_id) clock
+                WHERE d.ticket_id = $1 AND d.round = $2 AND d.rule_id = clock.rule_id AND d.state = 'pending' AND clock.first_due < $4
+                """, [facts.ticketID, facts.round, PostgresArray(DeadlinePlanner.rulesExtended(rules: policy.rules)), until])
+            return
+        }
         let met = DeadlinePlanner.rulesMet(by: clockEvent, rules: policy.rules)
         if !met.isEmpty {
             try c.executeLater("""

@@ -46,6 +46,7 @@ struct IntakeAPI: Sendable {
     } + [
         Route(.post, "/tickets/{id}/follow-up") { api, request, context in try await api.followUp(request, context) },
         Route(.get, "/reports/follow-ups") { api, request, _ in try await api.followUpReport(request) },
+        Route(.post, "/tickets/{id}/extend") { api, request, context in try await api.extend(request, context) },
         Route(.get, "/work-orders/{id}") { api, request, context in try await api.readWorkOrder(request, context) },
     ] + WorkOrderAction.allCases.filter { $0 != .cancel }.map { action in
         Route(.post, "/work-orders/{id}/\(action.pathSegment)") { api, request, context in
@@ -220,6 +221,24 @@ struct IntakeAPI: Sendable {
             return try TicketStore.ticket(id, on: c)!
         }
         logger.info("follow-up recorded", metadata: ["ticket_id": "\(id)", "reached": "\(outcome.reached)", "status": "\(ticket.status.rawValue)"])
+        return try Self.json(ticket.masked(for: role))
+    }
+
+    /// A later time agreed with the customer, recorded by the desk or a supervisor.
+    func extend(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let (_, role) = try who(request)
+        guard role == .operator_ || role.supervises else { throw APIError.forbidden(role, "extend a ticket's deadline") }
+        let id = try Self.id(context)
+        let ext: ExtensionForm.Extension
+        switch try await Self.decodeBody(ExtensionForm.self, request, context).validate(now: Date()) {
+        case .success(let e): ext = e
+        case .failure(let failure): throw APIError.validation(failure)
+        }
+        let ticket = try await deskTransaction { c in
+            try TicketStore.extend(ext, ticket: id, role: role, on: c)
+            return try TicketStore.ticket(id, on: c)!
+        }
+        logger.info("ticket extended", metadata: ["ticket_id": "\(id)", "until": "\(ext.until)"])
         return try Self.json(ticket.masked(for: role))
     }
 

@@ -8,16 +8,18 @@ import Messaging
 ///
 /// - `ticket.<kind>.<event>`: `created`, then one per ``TicketAction`` (`acknowledged`,
 ///   `on_site`, `noted`, `resolved`, `closed`, `reopened`, `cancelled`), and a follow-up call's
-///   outcome (`followed_up`, `follow_up_missed`).
+///   outcome (`followed_up`, `follow_up_missed`), and a customer-agreed extension (`extended`).
 /// - `workorder.<queue>.<event>`: `assigned`, then one per ``WorkOrderAction``; `<queue>` is a
 ///   department or `triage`.
 ///
 /// On the wire the routing key adds the property: `ticket.complaint.created.sunrise-garden`.
 public enum DeskEvents {
-    public static let ticketEvents = ["created"] + TicketAction.allCases.map(\.eventName) + [followedUp, followUpMissed]
+    public static let ticketEvents = ["created"] + TicketAction.allCases.map(\.eventName) + [followedUp, followUpMissed, extended]
     /// A follow-up call reached the resident (the note says satisfied or not), or did not.
     public static let followedUp = "followed_up"
     public static let followUpMissed = "follow_up_missed"
+    /// The customer agreed to a later time: the ticket's resolution clocks move to it.
+    public static let extended = "extended"
     public static let workOrderEvents = ["assigned"] + WorkOrderAction.allCases.map(\.eventName)
 
     public static func ticket(_ kind: TicketKind, _ event: String) -> String { "ticket.\(kind.rawValue).\(event)" }

@@ -220,6 +220,27 @@ public enum TicketStore {
         return ticket
     }
 
+    // MARK: - Extensions
+
+    /// Records a later time agreed with the customer on an active ticket: it becomes the ticket's
+    /// requested time, and the `extended` event moves its resolution clocks (escalation).
+    @discardableResult
+    public static func extend(_ ext: ExtensionForm.Extension, ticket id: UUID, role: StaffRole, on c: PostgresConnection) throws -> TicketView {
+        let locked = try lockTicket(id, on: c)
+        guard locked.status.isActive else {
+            throw DeskError.illegal(IllegalTransition(subject: "ticket", from: locked.status.rawValue, action: "extend",
+                                                      reason: "only an open ticket's deadline can be extended; this one is \(locked.status.rawValue)"))
+        }
+        let rows = try c.query("UPDATE tickets SET requested_at = $2, updated_at = now() WHERE id = $1 RETURNING to_jsonb(tickets)",
+                               [id, ext.until])
+        var ticket = try DeskJSON.rows(rows, as: TicketView.self)[0].keeping(pendingFrom: locked)
+        let writes = Writes(on: c)
+        try writes.record(DeskEvents.ticket(ticket.kind, DeskEvents.extended), ticket: &ticket, actor: Actor(name: ext.actor, role: role),
+                          note: "agreed with the customer: \(ext.reason)")
+        try writes.flush()
+        return ticket
+    }
+
     // MARK: - Work-order steps
 
     /// Applies a department's step to one of its work orders, and what it means for the ticket:

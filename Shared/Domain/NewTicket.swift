@@ -336,3 +336,49 @@ public struct FollowUpForm: Codable, Sendable, Equatable {
         return .success(Outcome(actor: actor, reached: reached, satisfied: reached ? satisfied : nil, note: note?.isEmpty == true ? nil : note))
     }
 }
+
+/// A later time agreed with the customer (R4: "longer only with the customer's agreement
+/// recorded"). It moves the ticket's resolution clocks, and becomes its requested time.
+public struct ExtensionForm: Codable, Sendable, Equatable {
+    public var actor: String?
+    public var until: Date?
+    public var reason: String?
+
+    public init(actor: String? = nil, until: Date? = nil, reason: String? = nil) {
+        self.actor = actor
+        self.until = until
+        self.reason = reason
+    }
+
+    public struct Extension: Sendable, Equatable {
+        public var actor: String
+        public var until: Date
+        public var reason: String
+    }
+
+    /// `now`: the instant `until` must be after (and within a year of).
+    public func validate(now: Date) -> Result<Extension, ValidationFailure> {
+        var problems: [Problem] = []
+        let actor = actor?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if actor.isEmpty { problems.append(.init(field: "actor", code: "required", message: "actor (who recorded the agreement) is required")) }
+        if actor.count > TicketForm.maxShort {
+            problems.append(.init(field: "actor", code: "too_long", message: "actor is at most \(TicketForm.maxShort) characters"))
+        }
+        if let until {
+            if until <= now {
+                problems.append(.init(field: "until", code: "invalid_format", message: "until must be in the future"))
+            } else if until > now.addingTimeInterval(366 * 86_400) {
+                problems.append(.init(field: "until", code: "invalid_format", message: "until must be within a year"))
+            }
+        } else {
+            problems.append(.init(field: "until", code: "required", message: "until (the agreed date-time) is required"))
+        }
+        let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if reason.isEmpty { problems.append(.init(field: "reason", code: "required", message: "reason (what the customer agreed to) is required")) }
+        if reason.count > TicketForm.maxContent {
+            problems.append(.init(field: "reason", code: "too_long", message: "reason is at most \(TicketForm.maxContent) characters"))
+        }
+        guard problems.isEmpty, let until else { return .failure(ValidationFailure(problems: problems)) }
+        return .success(Extension(actor: actor, until: until, reason: reason))
+    }
+}

@@ -12,6 +12,8 @@ public enum ClockEvent: String, Codable, Sendable, CaseIterable {
     case followedUp = "followed_up"
     /// The follow-up call did not reach the resident: it is due again.
     case followUpMissed = "follow_up_missed"
+    /// The customer agreed to a later time: resolution clocks move to it (R4).
+    case extended
 
     /// Acknowledged, on site, resolved, closed: each implies the ones before it, so a clock that
     /// stops on acknowledgement is also met by a ticket that goes straight to on site.
@@ -273,6 +275,12 @@ public enum DeadlinePlanner {
                                 tell: step.tell)
             }
         }
+    }
+
+    /// The rules whose running clocks a customer-agreed extension moves: those that wait for the
+    /// ticket to be resolved (or closed). Response clocks (acknowledge, be on site) do not move.
+    public static func rulesExtended(rules: [ClockRule]) -> [String] {
+        rules.filter { $0.stops == .resolved || $0.stops == .closed }.map(\.id)
     }
 
     /// The rules whose running clocks `event` meets.

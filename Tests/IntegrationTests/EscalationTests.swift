@@ -29,7 +29,7 @@ struct ClockScenario {
         followUps = try await Servers.scratchQueue(desk.amqp, routingKey: "followup.*.due.\(desk.property)")
     }
 
-    /// C1 (2 s, then 4 s), C2 (3 s), C3 (3 s), R2 (2 s) and F1 (2 s), in wall time.
+    /// C1 (2 s, then 4 s), C2 (3 s), C3 (3 s), R2 (2 s), F1 (2 s) and R4-repair (2 s, 4 s), in wall time.
     static var fastRules: [ClockRule] {
         func fast(_ id: String, _ seconds: [Int]) -> ClockRule {
             var rule = StandardClocks.rules.first { $0.id == id }!
@@ -37,7 +37,7 @@ struct ClockScenario {
             rule.steps = seconds.enumerated().map { i, s in ClockStep(.after(seconds: s), tell: rule.steps[min(i, rule.steps.count - 1)].tell) }
             return rule
         }
-        return [fast("C1", [2, 4]), fast("C2", [3]), fast("C3", [3]), fast("R2", [2]), fast("F1", [2])]
+        return [fast("C1", [2, 4]), fast("C2", [3]), fast("C3", [3]), fast("R2", [2]), fast("F1", [2]), fast("R4-repair", [2, 4])]
     }
 
     /// Starts an escalation process; `index` picks its port.
@@ -178,6 +178,35 @@ extension RealServers {
             // Resolving met the complaint's clocks before they fired.
             let states = try await s.deadlineStates(ticket)
             #expect(states["C7/1"] == "met" && states["C4/1"] == "met")
+            try await s.stop([escalation])
+        }
+
+        @Test func anExtensionAgreedWithTheCustomerMovesTheRepairClockButNotTheResponseClocks() async throws {
+            let s = try await ClockScenario()
+            let escalation = try await s.startEscalation()
+            let desk = ["X-PropDesk-Role": "operator", "X-PropDesk-Staff": "Li"]
+            let ticket = try await s.created(["kind": "repair", "category": "plumbing", "content": "卫生间漏水"])
+            let past = try await s.desk.post("/tickets/\(ticket)/extend", ["actor": "Li", "until": "2020-01-01T00:00:00Z", "reason": "x"],
+                                             headers: desk)
+            #expect(past.status == 422)
+            let technician = try await s.desk.post("/tickets/\(ticket)/extend", ["actor": "Zhou", "until": "2099-01-01T00:00:00Z", "reason": "x"],
+                                                   headers: ["X-PropDesk-Role": "technician", "X-PropDesk-Staff": "Zhou"])
+            #expect(technician.status == 403)
+            let until = Date().addingTimeInterval(3_600)
+            let text = until.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+            let reply = try await s.desk.post("/tickets/\(ticket)/extend",
+                                              ["actor": "Li", "until": text, "reason": "业主周末不在家, 同意下周一修"], headers: desk)
+            #expect(reply.status == 200)
+            let got = try await s.events(on: s.breaches, idle: .seconds(6))
+            #expect(!got.contains { $0.payload.ruleID == "R4-repair" }, "the repair clock fired despite the extension")
+            let due = try await s.desk.db.query(
+                "SELECT step, extract(epoch FROM due_at)::float8 FROM deadlines WHERE ticket_id = $1::uuid AND rule_id = 'R4-repair' ORDER BY step",
+                [ticket]).map { (try $0.decode(0, as: Int.self), try $0.decode(1, as: Double.self)) }
+            #expect(due.count == 2)
+            #expect(abs((due.first?.1 ?? 0) - until.timeIntervalSince1970) < 0.01)
+            #expect(abs((due.last?.1 ?? 0) - until.timeIntervalSince1970 - 2) < 0.01)   // the ladder keeps its spacing
+            // R1 (to engineering within 15 min) is a response clock: met by dispatch, not moved.
+            #expect(try await s.deadlineStates(ticket)["R1/1"] == "met")
             try await s.stop([escalation])
         }
 
