@@ -46,6 +46,7 @@ struct IntakeAPI: Sendable {
     } + [
         Route(.post, "/tickets/{id}/follow-up") { api, request, context in try await api.followUp(request, context) },
         Route(.get, "/reports/follow-ups") { api, request, _ in try await api.followUpReport(request) },
+        Route(.get, "/reports/deadlines") { api, request, _ in try await api.deadlineReport(request) },
         Route(.post, "/tickets/{id}/extend") { api, request, context in try await api.extend(request, context) },
         Route(.get, "/work-orders/{id}") { api, request, context in try await api.readWorkOrder(request, context) },
     ] + WorkOrderAction.allCases.filter { $0 != .cancel }.map { action in
@@ -243,6 +244,30 @@ struct IntakeAPI: Sendable {
     }
 
     func followUpReport(_ request: Request) async throws -> Response {
+        let (property, from, to) = try Self.reportPeriod(request)
+        guard let report = try await postgres.withConnection({ try Reports.followUps(property: property, from: from, to: to, on: $0) }) else {
+            throw APIError(DeskError.notFound("property \(property.prefix(40))"))
+        }
+        return try Self.json(report)
+    }
+
+    func deadlineReport(_ request: Request) async throws -> Response {
+        let (property, from, to) = try Self.reportPeriod(request)
+        guard let rows = try await postgres.withConnection({ try Reports.deadlines(property: property, from: from, to: to, on: $0) }) else {
+            throw APIError(DeskError.notFound("property \(property.prefix(40))"))
+        }
+        return try Self.json(DeadlineReport(property: property, from: from, to: to, rules: rows))
+    }
+
+    struct DeadlineReport: Codable {
+        var property: String
+        var from: CivilDate
+        var to: CivilDate
+        var rules: [Reports.DeadlineOutcome]
+    }
+
+    /// `property` (required), `from` and `to` (dates; default: the 30 days up to today).
+    static func reportPeriod(_ request: Request) throws -> (String, CivilDate, CivilDate) {
         let query = request.uri.queryParameters
         guard let property = query["property"].map(String.init), !property.isEmpty else {
             throw APIError.badRequest("required", "property is required", field: "property")
@@ -256,10 +281,7 @@ struct IntakeAPI: Sendable {
         let to = try date("to") ?? today.adding(days: 1)
         let from = try date("from") ?? to.adding(days: -30)
         guard from < to else { throw APIError.badRequest("invalid_format", "from must be before to", field: "from") }
-        guard let report = try await postgres.withConnection({ try Reports.followUps(property: property, from: from, to: to, on: $0) }) else {
-            throw APIError(DeskError.notFound("property \(property.prefix(40))"))
-        }
-        return try Self.json(report)
+        return (property, from, to)
     }
 
     func workOrderStep(_ action: WorkOrderAction, _ request: Request, _ context: BasicRequestContext) async throws -> Response {

@@ -41,4 +41,54 @@ public enum Reports {
         return FollowUps(property: property, from: from, to: to, due: due, onTime: onTime, late: late,
                          outstanding: try row.decode(3), rate: due == 0 ? nil : Double(onTime + late) / Double(due))
     }
+
+    /// How each standard's deadlines went: the first step of every clock started in the period
+    /// (later steps are the escalation ladder, not the standard's own deadline).
+    public struct DeadlineOutcome: Codable, Sendable, Equatable {
+        public var standard: String
+        public var ruleID: String
+        public var started: Int
+        /// Met before due, and by how much on average.
+        public var met: Int
+        public var meanEarlySeconds: Double?
+        /// Fell due unmet (escalated); of those, met later, and how late on average.
+        public var breached: Int
+        public var breachedThenMet: Int
+        public var meanLateSeconds: Double?
+        /// Still running, or cancelled with the ticket.
+        public var running: Int
+        public var cancelled: Int
+
+        enum CodingKeys: String, CodingKey {
+            case standard, started, met, breached, running, cancelled
+            case ruleID = "rule_id"
+            case meanEarlySeconds = "mean_early_seconds"
+            case breachedThenMet = "breached_then_met"
+            case meanLateSeconds = "mean_late_seconds"
+        }
+    }
+
+    public static func deadlines(property: String, from: CivilDate, to: CivilDate, on c: PostgresConnection) throws -> [DeadlineOutcome]? {
+        guard try !c.query("SELECT 1 FROM properties WHERE code = $1", [property]).isEmpty else { return nil }
+        return try c.query("""
+            SELECT d.standard, d.rule_id, count(*),
+                   count(*) FILTER (WHERE d.state = 'met'),
+                   avg(extract(epoch FROM d.due_at - d.met_at)) FILTER (WHERE d.state = 'met'),
+                   count(*) FILTER (WHERE d.state = 'fired'),
+                   count(*) FILTER (WHERE d.state = 'fired' AND d.met_at IS NOT NULL),
+                   avg(extract(epoch FROM d.met_at - d.due_at)) FILTER (WHERE d.state = 'fired' AND d.met_at IS NOT NULL),
+                   count(*) FILTER (WHERE d.state = 'pending'),
+                   count(*) FILTER (WHERE d.state = 'cancelled')
+            FROM deadlines d JOIN properties p ON p.code = d.property
+            WHERE d.property = $1 AND d.step = 1
+              AND d.started_at >= ($2::date::timestamp AT TIME ZONE p.time_zone)
+              AND d.started_at < ($3::date::timestamp AT TIME ZONE p.time_zone)
+            GROUP BY d.standard, d.rule_id ORDER BY d.standard, d.rule_id
+            """, [property, from.description, to.description]).map { row in
+            DeadlineOutcome(standard: try row.decode(0), ruleID: try row.decode(1), started: try row.decode(2), met: try row.decode(3),
+                            meanEarlySeconds: try row.decode(4, as: Double?.self), breached: try row.decode(5),
+                            breachedThenMet: try row.decode(6), meanLateSeconds: try row.decode(7, as: Double?.self),
+                            running: try row.decode(8), cancelled: try row.decode(9))
+        }
+    }
 }

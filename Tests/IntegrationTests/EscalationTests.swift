@@ -103,6 +103,16 @@ extension RealServers {
             let c1 = try #require(got.first).payload
             #expect(abs(c1.dueAt.timeIntervalSince(c1.startedAt) - 2) < 0.001)
             #expect(try await s.deadlineStates(ticket)["C1/2"] == "fired")
+            // On the record: acknowledged now, C1 was breached and met late; C7 still runs.
+            _ = try await s.desk.post("/tickets/\(ticket)/acknowledge", ["actor": "Wang"], headers: ["X-PropDesk-Role": "supervisor"])
+            try await Task.sleep(for: .seconds(1))
+            let report = try await s.desk.request("GET", "/reports/deadlines?property=\(s.desk.property)").json
+            let rules = Dictionary(uniqueKeysWithValues: (report["rules"] as? [[String: Any]] ?? []).map { ($0["rule_id"] as? String ?? "", $0) })
+            #expect(rules["C1"]?["breached"] as? Int == 1 && rules["C1"]?["breached_then_met"] as? Int == 1)
+            #expect((rules["C1"]?["mean_late_seconds"] as? Double ?? 0) > 2)
+            #expect(rules["C7"]?["running"] as? Int == 1)
+            let unknown = try await s.desk.request("GET", "/reports/deadlines?property=no-such-place")
+            #expect(unknown.status == 404)
             try await s.stop([escalation])
         }
 
