@@ -19,6 +19,7 @@ enum EscalationService: PropDeskService {
                 ("workorder.", ClockHandler(policies: Policies())),
             ])
         },
+        routes: { router, context in Replan.routes(router, postgres: context.postgres) },
         background: { context in [TimerEngine(postgres: context.postgres, logger: context.logger)] })
 }
 

@@ -220,6 +220,35 @@ extension RealServers {
             try await s.stop([escalation])
         }
 
+        @Test func aChangedRuleLeavesRunningClocksAloneUntilAManagerAsksForAReplan() async throws {
+            let s = try await ClockScenario()
+            let escalation = try await s.startEscalation()
+            let ticket = try await s.created(["kind": "complaint", "severity": "minor"])
+            try await Task.sleep(for: .milliseconds(500))   // the clocks are running
+            // C1 becomes one step at 1 hour.
+            var slower = try #require(ClockScenario.fastRules.first { $0.id == "C1" })
+            slower.steps = [ClockStep(.after(seconds: 3_600), tell: [Recipient(.supervisor, .customerService)])]
+            try await s.desk.db.execute("UPDATE sla_rules SET rule = $3::jsonb WHERE property = $1 AND id = $2",
+                                        [s.desk.property, "C1", PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(slower), as: UTF8.self))])
+            let replan = { (role: String) async throws -> (Int, [String: Any]) in
+                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ClockScenario.firstEscalationPort)/policies/\(s.desk.property)/replan?rule=C1")!)
+                request.httpMethod = "POST"
+                request.setValue(role, forHTTPHeaderField: "X-PropDesk-Role")
+                let (data, response) = try await URLSession.shared.data(for: request)
+                return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+            }
+            #expect(try await replan("operator").0 == 403)
+            let (status, body) = try await replan("general_manager")
+            #expect(status == 200)
+            #expect(body["clocks"] as? Int == 1 && body["steps_moved"] as? Int == 1 && body["steps_cancelled"] as? Int == 1)
+            let got = try await s.events(on: s.breaches, idle: .seconds(5))
+            #expect(!got.contains { $0.payload.ruleID == "C1" }, "C1 fired on the old policy")
+            #expect(got.contains { $0.payload.ruleID == "C2" })   // not asked: C2 kept its 3 s
+            let states = try await s.deadlineStates(ticket)
+            #expect(states["C1/1"] == "pending" && states["C1/2"] == "cancelled")
+            try await s.stop([escalation])
+        }
+
         @Test func aFollowUpCallIsRecordedAMissedOneIsDueAgainAndADissatisfiedResidentReopensTheTicket() async throws {
             let s = try await ClockScenario()
             let escalation = try await s.startEscalation()
