@@ -113,8 +113,7 @@ struct OutboxBench: AsyncParsableCommand {
         let pg = try PostgresConfiguration(url: try environment("PROPDESK_DATABASE_URL"))
         let amqpConfig = try AMQPConfiguration(url: try environment("PROPDESK_AMQP_URL"), connectionName: "bench-outbox")
         let logger = quietLogger()
-        let db = PostgresClient(configuration: pg, size: clients + 1, logger: logger)
-        try await Migrator.migrate(db, migrations: try Migration.bundled(), logger: logger)
+        let db = try await benchDatabase(pg, size: clients + 1, logger: logger)
         let amqp = AMQPConnection(configuration: amqpConfig, logger: logger)
         try await amqp.connect()
         let key = "bench.outbox.r\(UUID().uuidString.prefix(8).lowercased())"
@@ -126,10 +125,7 @@ struct OutboxBench: AsyncParsableCommand {
         _ = await relay.drain()
 
         // 1. Baseline: pgbench, insert-only, one row per transaction, same client count.
-        try await db.execute("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, body jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())")
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("propdesk-insert.sql")
-        try #"INSERT INTO bench_insert (body) VALUES ('{"type":"bench.insert","payload":{}}');"#.write(to: script, atomically: true, encoding: .utf8)
-        let pgbenchTPS = try runPgbench(pg, clients: clients, transactions: pgbenchTransactions, script: script.path, path: pgbench)
+        let pgbenchTPS = try await pgbenchInsertOnly(pg, on: db, clients: clients, transactions: pgbenchTransactions, path: pgbench)
 
         // 2. Outbox writers alone: each transaction writes one event, like a service's state change.
         let committed = Counter()
@@ -152,16 +148,18 @@ struct OutboxBench: AsyncParsableCommand {
 
         // 4. Both together: writers commit while the relay publishes (a service under load).
         let run = Task { try await relay.run() }
-        let before = try await db.query("SELECT count(*) FROM outbox WHERE routing_key = $1 AND published_at IS NOT NULL", [key])[0].decode(0, as: Int.self)
+        // The events' routing key, as the outbox writes it: `<type>.<property>`.
+        let routed = Outbox.routingKey(for: EventEnvelope(type: key, property: benchProperty, payload: .object([:])))
+        let before = try await db.query("SELECT count(*) FROM outbox WHERE routing_key = $1 AND published_at IS NOT NULL", [routed])[0].decode(0, as: Int.self)
         let committed2 = Counter()
         let mixedDuration = try await clock.measure {
             try await writeEvents(db, key: key, into: committed2)
-            while try await db.query("SELECT count(*) FROM outbox WHERE routing_key = $1 AND published_at IS NULL", [key])[0].decode(0, as: Int.self) > 0 {
+            while try await db.query("SELECT count(*) FROM outbox WHERE routing_key = $1 AND published_at IS NULL", [routed])[0].decode(0, as: Int.self) > 0 {
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
         run.cancel()
-        let after = try await db.query("SELECT count(*) FROM outbox WHERE routing_key = $1 AND published_at IS NOT NULL", [key])[0].decode(0, as: Int.self)
+        let after = try await db.query("SELECT count(*) FROM outbox WHERE routing_key = $1 AND published_at IS NOT NULL", [routed])[0].decode(0, as: Int.self)
         let endToEnd = rate(after - before, mixedDuration)
 
         print(String(format: "pgbench insert-only, %d clients: %.0f tps", clients, pgbenchTPS))
@@ -179,7 +177,7 @@ struct OutboxBench: AsyncParsableCommand {
             for _ in 0..<clients {
                 group.addTask {
                     while ContinuousClock.now < end {
-                        let e = EventEnvelope(type: key, property: "bench", payload: .object(["n": .number(1)]))
+                        let e = EventEnvelope(type: key, property: benchProperty, payload: .object(["n": .number(1)]))
                         try await db.withTransaction { try Outbox.enqueue(e, on: $0) }
                         counter.add(1)
                     }
@@ -189,6 +187,30 @@ struct OutboxBench: AsyncParsableCommand {
         }
     }
 }
+
+/// The baseline every bench measures in the same run: pgbench insert-only (one-row transactions
+/// into `bench_insert`), `clients` clients, `transactions` each; returns its tps.
+func pgbenchInsertOnly(_ pg: PostgresConfiguration, on db: PostgresClient, clients: Int, transactions: Int,
+                       path: String? = nil) async throws -> Double {
+    try await db.execute("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, body jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+    let script = FileManager.default.temporaryDirectory.appendingPathComponent("propdesk-insert.sql")
+    try #"INSERT INTO bench_insert (body) VALUES ('{"type":"bench.insert","payload":{}}');"#.write(to: script, atomically: true, encoding: .utf8)
+    return try runPgbench(pg, clients: clients, transactions: transactions, script: script.path, path: path)
+}
+
+/// A migrated database client for a bench, and, with `property`, the bench's own property
+/// (`bench`, prefix BN).
+func benchDatabase(_ pg: PostgresConfiguration, size: Int, property: Bool = false, logger: Logger) async throws -> PostgresClient {
+    let db = PostgresClient(configuration: pg, size: size, logger: logger)
+    try await Migrator.migrate(db, migrations: try Migration.bundled(), logger: logger)
+    if property {
+        try await db.execute("INSERT INTO properties (code, name, ticket_prefix) VALUES ($1, 'Benchmark estate', 'BN') ON CONFLICT DO NOTHING",
+                             [benchProperty])
+    }
+    return db
+}
+
+let benchProperty = "bench"
 
 /// pgbench with `script`, `clients` clients and `transactions` each; returns its tps.
 func runPgbench(_ pg: PostgresConfiguration, clients: Int, transactions: Int, script: String, path pgbench: String? = nil) throws -> Double {

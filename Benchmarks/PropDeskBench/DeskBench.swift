@@ -32,10 +32,8 @@ struct DeskBench: AsyncParsableCommand {
     func run() async throws {
         let pg = try PostgresConfiguration(url: try environment("PROPDESK_DATABASE_URL"))
         let logger = quietLogger()
-        let db = PostgresClient(configuration: pg, size: 2, logger: logger)
-        try await Migrator.migrate(db, migrations: try Migration.bundled(), logger: logger)
-        let property = "bench"
-        try await db.execute("INSERT INTO properties (code, name, ticket_prefix) VALUES ($1, 'Benchmark estate', 'BN') ON CONFLICT DO NOTHING", [property])
+        let db = try await benchDatabase(pg, size: 2, property: true, logger: logger)
+        let property = benchProperty
         let amqp = AMQPConnection(configuration: try AMQPConfiguration(url: try environment("PROPDESK_AMQP_URL"), connectionName: "bench-desk"),
                                   logger: logger)
         try await amqp.connect()
@@ -43,10 +41,7 @@ struct DeskBench: AsyncParsableCommand {
         let queue = DeskEvents.workQueueName(.department(.engineering), property: property)
         let (host, port) = try parseAddress(intake)
 
-        try await db.execute("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, body jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())")
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("propdesk-insert.sql")
-        try #"INSERT INTO bench_insert (body) VALUES ('{"type":"bench.insert","payload":{}}');"#.write(to: script, atomically: true, encoding: .utf8)
-        let pgbench = try runPgbench(pg, clients: clients, transactions: pgbenchTransactions, script: script.path)
+        let pgbench = try await pgbenchInsertOnly(pg, on: db, clients: clients, transactions: pgbenchTransactions)
         print(String(format: "pgbench insert-only, %d clients: %.0f tps (the database's ceiling for one-row transactions)", clients, pgbench))
         print("rate/s offered  achieved  p50 ms  p99 ms  max ms  errors  missing")
 

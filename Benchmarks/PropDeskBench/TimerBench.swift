@@ -27,10 +27,8 @@ struct TimerBench: AsyncParsableCommand {
     func run() async throws {
         let pg = try PostgresConfiguration(url: try environment("PROPDESK_DATABASE_URL"))
         let logger = quietLogger()
-        let db = PostgresClient(configuration: pg, size: 2, logger: logger)
-        try await Migrator.migrate(db, migrations: try Migration.bundled(), logger: logger)
-        let property = "bench"
-        try await db.execute("INSERT INTO properties (code, name, ticket_prefix) VALUES ($1, 'Benchmark estate', 'BN') ON CONFLICT DO NOTHING", [property])
+        let db = try await benchDatabase(pg, size: 2, property: true, logger: logger)
+        let property = benchProperty
         let ticket = UUID()
         try await db.execute("""
             INSERT INTO tickets (id, property, number, kind, channel, content, taken_by) VALUES ($1, $2, $3, 'complaint', 'phone', 'timer bench', 'bench')
@@ -57,10 +55,7 @@ struct TimerBench: AsyncParsableCommand {
     func measure(ticket: UUID, property: String, queue: String, pg: PostgresConfiguration, db: PostgresClient,
                  amqp: AMQPConnection) async throws {
 
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("propdesk-insert.sql")
-        try await db.execute("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, body jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())")
-        try #"INSERT INTO bench_insert (body) VALUES ('{"type":"bench.insert","payload":{}}');"#.write(to: script, atomically: true, encoding: .utf8)
-        let pgbench = try runPgbench(pg, clients: 4, transactions: pgbenchTransactions, script: script.path)
+        let pgbench = try await pgbenchInsertOnly(pg, on: db, clients: 4, transactions: pgbenchTransactions)
         print(String(format: "pgbench insert-only, 4 clients: %.0f tps (the machine's speed this run)", pgbench))
 
         // A million deadlines due in a day to a month: the engine must not care.
@@ -129,7 +124,7 @@ struct TimerBench: AsyncParsableCommand {
                 let now = Date()
                 delivery.ack()
                 guard let envelope = try? EventEnvelope.decode(delivery.body),
-                      let p = try? DeskJSON.decoder.decode(DeadlineEventPayload.self, from: JSONEncoder().encode(envelope.payload)) else { continue }
+                      let p = try? envelope.decodePayload(DeadlineEventPayload.self) else { continue }
                 let done = got.withLock {
                     $0.append(Firing(observed: now.timeIntervalSince(p.dueAt) * 1000, firing: Double(p.firingLatenessMs), received: now))
                     return $0.count >= count

@@ -35,7 +35,7 @@ struct ClockHandler: EventHandler {
         guard let clockEvent = ClockEvent(eventType: envelope.type) else { return }  // notes and the like move no clock
         let facts: Facts
         do {
-            facts = try DeskJSON.decoder.decode(Facts.self, from: DeskJSON.encoder.encode(envelope.payload))
+            facts = try envelope.decodePayload(Facts.self)
         } catch {
             throw PoisonMessage("\(envelope.type): payload lacks what clocks need: \(error)")
         }
@@ -75,7 +75,7 @@ struct ClockHandler: EventHandler {
                 ON CONFLICT (ticket_id, round, rule_id, step) DO NOTHING
                 """, [facts.ticketID, envelope.property, facts.round, d.ruleID, d.standard, d.purpose.rawValue, d.step,
                       ladders[d.ruleID] ?? d.step, at, d.dueAt,
-                      PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(d.tell), as: UTF8.self)), d.title])
+                      try PostgresJSON(encoding: d.tell, encoder: DeskJSON.encoder), d.title])
         }
         if !planned.isEmpty {
             event.logger.debug("clocks started", metadata: ["rules": "\(ladders.keys.sorted().joined(separator: ","))"])

@@ -13,11 +13,8 @@ enum EscalationService: PropDeskService {
         // One at a time: a ticket's events start and stop its clocks in the order they happened.
         consumerConcurrency: 1,
         handler: { _ in
-            EventRouter([
-                ("system.", DiagnosticsHandler()),
-                ("ticket.", ClockHandler(policies: Policies())),
-                ("workorder.", ClockHandler(policies: Policies())),
-            ])
+            let clocks = ClockHandler(policies: Policies())
+            return EventRouter([("system.", DiagnosticsHandler()), ("ticket.", clocks), ("workorder.", clocks)])
         },
         routes: { router, context in Replan.routes(router, postgres: context.postgres) },
         background: { context in [TimerEngine(postgres: context.postgres, logger: context.logger)] })

@@ -62,10 +62,9 @@ final class Policies: Sendable {
     /// Inserts the standards' default clocks that are missing; an existing row, edited or not,
     /// stays as it is.
     static func seedDefaults(on c: PostgresConnection) throws {
-        let encoder = DeskJSON.encoder
         for rule in StandardClocks.rules {
             try c.executeLater("INSERT INTO sla_rules (property, id, rule) VALUES (NULL, $1, $2::jsonb) ON CONFLICT DO NOTHING",
-                               [rule.id, PostgresJSON(text: String(decoding: try encoder.encode(rule), as: UTF8.self))])
+                               [rule.id, try PostgresJSON(encoding: rule, encoder: DeskJSON.encoder)])
         }
     }
 }

@@ -30,8 +30,8 @@ enum Replan {
 
     static func routes(_ router: Router<BasicRequestContext>, postgres: PostgresClient) {
         router.post("/policies/:property/replan") { request, context -> Response in
-            let role = request.headers[.propDeskRole] ?? ""
-            guard ["department_manager", "general_manager", "vice_general_manager"].contains(role) else {
+            let role = request.headers[.propDeskRole].flatMap(StaffRole.init(rawValue:))
+            guard let role, role.supervises, role != .supervisor else {
                 return try json(["code": "forbidden", "message": "replanning running deadlines needs X-PropDesk-Role: a manager"], .forbidden)
             }
             let property = context.parameters.get("property") ?? ""
@@ -76,7 +76,7 @@ enum Replan {
                                            [ticketID, round, ruleID]).map { try $0.decode(0, as: Int.self) })
             for (index, step) in rule.steps.enumerated() {
                 let due = DeadlinePlanner.due(step.due, from: started, ticket: ticket, schedule: rule.schedule, calendar: calendar)
-                let tell = PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(step.tell), as: UTF8.self))
+                let tell = try PostgresJSON(encoding: step.tell, encoder: DeskJSON.encoder)
                 if existing.contains(index + 1) {
                     result.stepsMoved += try c.execute("""
                         UPDATE deadlines SET due_at = $5, tell = $6::jsonb, title = $7, steps = $8, standard = $9

@@ -125,9 +125,8 @@ final class TimerEngine: Service, Sendable {
                 let purpose: String = try row.decode(14)
                 let type = purpose == ClockRule.Purpose.followUp.rawValue
                     ? EscalationEvents.followUpDue(payload.kind) : EscalationEvents.breached(standard: payload.standard)
-                let body = try DeskJSON.decoder.decode(JSONValue.self, from: DeskJSON.encoder.encode(payload))
                 try Outbox.enqueue(EventEnvelope(id: Self.messageID(deadline: try row.decode(15)), type: type, property: try row.decode(13),
-                                                 ticketID: payload.ticketID, correlationID: payload.ticketID, payload: body), on: c)
+                                                 ticketID: payload.ticketID, correlationID: payload.ticketID, payload: try JSONValue(encoding: payload)), on: c)
                 return payload
             }
         }

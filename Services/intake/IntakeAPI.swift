@@ -113,11 +113,7 @@ struct IntakeAPI: Sendable {
 
     func createTicket(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let form = try await Self.decodeBody(TicketForm.self, request, context)
-        let new: NewTicket
-        switch form.validate() {
-        case .success(let t): new = t
-        case .failure(let failure): throw APIError.validation(failure)
-        }
+        let new = try Self.valid(form.validate())
         let key = request.headers[.idempotencyKey]
         if let key, key.isEmpty || key.count > 255 {
             throw APIError.badRequest("invalid_format", "Idempotency-Key must be 1–255 characters", field: "Idempotency-Key")
@@ -207,40 +203,38 @@ struct IntakeAPI: Sendable {
         return try Self.json(ticket.masked(for: role))
     }
 
-    /// The outcome of a follow-up call, by the desk (operators and supervisors and above).
+    /// The outcome of a follow-up call, by the desk.
     func followUp(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let (_, role) = try who(request)
-        guard role == .operator_ || role.supervises else { throw APIError.forbidden(role, "record a follow-up call") }
-        let id = try Self.id(context)
-        let outcome: FollowUpForm.Outcome
-        switch try await Self.decodeBody(FollowUpForm.self, request, context).validate() {
-        case .success(let o): outcome = o
-        case .failure(let failure): throw APIError.validation(failure)
-        }
-        let ticket = try await deskTransaction { c in
-            try TicketStore.recordFollowUp(outcome, ticket: id, role: role, on: c)
-            return try TicketStore.ticket(id, on: c)!
-        }
-        logger.info("follow-up recorded", metadata: ["ticket_id": "\(id)", "reached": "\(outcome.reached)", "status": "\(ticket.status.rawValue)"])
-        return try Self.json(ticket.masked(for: role))
+        let (ticket, outcome) = try await deskChange(request, context, "record a follow-up call", FollowUpForm.self,
+                                                     validate: { $0.validate() }, change: TicketStore.recordFollowUp)
+        logger.info("follow-up recorded", metadata: ["ticket_id": "\(ticket.id)", "reached": "\(outcome.reached)", "status": "\(ticket.status.rawValue)"])
+        return try Self.json(ticket)
     }
 
-    /// A later time agreed with the customer, recorded by the desk or a supervisor.
+    /// A later time agreed with the customer, recorded by the desk.
     func extend(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let (ticket, ext) = try await deskChange(request, context, "extend a ticket's deadline", ExtensionForm.self,
+                                                 validate: { $0.validate(now: Date()) }, change: TicketStore.extend)
+        logger.info("ticket extended", metadata: ["ticket_id": "\(ticket.id)", "until": "\(ext.until)"])
+        return try Self.json(ticket)
+    }
+
+    /// A change to one ticket that only the desk's roles make: checks the role, validates the
+    /// body, runs `change` in a transaction and returns the ticket as the caller may see it.
+    private func deskChange<Form: Decodable, Valid: Sendable>(
+        _ request: Request, _ context: BasicRequestContext, _ what: String, _ form: Form.Type,
+        validate: (Form) -> Result<Valid, ValidationFailure>,
+        change: @escaping @Sendable (Valid, UUID, StaffRole, PostgresConnection) throws -> TicketView
+    ) async throws -> (TicketView, Valid) {
         let (_, role) = try who(request)
-        guard role == .operator_ || role.supervises else { throw APIError.forbidden(role, "extend a ticket's deadline") }
+        guard role.worksTheDesk else { throw APIError.forbidden(role, what) }
         let id = try Self.id(context)
-        let ext: ExtensionForm.Extension
-        switch try await Self.decodeBody(ExtensionForm.self, request, context).validate(now: Date()) {
-        case .success(let e): ext = e
-        case .failure(let failure): throw APIError.validation(failure)
-        }
+        let valid = try Self.valid(validate(try await Self.decodeBody(form, request, context)))
         let ticket = try await deskTransaction { c in
-            try TicketStore.extend(ext, ticket: id, role: role, on: c)
+            _ = try change(valid, id, role, c)
             return try TicketStore.ticket(id, on: c)!
         }
-        logger.info("ticket extended", metadata: ["ticket_id": "\(id)", "until": "\(ext.until)"])
-        return try Self.json(ticket.masked(for: role))
+        return (ticket.masked(for: role), valid)
     }
 
     func followUpReport(_ request: Request) async throws -> Response {
@@ -345,8 +339,13 @@ struct IntakeAPI: Sendable {
 
     private static func validate(_ form: StepForm, wordField: String?, needsDestination: Bool = false,
                                  needsAssignee: Bool = false) throws -> StepForm.Step {
-        switch form.validate(wordField: wordField, needsDestination: needsDestination, needsAssignee: needsAssignee) {
-        case .success(let step): return step
+        try valid(form.validate(wordField: wordField, needsDestination: needsDestination, needsAssignee: needsAssignee))
+    }
+
+    /// The validated value, or a 422 listing every problem.
+    private static func valid<T>(_ result: Result<T, ValidationFailure>) throws -> T {
+        switch result {
+        case .success(let value): return value
         case .failure(let failure): throw APIError.validation(failure)
         }
     }

@@ -394,7 +394,7 @@ final class Writes {
         } else {
             TicketEventPayload(ticket: ticket, sequence: sequence, actor: actor, note: note)
         }
-        let body = try DeskJSON.decoder.decode(JSONValue.self, from: DeskJSON.encoder.encode(payload))
+        let body = try JSONValue(encoding: payload)
         let envelope = EventEnvelope(type: type, property: ticket.property, ticketID: ticket.id, correlationID: ticket.id,
                                      causationID: cause?.id, payload: body)
         var detail: [String: JSONValue] = ["status": .string((order?.status.rawValue ?? ticket.status.rawValue))]
@@ -404,7 +404,7 @@ final class Writes {
             INSERT INTO ticket_events (ticket_id, sequence, event_id, type, actor, role, work_order_id, detail, at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
             """, [ticket.id, sequence, envelope.id, type, actor.name, actor.role?.rawValue, order?.id,
-                  PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(JSONValue.object(detail)), as: UTF8.self)),
+                  try PostgresJSON(encoding: JSONValue.object(detail), encoder: DeskJSON.encoder),
                   envelope.occurredAt])
         try Outbox.enqueue(envelope, on: c)
         ticket.timeline?.append(TimelineEntry(sequence: sequence, eventID: envelope.id, type: type, actor: actor.name,

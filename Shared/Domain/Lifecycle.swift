@@ -73,7 +73,7 @@ public enum TicketLifecycle {
     public static func may(_ role: StaffRole, _ action: TicketAction) -> Bool {
         switch action {
         case .acknowledge, .onSite, .note, .resolve: true
-        case .close, .reopen, .cancel: role == .operator_ || role.supervises
+        case .close, .reopen, .cancel: role.worksTheDesk
         }
     }
 

@@ -58,6 +58,10 @@ public enum StaffRole: String, CaseIterable, Codable, Sendable {
         }
     }
 
+    /// The desk and those above it: they record what residents agree to and say on the phone
+    /// (extensions, follow-up calls).
+    public var worksTheDesk: Bool { self == .operator_ || supervises }
+
     /// Supervisors and above: they hand work to a named person.
     public var supervises: Bool {
         switch self {

@@ -1,7 +1,9 @@
 import Foundation
 
 /// A day on a property's calendar (no time, no zone), written `2026-10-01`.
-public struct CivilDate: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+public struct CivilDate: Hashable, Comparable, Sendable, TextCodable {
+    static let textFormat = "a date YYYY-MM-DD"
+
     /// Days since 1970-01-01 (proleptic Gregorian).
     public let ordinal: Int
 
@@ -52,19 +54,6 @@ public struct CivilDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
         return String(format: "%04d-%02d-%02d", c.year, c.month, c.day)
     }
 
-    public init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let date = CivilDate(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\"\(text)\" is not a date YYYY-MM-DD"))
-        }
-        self = date
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
-
     static func daysIn(month: Int, year: Int) -> Int {
         switch month {
         case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
@@ -75,7 +64,9 @@ public struct CivilDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
 }
 
 /// A time of day on the wall clock, written `09:00`.
-public struct TimeOfDay: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+public struct TimeOfDay: Hashable, Comparable, Sendable, TextCodable {
+    static let textFormat = "a time HH:MM"
+
     /// Seconds after midnight, 0 ..< 86,400 (`24:00` is allowed as a closing time: 86,400).
     public let seconds: Int
 
@@ -92,12 +83,22 @@ public struct TimeOfDay: Hashable, Comparable, Sendable, Codable, CustomStringCo
 
     public var description: String { String(format: "%02d:%02d", seconds / 3_600, seconds % 3_600 / 60) }
 
+}
+
+/// A value written in JSON as its text (`2026-10-01`, `09:00`): `description` out, `init?(_:)` in.
+protocol TextCodable: Codable, CustomStringConvertible {
+    init?(_ text: String)
+    /// What the text should look like, for the error.
+    static var textFormat: String { get }
+}
+
+extension TextCodable {
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        guard let t = TimeOfDay(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\"\(text)\" is not a time HH:MM"))
+        guard let value = Self(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\"\(text)\" is not \(Self.textFormat)"))
         }
-        self = t
+        self = value
     }
 
     public func encode(to encoder: Encoder) throws {

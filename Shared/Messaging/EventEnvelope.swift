@@ -49,13 +49,13 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
     }
 
     public init<P: Encodable>(type: String, property: String, ticketID: UUID? = nil, payload: P) throws {
-        let data = try JSONEncoder().encode(payload)
-        self.init(type: type, property: property, ticketID: ticketID, payload: try JSONDecoder().decode(JSONValue.self, from: data))
+        self.init(type: type, property: property, ticketID: ticketID, payload: try JSONValue(encoding: payload))
     }
 
+    /// The payload as `P`, read the way it was written (times in ISO 8601).
     public func decodePayload<P: Decodable>(_ type: P.Type) throws -> P {
         do {
-            return try JSONDecoder().decode(P.self, from: JSONEncoder().encode(payload))
+            return try Self.decoder.decode(P.self, from: Self.encoder.encode(payload))
         } catch {
             throw EnvelopeError.invalid(field: "payload", reason: "not a valid \(P.self): \(error)")
         }
@@ -158,5 +158,13 @@ public enum EnvelopeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .malformed(let why): "malformed envelope: \(why)"
         case .invalid(let field, let reason): "invalid envelope field \(field): \(reason)"
         }
+    }
+}
+
+extension JSONValue {
+    /// `value` as a payload, encoded in the envelope's wire format (times in ISO 8601 with
+    /// fractional seconds), so ``EventEnvelope/decodePayload(_:)`` reads it back.
+    public init<T: Encodable>(encoding value: T) throws {
+        self = try EventEnvelope.decoder.decode(JSONValue.self, from: EventEnvelope.encoder.encode(value))
     }
 }

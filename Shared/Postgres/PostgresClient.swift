@@ -130,7 +130,6 @@ extension PostgresConnection {
     /// Starts a transaction by hand (for leases); prefer ``transaction(_:)``. The `BEGIN` is
     /// queued, not sent: it goes with the transaction's first statement.
     public func begin() throws {
-        try sendQueued()
         inTransaction = true
         try executeLater("BEGIN")
     }

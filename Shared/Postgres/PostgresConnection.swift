@@ -210,9 +210,9 @@ public final class PostgresConnection {
     }
 
     /// Sends what is queued, if anything, and waits for it.
-    func sendQueued() throws {
+    private func sendQueued() throws {
         guard !queued.isEmpty else { return }
-        _ = try roundTrip(takeQueued()) { _, _ in }
+        try roundTrip(takeQueued()) { _, _ in }
     }
 
     private func takeQueued() -> [Statement] {

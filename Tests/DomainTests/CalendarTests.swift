@@ -28,6 +28,13 @@ struct CalendarTests {
         #expect(TimeOfDay("24:30") == nil)
     }
 
+    @Test func datesAndTimesAreWrittenAsTextInJSON() throws {
+        #expect(String(decoding: try JSONEncoder().encode([CivilDate("2025-10-11")!]), as: UTF8.self) == #"["2025-10-11"]"#)
+        #expect(String(decoding: try JSONEncoder().encode([TimeOfDay("09:30")!]), as: UTF8.self) == #"["09:30"]"#)
+        #expect(try JSONDecoder().decode([TimeOfDay].self, from: Data(#"["17:00"]"#.utf8)) == [TimeOfDay("17:00")!])
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode([CivilDate].self, from: Data(#"["2025-13-01"]"#.utf8)) }
+    }
+
     @Test func holidaysAreOffAndTheMakeUpSaturdayIsWorked() {
         #expect(shanghai2025.isWorkingDay(CivilDate("2025-09-30")!))    // Tuesday, the eve
         #expect(!shanghai2025.isWorkingDay(CivilDate("2025-10-01")!))   // Wednesday, National Day

@@ -23,7 +23,7 @@ struct ClockScenario {
         desk = try await DeskScenario()
         for rule in Self.fastRules {
             try await desk.db.execute("INSERT INTO sla_rules (property, id, rule) VALUES ($1, $2, $3::jsonb)",
-                                      [desk.property, rule.id, PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(rule), as: UTF8.self))])
+                                      [desk.property, rule.id, try PostgresJSON(encoding: rule, encoder: DeskJSON.encoder)])
         }
         breaches = try await Servers.scratchQueue(desk.amqp, routingKey: "escalation.*.breached.\(desk.property)")
         followUps = try await Servers.scratchQueue(desk.amqp, routingKey: "followup.*.due.\(desk.property)")
@@ -61,7 +61,7 @@ struct ClockScenario {
                 until done: @escaping @Sendable ([AMQPDelivery]) -> Bool = { _ in false }) async throws -> [(type: String, payload: DeadlineEventPayload)] {
         try await Servers.collect(desk.amqp, queue: queue, idle: idle, timeout: timeout, until: done).map {
             let envelope = try EventEnvelope.decode($0.body)
-            return (envelope.type, try DeskJSON.decoder.decode(DeadlineEventPayload.self, from: JSONEncoder().encode(envelope.payload)))
+            return (envelope.type, try envelope.decodePayload(DeadlineEventPayload.self))
         }
     }
 
@@ -229,7 +229,7 @@ extension RealServers {
             var slower = try #require(ClockScenario.fastRules.first { $0.id == "C1" })
             slower.steps = [ClockStep(.after(seconds: 3_600), tell: [Recipient(.supervisor, .customerService)])]
             try await s.desk.db.execute("UPDATE sla_rules SET rule = $3::jsonb WHERE property = $1 AND id = $2",
-                                        [s.desk.property, "C1", PostgresJSON(text: String(decoding: try DeskJSON.encoder.encode(slower), as: UTF8.self))])
+                                        [s.desk.property, "C1", try PostgresJSON(encoding: slower, encoder: DeskJSON.encoder)])
             let replan = { (role: String) async throws -> (Int, [String: Any]) in
                 var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ClockScenario.firstEscalationPort)/policies/\(s.desk.property)/replan?rule=C1")!)
                 request.httpMethod = "POST"
