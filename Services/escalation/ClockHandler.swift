@@ -8,7 +8,7 @@ import Postgres
 /// per step of its ladder; an event that meets a clock marks its steps met (a pending step is
 /// then never fired; a fired one records how late the condition was met); a cancelled ticket
 /// cancels its pending steps. Redelivery is harmless: the inbox skips it, and a deadline is unique
-/// per ticket, round, rule and step.
+/// per ticket, round, rule and step (and, for a repeating clock, the event that started it).
 struct ClockHandler: EventHandler {
     let policies: Policies
 
@@ -68,14 +68,23 @@ struct ClockHandler: EventHandler {
                                  category: facts.category, requestedAt: facts.requestedAt)
         let planned = DeadlinePlanner.deadlines(for: clockEvent, at: at, ticket: ticket, rules: policy.rules, calendar: policy.calendar)
         let ladders = Dictionary(grouping: planned, by: \.ruleID).mapValues(\.count)
+        let repeating = Set(planned.filter(\.repeats).map(\.ruleID))
+        if !repeating.isEmpty {
+            // A new start of a repeating clock supersedes the steps of the one still running.
+            try c.executeLater("""
+                UPDATE deadlines SET state = 'cancelled'
+                WHERE ticket_id = $1 AND round = $2 AND rule_id = ANY($3::text[]) AND state = 'pending'
+                """, [facts.ticketID, facts.round, PostgresArray(repeating.sorted())])
+        }
         for d in planned {
             try c.executeLater("""
-                INSERT INTO deadlines (ticket_id, property, round, rule_id, standard, title, purpose, step, steps, started_at, due_at, tell)
-                VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, $11::jsonb)
-                ON CONFLICT (ticket_id, round, rule_id, step) DO NOTHING
+                INSERT INTO deadlines (ticket_id, property, round, rule_id, standard, title, purpose, step, steps, started_at, due_at, tell,
+                                       started_by)
+                VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, $11::jsonb, $13)
+                ON CONFLICT (ticket_id, round, rule_id, step, started_by) DO NOTHING
                 """, [facts.ticketID, envelope.property, facts.round, d.ruleID, d.standard, d.purpose.rawValue, d.step,
                       ladders[d.ruleID] ?? d.step, at, d.dueAt,
-                      try PostgresJSON(encoding: d.tell, encoder: DeskJSON.encoder), d.title])
+                      try PostgresJSON(encoding: d.tell, encoder: DeskJSON.encoder), d.title, d.repeats ? envelope.id : nil])
         }
         if !planned.isEmpty {
             event.logger.debug("clocks started", metadata: ["rules": "\(ladders.keys.sorted().joined(separator: ","))"])

@@ -85,11 +85,7 @@ final class TimerEngine: Service, Sendable {
 
     /// Time until the earliest pending deadline, on the database's clock.
     func untilNextDue() async throws -> Duration {
-        let seconds = try await postgres.query(
-            "SELECT extract(epoch FROM min(due_at) - clock_timestamp())::float8 FROM deadlines WHERE state = 'pending'"
-        )[0].decode(0, as: Double?.self)
-        guard let seconds else { return .seconds(3_600) }
-        return seconds <= 0 ? .zero : .milliseconds(Int64((seconds * 1000).rounded(.up)))
+        try await postgres.timeUntil("SELECT min(due_at) FROM deadlines WHERE state = 'pending'")
     }
 
     /// Fires one batch of due deadlines; returns how many.

@@ -82,11 +82,18 @@ public final class AMQPConnection: Sendable {
 
     /// Publishes messages in order and waits for all their confirms; one result per message.
     public func publish(_ messages: [AMQPMessage]) async -> [Result<Void, AMQPError>] {
-        guard !messages.isEmpty else { return [] }
-        return await withCheckedContinuation { (c: CheckedContinuation<[Result<Void, AMQPError>], Never>) in
-            let batch = PublishBatch(count: messages.count, continuation: c)
-            if !mailbox.send(.publish(messages, batch)) { batch.failAll(.closed) }
+        await send(messages).confirmed()
+    }
+
+    /// Hands messages to the connection now, behind everything sent before, and returns without
+    /// waiting for the broker: the returned ``PublishConfirms`` gives their results. Lets a
+    /// caller keep several batches in flight while their order on the wire stays the call order.
+    public func send(_ messages: [AMQPMessage]) -> PublishConfirms {
+        let confirms = PublishConfirms(count: messages.count)
+        if !messages.isEmpty, !mailbox.send(.publish(messages, PublishBatch(count: messages.count, confirms: confirms))) {
+            confirms.complete(Array(repeating: .failure(.closed), count: messages.count))
         }
+        return confirms
     }
 
     /// Starts consuming `queue` with manual acks and at most `prefetch` unacknowledged deliveries.
@@ -198,23 +205,57 @@ final class PublishBatch: @unchecked Sendable {
     // Mutated only on the connection thread after creation.
     private var results: [Result<Void, AMQPError>?]
     private var remaining: Int
-    private let continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>
+    private let confirms: PublishConfirms
 
-    init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) {
+    init(count: Int, confirms: PublishConfirms) {
         results = Array(repeating: nil, count: count)
         remaining = count
-        self.continuation = continuation
+        self.confirms = confirms
     }
 
     func resolve(_ index: Int, _ result: Result<Void, AMQPError>) {
         guard results[index] == nil else { return }
         results[index] = result
         remaining -= 1
-        if remaining == 0 { continuation.resume(returning: results.map { $0! }) }
+        if remaining == 0 { confirms.complete(results.map { $0! }) }
     }
 
     func failAll(_ error: AMQPError, from start: Int = 0) {
         for i in start..<results.count { resolve(i, .failure(error)) }
+    }
+}
+
+/// The outcome of a ``AMQPConnection/send(_:)``: one result per message, once the broker has
+/// confirmed (or refused) each, or the connection failed them.
+public final class PublishConfirms: Sendable {
+    private struct State {
+        var results: [Result<Void, AMQPError>]?
+        var waiter: CheckedContinuation<[Result<Void, AMQPError>], Never>?
+    }
+    private let state: Mutex<State>
+
+    init(count: Int) {
+        state = Mutex(State(results: count == 0 ? [] : nil))
+    }
+
+    func complete(_ results: [Result<Void, AMQPError>]) {
+        let waiter = state.withLock { s -> CheckedContinuation<[Result<Void, AMQPError>], Never>? in
+            s.results = results
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(returning: results)
+    }
+
+    /// Waits for every message's result (once; a second waiter would replace the first).
+    public func confirmed() async -> [Result<Void, AMQPError>] {
+        await withCheckedContinuation { c in
+            let ready = state.withLock { s -> [Result<Void, AMQPError>]? in
+                if s.results == nil { s.waiter = c }
+                return s.results
+            }
+            if let ready { c.resume(returning: ready) }
+        }
     }
 }
 

@@ -207,9 +207,12 @@ public struct ClockRule: Codable, Sendable, Equatable {
     /// The opening hours it respects; nil: around the clock (emergencies).
     public var schedule: Schedule?
     public var steps: [ClockStep]
+    /// Each start begins a new clock, superseding one still running (the follow-up call that
+    /// missed again); otherwise a clock starts once per round and later starts are ignored.
+    public var repeats: Bool
 
     public init(id: String, standard: String, title: String, purpose: Purpose = .escalation, applies: Applies, starts: ClockEvent,
-                stops: ClockEvent, schedule: Schedule?, steps: [ClockStep]) {
+                stops: ClockEvent, schedule: Schedule?, steps: [ClockStep], repeats: Bool = false) {
         self.id = id
         self.standard = standard
         self.title = title
@@ -219,6 +222,21 @@ public struct ClockRule: Codable, Sendable, Equatable {
         self.stops = stops
         self.schedule = schedule
         self.steps = steps
+        self.repeats = repeats
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, standard, title, purpose, applies, starts, stops, schedule, steps, repeats
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(String.self, forKey: .id), standard: try c.decode(String.self, forKey: .standard),
+                  title: try c.decode(String.self, forKey: .title),
+                  purpose: try c.decode(Purpose.self, forKey: .purpose),
+                  applies: try c.decode(Applies.self, forKey: .applies), starts: try c.decode(ClockEvent.self, forKey: .starts),
+                  stops: try c.decode(ClockEvent.self, forKey: .stops), schedule: try c.decodeIfPresent(Schedule.self, forKey: .schedule),
+                  steps: try c.decode([ClockStep].self, forKey: .steps), repeats: try c.decodeIfPresent(Bool.self, forKey: .repeats) ?? false)
     }
 
     /// Problems that make the rule unusable, for the loader to report.
@@ -260,6 +278,8 @@ public struct PlannedDeadline: Sendable, Equatable {
     public var step: Int
     public var dueAt: Date
     public var tell: [Recipient]
+    /// From a ``ClockRule/repeats`` rule: a new clock for every start.
+    public var repeats: Bool
 }
 
 /// Turns ticket events into deadlines, on a property's calendar. Pure.
@@ -272,7 +292,7 @@ public enum DeadlinePlanner {
             rule.steps.enumerated().map { index, step in
                 PlannedDeadline(ruleID: rule.id, standard: rule.standard, title: rule.title, purpose: rule.purpose, step: index + 1,
                                 dueAt: due(step.due, from: start, ticket: ticket, schedule: rule.schedule, calendar: calendar),
-                                tell: step.tell)
+                                tell: step.tell, repeats: rule.repeats)
             }
         }
     }

@@ -156,11 +156,13 @@ public enum StandardClocks {
         ClockRule(id: "F3", standard: "F3", title: "Completed repair followed up by phone within 1 working day", purpose: .followUp,
                   applies: .init(kinds: [.repair, .emergency]), starts: .resolved, stops: .followedUp, schedule: .reception,
                   steps: [ClockStep(.workingDays(1), tell: tell(.init(.operator_, .customerService)))]),
-        // Not reached: call again after 2 reception hours, then the supervisor hears of it.
+        // Not reached: call again after 2 reception hours, then the supervisor hears of it; every
+        // missed call starts this again.
         ClockRule(id: "F-retry", standard: "F4", title: "Resident not reached on the follow-up call: call again", purpose: .followUp,
                   applies: .init(), starts: .followUpMissed, stops: .followedUp, schedule: .reception,
                   steps: [ClockStep(.openTime(seconds: 2 * hour), tell: tell(.init(.operator_, .customerService))),
-                          ClockStep(.openTime(seconds: 8 * hour), tell: tell(.init(.operator_, .customerService), .init(.supervisor, .customerService)))]),
+                          ClockStep(.openTime(seconds: 8 * hour), tell: tell(.init(.operator_, .customerService), .init(.supervisor, .customerService)))],
+                  repeats: true),
         // A problem found on the follow-up goes back to the department in writing within 24 h.
         ClockRule(id: "F4", standard: "F4", title: "Problem found on follow-up back to the department within 24 h",
                   applies: .init(kinds: [.complaint, .repair, .emergency]), starts: .reopened, stops: .assigned, schedule: nil,

@@ -22,16 +22,19 @@ public final class OutboxRelay: Service, Sendable {
     private let postgres: PostgresClient
     private let amqp: AMQPConnection
     private let batchSize: Int
+    /// Batches published and awaiting their confirms at once.
+    private let pipelineDepth: Int
     private let sweepInterval: Duration
     private let logger: Logger
     private let published = Counter(label: "propdesk_outbox_published_total")
     private let failed = Counter(label: "propdesk_outbox_publish_failures_total")
 
     public init(postgres: PostgresClient, amqp: AMQPConnection, batchSize: Int = 500,
-                sweepInterval: Duration = .seconds(5), logger: Logger) {
+                pipelineDepth: Int = 2, sweepInterval: Duration = .seconds(5), logger: Logger) {
         self.postgres = postgres
         self.amqp = amqp
         self.batchSize = batchSize
+        self.pipelineDepth = max(1, pipelineDepth)
         self.sweepInterval = sweepInterval
         self.logger = logger
     }
@@ -74,16 +77,42 @@ public final class OutboxRelay: Service, Sendable {
             sweep.cancel()
         }
         wake.yield()
+        let failed = Flag(false)
+        let inFlight = Tally()
         await cancelWhenGracefulShutdown {
-            var failures = 0
-            for await _ in wakeups {
-                let all = sweepAll.take()
-                if await self.drain(source: all ? nil : own) {
-                    failures = 0
-                } else {
-                    failures += 1
-                    try? await Task.sleep(for: .milliseconds(min(5_000, 100 << min(failures, 6))))
-                    wake.yield()
+            await withDiscardingTaskGroup { group in
+                var failures = 0
+                for await _ in wakeups {
+                    if failed.take() {
+                        failures += 1
+                        try? await Task.sleep(for: .milliseconds(min(5_000, 100 << min(failures, 6))))
+                    } else {
+                        failures = 0
+                    }
+                    // At full depth, a finishing batch wakes the loop again.
+                    guard inFlight.value < self.pipelineDepth else { continue }
+                    let source = sweepAll.take() ? nil : own
+                    // Claiming and sending run here, one batch after another, so batches reach the
+                    // broker in claim order; waiting for a batch's confirms and marking it run in
+                    // the group, so the next claim need not wait for them. A batch that fails, or
+                    // that frees a place the loop was waiting for, wakes it again.
+                    do {
+                        while inFlight.value < self.pipelineDepth, let claim = try await self.claim(source: source) {
+                            let confirms = self.amqp.send(claim.rows.map(\.message))
+                            inFlight.add(1)
+                            group.addTask {
+                                let ok = await self.mark(claim, await confirms.confirmed())
+                                let wasFull = inFlight.add(-1) + 1 == self.pipelineDepth
+                                if !ok { failed.set() }
+                                if !ok || wasFull { wake.yield() }
+                            }
+                            if claim.rows.count < self.batchSize { break }
+                        }
+                    } catch {
+                        self.logger.warning("outbox relay batch failed", metadata: ["error": "\(error)"])
+                        failed.set()
+                        wake.yield()
+                    }
                 }
             }
         }
@@ -92,8 +121,8 @@ public final class OutboxRelay: Service, Sendable {
         logger.info("outbox relay stopped")
     }
 
-    /// Publishes batches until the outbox is empty (of `source`'s rows, or everyone's). False if
-    /// a batch failed.
+    /// Publishes batches, one at a time, until the outbox is empty (of `source`'s rows, or
+    /// everyone's). False if a batch failed.
     public func drain(source: String? = nil) async -> Bool {
         while true {
             do {
@@ -111,38 +140,68 @@ public final class OutboxRelay: Service, Sendable {
     /// marking; tests use it to stand in for a relay that dies at the worst moment.
     public func relayBatch(source: String? = nil, afterPublish: (@Sendable () async throws -> Void)? = nil) async throws
         -> (published: Int, failed: Int) {
-        let lease = try await postgres.lease()
+        guard let claim = try await claim(source: source) else { return (0, 0) }
+        let results = await amqp.publish(claim.rows.map(\.message))
         do {
-            let result = try await relay(on: lease, source: source, afterPublish: afterPublish)
-            await lease.release()
-            return result
+            try await afterPublish?()
         } catch {
-            await lease.release()  // rolls back: the claimed rows are free for the next batch at once
+            await claim.lease.release()  // rolls back: the claimed rows are free for the next batch at once
+            throw error
+        }
+        let outcome = try await record(claim, results)
+        await claim.lease.release()
+        return outcome
+    }
+
+    /// Rows claimed by `lease`'s open transaction: locked against other relays until marked.
+    struct Claim: Sendable {
+        let lease: PostgresClient.Lease
+        let rows: [Row]
+    }
+
+    /// Claims the next batch, or nil (and the lease back) when there is nothing to publish.
+    private func claim(source: String?) async throws -> Claim? {
+        let lease = try await postgres.lease()
+        let limit = batchSize
+        do {
+            let rows = try await lease.run { connection -> [Row] in
+                try connection.begin()
+                return try connection.query("""
+                    SELECT id, message_id, exchange, routing_key, envelope::text, envelope->>'type', envelope->>'correlation_id'
+                    FROM outbox WHERE published_at IS NULL AND ($2::text IS NULL OR source = $2)
+                    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+                    """, [limit, source]).map(Row.init)
+            }
+            if rows.isEmpty {
+                await lease.release()
+                return nil
+            }
+            return Claim(lease: lease, rows: rows)
+        } catch {
+            await lease.release()
             throw error
         }
     }
 
-    private func relay(on lease: PostgresClient.Lease, source: String?, afterPublish: (@Sendable () async throws -> Void)?) async throws
-        -> (published: Int, failed: Int) {
-        let limit = batchSize
-        let rows = try await lease.run { connection -> [Row] in
-            try connection.begin()
-            return try connection.query("""
-                SELECT id, message_id, exchange, routing_key, envelope::text, envelope->>'type', envelope->>'correlation_id'
-                FROM outbox WHERE published_at IS NULL AND ($2::text IS NULL OR source = $2)
-                ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
-                """, [limit, source]).map(Row.init)
+    /// Marks a claimed batch from its publish results and gives the lease back; false if any row
+    /// was not confirmed (or the marking failed: the rows are then published again).
+    private func mark(_ claim: Claim, _ results: [Result<Void, AMQPError>]) async -> Bool {
+        let ok: Bool
+        do {
+            ok = try await record(claim, results).failed == 0
+        } catch {
+            logger.warning("outbox relay could not mark a batch; it will be published again", metadata: ["error": "\(error)"])
+            ok = false
         }
-        guard !rows.isEmpty else {
-            try await lease.run { try $0.commit() }
-            return (0, 0)
-        }
-        let results = await amqp.publish(rows.map(\.message))
-        try await afterPublish?()
+        await claim.lease.release()
+        return ok
+    }
+
+    private func record(_ claim: Claim, _ results: [Result<Void, AMQPError>]) async throws -> (published: Int, failed: Int) {
         var ok: [Int64] = []
         var bad: [Int64] = []
         var firstError: AMQPError?
-        for (row, result) in zip(rows, results) {
+        for (row, result) in zip(claim.rows, results) {
             switch result {
             case .success: ok.append(row.id)
             case .failure(let error):
@@ -151,7 +210,7 @@ public final class OutboxRelay: Service, Sendable {
             }
         }
         let errorText = firstError.map { "\($0)" }
-        try await lease.run { [ok, bad] connection in
+        try await claim.lease.run { [ok, bad] connection in
             // Marking need not wait for the disk: if the mark is lost in a crash the rows are
             // published again, and consumers' inboxes absorb the duplicates.
             try connection.executeLater("SET LOCAL synchronous_commit = off")
@@ -199,6 +258,20 @@ final class Flag: Sendable {
         value.withLock { v in
             defer { v = false }
             return v
+        }
+    }
+}
+
+/// A count several tasks change.
+final class Tally: Sendable {
+    private let count = Mutex(0)
+    var value: Int { count.withLock { $0 } }
+    /// Adds `n` and returns the new count.
+    @discardableResult
+    func add(_ n: Int) -> Int {
+        count.withLock {
+            $0 += n
+            return $0
         }
     }
 }

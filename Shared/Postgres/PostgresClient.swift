@@ -54,6 +54,14 @@ public final class PostgresClient: Sendable {
         try await withConnection { connection in try connection.transaction(body) }
     }
 
+    /// How long until `instant`, a query for one timestamptz (NULL: nothing scheduled, an hour),
+    /// measured on the database's clock so replicas with skewed clocks agree. Zero if it passed.
+    public func timeUntil(_ instant: String) async throws -> Duration {
+        let seconds = try await query("SELECT extract(epoch FROM (\(instant)) - clock_timestamp())::float8")[0].decode(0, as: Double?.self)
+        guard let seconds else { return .seconds(3_600) }
+        return seconds <= 0 ? .zero : .milliseconds(Int64((seconds * 1000).rounded(.up)))
+    }
+
     public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) async throws -> [PostgresRow] {
         try await withConnection { try $0.query(sql, parameters) }
     }

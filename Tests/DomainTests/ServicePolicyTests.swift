@@ -108,4 +108,17 @@ struct ServicePolicyTests {
         let text = #"{"id":"X","standard":"C1","title":"t","purpose":"escalation","applies":{},"starts":"created","stops":"resolved","steps":[{"due":{"weeks":1},"tell":[]}]}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(ClockRule.self, from: Data(text.utf8)) }
     }
+
+    @Test func aMissedFollowUpCallStartsAFreshRetryClockEveryTimeOtherClocksStartOncePerRound() throws {
+        let text = #"{"id":"X","standard":"C1","title":"t","purpose":"escalation","applies":{},"starts":"created","stops":"resolved","steps":[{"due":{"seconds":60},"tell":[{"role":"supervisor"}]}]}"#
+        #expect(try JSONDecoder().decode(ClockRule.self, from: Data(text.utf8)).repeats == false)
+        let repeating = rules.filter(\.repeats).map(\.id)
+        #expect(repeating == ["F-retry"])
+        let missed = DeadlinePlanner.deadlines(for: .followUpMissed, at: local("2025-11-10 10:00"), ticket: ClockTicket(kind: .repair),
+                                               rules: rules, calendar: shanghai2025)
+        #expect(missed.map(\.step) == [1, 2] && missed.allSatisfy { $0.repeats && $0.ruleID == "F-retry" })
+        let created = DeadlinePlanner.deadlines(for: .created, at: local("2025-11-10 10:00"), ticket: ClockTicket(kind: .repair),
+                                                rules: rules, calendar: shanghai2025)
+        #expect(!created.isEmpty && !created.contains(where: \.repeats))
+    }
 }
