@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // C interop: tiny system-library targets; no Swift code includes a C header directly.
@@ -45,6 +46,12 @@ let package = Package(
 
         // Pure domain: no I/O module.
         .target(name: "Domain", path: "Shared/Domain"),
+
+        // Notification logic, pure: who is on duty, which messages an event calls for, quiet hours,
+        // retries, the channels' formats, and the message templates (files).
+        .target(name: "Notify", dependencies: [
+            "Domain", .product(name: "Mustache", package: "swift-mustache"),
+        ], path: "Shared/Notify", resources: [.copy("Templates")]),
 
         // Schema: versioned SQL migrations and the migrator.
         .target(name: "Schema", dependencies: [
@@ -95,7 +102,12 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ], path: "Services/escalation"),
-        .executableTarget(name: "PropDeskNotification", dependencies: ["ServiceKit"], path: "Services/notification"),
+        .executableTarget(name: "PropDeskNotification", dependencies: [
+            "ServiceKit", "Notify", "Domain", "Messaging", "Postgres",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Services/notification"),
         .executableTarget(name: "PropDeskBilling", dependencies: ["ServiceKit"], path: "Services/billing"),
 
         .executableTarget(name: "PropDeskWorker", dependencies: [
@@ -105,7 +117,7 @@ let package = Package(
 
         // Benchmarks: run on purpose, never as tests.
         .executableTarget(name: "PropDeskBench", dependencies: [
-            "AMQP", "Postgres", "Messaging", "Schema", "CRabbitMQ", "Desk", "Domain",
+            "AMQP", "Postgres", "Messaging", "Schema", "CRabbitMQ", "Desk", "Domain", "LocalReceivers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], path: "Benchmarks/PropDeskBench"),
@@ -116,12 +128,19 @@ let package = Package(
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
+        .testTarget(name: "NotifyTests", dependencies: ["Notify", "Domain"]),
+        .testTarget(name: "NotificationServiceTests", dependencies: ["PropDeskNotification", "Notify", "ServiceKit"]),
         // Contract tests: the API and the events against docs/openapi.yaml and docs/asyncapi.yaml.
         .target(name: "ContractSupport", dependencies: [.product(name: "Yams", package: "Yams")], path: "Tests/ContractSupport"),
-        .testTarget(name: "ContractTests", dependencies: ["ContractSupport", "Desk", "Domain", "Messaging", "PropDeskIntake"]),
+        // A real HTTP receiver on loopback for the notification channels (tests and the bench).
+        .target(name: "LocalReceivers", dependencies: [
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/LocalReceivers"),
+        .testTarget(name: "ContractTests", dependencies: ["ContractSupport", "Desk", "Domain", "Messaging", "Notify", "PropDeskIntake"]),
         // Integration tests: real RabbitMQ and PostgreSQL started by deploy/local/stack.
         .testTarget(name: "IntegrationTests", dependencies: [
-            "AMQP", "Postgres", "Messaging", "Schema", "ServiceKit", "Desk", "Domain", "ContractSupport",
+            "AMQP", "Postgres", "Messaging", "Schema", "ServiceKit", "Desk", "Domain", "ContractSupport", "LocalReceivers", "Notify",
         ]),
     ],
     swiftLanguageModes: [.v6]

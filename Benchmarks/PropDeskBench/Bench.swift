@@ -1,6 +1,7 @@
 import AMQP
 import ArgumentParser
 import Foundation
+import Histogram
 import Logging
 import Messaging
 import Postgres
@@ -12,7 +13,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "propdesk-bench",
         abstract: "PropDesk benchmarks: each measures a PropDesk path against a baseline in the same run.",
         discussion: "Needs PROPDESK_AMQP_URL and PROPDESK_DATABASE_URL (eval \"$(deploy/local/stack env)\").",
-        subcommands: [AMQPBench.self, OutboxBench.self, DeskBench.self, TimerBench.self])
+        subcommands: [AMQPBench.self, OutboxBench.self, DeskBench.self, TimerBench.self, NotifyBench.self])
 }
 
 func environment(_ name: String) throws -> String {
@@ -240,4 +241,11 @@ final class Counter: @unchecked Sendable {
     private var n = 0
     func add(_ k: Int) { lock.withLock { n += k } }
     var value: Int { lock.withLock { n } }
+}
+
+/// Prints p50, p99 and max of latencies in milliseconds.
+func reportLatency(_ title: String, _ values: [Double]) {
+    var h = Histogram<UInt64>(highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: .three)
+    for v in values { h.record(UInt64(max(0, v).rounded())) }
+    print(String(format: "  %@: p50 %d ms, p99 %d ms, max %d ms", title, h.valueAtPercentile(50), h.valueAtPercentile(99), h.max))
 }

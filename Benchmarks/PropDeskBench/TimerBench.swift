@@ -85,8 +85,8 @@ struct TimerBench: AsyncParsableCommand {
         let due = try await collect(total, from: queue, amqp: amqp, timeout: .seconds(seconds + 60))
         sampler.cancel()
         print(String(format: "falling due %d/s for %d s with %d pending: received %d of %d", rate, seconds, pending, due.count, total))
-        report("lateness seen by a consumer (receive − due)", due.map(\.observed))
-        report("firing lateness (fired_at − due)", due.map(\.firing))
+        reportLatency("lateness seen by a consumer (receive − due)", due.map(\.observed))
+        reportLatency("firing lateness (fired_at − due)", due.map(\.firing))
         let mb = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1_048_576) }
         print("escalation RSS: \(rssBefore.map(mb) ?? "not found") with the pending deadlines written; peak \(mb(rssPeak.withLock { $0 })) while firing")
 
@@ -142,12 +142,6 @@ struct TimerBench: AsyncParsableCommand {
         await consumer.cancel()
         reader.cancel()
         return got.withLock { $0 }
-    }
-
-    func report(_ title: String, _ values: [Double]) {
-        var h = Histogram<UInt64>(highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: .three)
-        for v in values { h.record(UInt64(max(0, v).rounded())) }
-        print(String(format: "  %@: p50 %d ms, p99 %d ms, max %d ms", title, h.valueAtPercentile(50), h.valueAtPercentile(99), h.max))
     }
 
     /// The resident memory of the running escalation service, from `/proc`; nil if none runs.

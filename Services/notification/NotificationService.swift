@@ -1,16 +1,34 @@
+import Notify
 import ServiceKit
 
 /// Notification — tells staff and residents, once, on their channel.
 ///
-/// Foundation stage: the service connects, declares its queue `propdesk.notification`, consumes the
-/// diagnostic `system.#` events, serves health and metrics, and shuts down cleanly.
+/// Consumes the desk's, escalation's and billing's events (``NotificationPlan/bindings``), turns
+/// each into deliveries for the people on duty and the caller (``NotificationHandler``), and sends
+/// them with retries, fallbacks, quiet hours and rate limits (``DeliveryEngine``).
 enum NotificationService: PropDeskService {
     static let definition = ServiceDefinition(
         name: "notification",
         summary: "Notification — tells staff and residents, once, on their channel.",
         defaultHTTPPort: 8083,
-        bindings: DiagnosticsHandler.bindings,
-        handler: { _ in DiagnosticsHandler() })
+        bindings: DiagnosticsHandler.bindings + NotificationPlan.bindings,
+        consumerConcurrency: 8,
+        handler: { context in
+            // Checked by `validate` before the service started.
+            let handler = NotificationHandler(templates: try! MessageTemplates.bundled(),
+                                              quietHours: try! NotifySettings.load(context.environment).quietHours)
+            return EventRouter([("system.", DiagnosticsHandler())]
+                + ["ticket.", "workorder.", "escalation.", "followup.", "billing."].map { ($0, handler) })
+        },
+        background: { context in
+            let settings = try! NotifySettings.load(context.environment)
+            return [DeliveryEngine(postgres: context.postgres, channels: Channels(settings: settings, logger: context.logger),
+                                   settings: settings, logger: context.logger)]
+        },
+        validate: { environment in
+            _ = try NotifySettings.load(environment)
+            _ = try MessageTemplates.bundled()
+        })
 }
 
 @main

@@ -12,6 +12,8 @@ public struct ServiceContext: Sendable {
     public let postgres: PostgresClient
     public let amqp: AMQPConnection
     public let logger: Logger
+    /// The process environment the settings came from, for a service's own settings.
+    public let environment: [String: String]
 }
 
 /// What makes one PropDesk executable itself: its name, port, the events its queue receives, the
@@ -31,11 +33,15 @@ public struct ServiceDefinition: Sendable {
     /// Long-running work of the service's own besides consuming (escalation's timer engine),
     /// started after the consumer and stopped before it.
     public let background: @Sendable (ServiceContext) -> [any Service]
+    /// Checks the service's own settings and files before anything connects: a problem stops the
+    /// start with a clear error (``ConfigurationError``), so the closures above may rely on them.
+    public let validate: @Sendable ([String: String]) throws -> Void
 
     public init(name: String, summary: String, defaultHTTPPort: Int, bindings: [String], consumerConcurrency: Int = 1,
                 handler makeHandler: @escaping @Sendable (ServiceContext) -> any EventHandler,
                 routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void = { _, _ in },
-                background: @escaping @Sendable (ServiceContext) -> [any Service] = { _ in [] }) {
+                background: @escaping @Sendable (ServiceContext) -> [any Service] = { _ in [] },
+                validate: @escaping @Sendable ([String: String]) throws -> Void = { _ in }) {
         self.name = name
         self.summary = summary
         self.defaultHTTPPort = defaultHTTPPort
@@ -44,6 +50,7 @@ public struct ServiceDefinition: Sendable {
         self.makeHandler = makeHandler
         self.routes = routes
         self.background = background
+        self.validate = validate
     }
 
     public var queue: String { PropDeskTopology.queueName(service: name) }

@@ -18,6 +18,7 @@ public enum ServiceRunner {
 
     public static func serve(_ definition: ServiceDefinition, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
         let settings = try Settings.load(service: definition.name, defaultHTTPPort: definition.defaultHTTPPort, environment: environment)
+        try definition.validate(environment)
         let registry = Observability.bootstrap(logLevel: settings.logLevel)
         var logger = Logger(label: "propdesk.\(definition.name)")
         logger[metadataKey: "service"] = "\(definition.name)"
@@ -40,7 +41,7 @@ public enum ServiceRunner {
                                                 queueType: settings.queueType, deliveryLimit: settings.deliveryLimit))
 
         let readyLogger = logger
-        let context = ServiceContext(settings: settings, postgres: postgres, amqp: amqp, logger: logger)
+        let context = ServiceContext(settings: settings, postgres: postgres, amqp: amqp, logger: logger, environment: environment)
         let relay = OutboxRelay(postgres: postgres, amqp: amqp, batchSize: settings.outboxBatchSize, logger: logger)
         let consumer = MessageConsumer(name: definition.name, queue: definition.queue, amqp: amqp, postgres: postgres,
                                        handler: definition.makeHandler(context), prefetch: settings.prefetch,

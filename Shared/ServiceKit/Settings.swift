@@ -83,19 +83,26 @@ public struct Settings: Sendable {
 
 public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
     public let problems: [String]
+    public init(problems: [String]) { self.problems = problems }
     public var description: String {
         "configuration is not valid:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
             + "\n(see the Configuration section of README.md)"
     }
 }
 
-private struct Reader {
+/// Reads settings from the environment, collecting every problem so a bad configuration is
+/// reported whole, not one variable at a time. Services with settings of their own use it too.
+public struct Reader {
     let environment: [String: String]
-    var problems: [String] = []
+    public private(set) var problems: [String] = []
 
-    mutating func problem(_ name: String, _ message: String) { problems.append("\(name): \(message)") }
+    public init(environment: [String: String]) {
+        self.environment = environment
+    }
 
-    mutating func required(_ name: String) -> String? {
+    public mutating func problem(_ name: String, _ message: String) { problems.append("\(name): \(message)") }
+
+    public mutating func required(_ name: String) -> String? {
         guard let value = environment[name], !value.isEmpty else {
             problem(name, "is required and not set")
             return nil
@@ -103,15 +110,15 @@ private struct Reader {
         return value
     }
 
-    func optional(_ name: String) -> String? {
+    public func optional(_ name: String) -> String? {
         environment[name].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    func string(_ name: String, default value: String) -> String {
+    public func string(_ name: String, default value: String) -> String {
         environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? value
     }
 
-    mutating func int(_ name: String, default value: Int, range: ClosedRange<Int>) -> Int {
+    public mutating func int(_ name: String, default value: Int, range: ClosedRange<Int>) -> Int {
         guard let text = environment[name], !text.isEmpty else { return value }
         guard let v = Int(text), range.contains(v) else {
             problem(name, "must be a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(text)\"")
@@ -120,7 +127,7 @@ private struct Reader {
         return v
     }
 
-    mutating func bool(_ name: String, default value: Bool) -> Bool {
+    public mutating func bool(_ name: String, default value: Bool) -> Bool {
         guard let text = environment[name], !text.isEmpty else { return value }
         switch text.lowercased() {
         case "true", "1", "yes": return true
@@ -131,7 +138,7 @@ private struct Reader {
         }
     }
 
-    mutating func logLevel(_ name: String, default value: Logger.Level) -> Logger.Level {
+    public mutating func logLevel(_ name: String, default value: Logger.Level) -> Logger.Level {
         guard let text = environment[name], !text.isEmpty else { return value }
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
             problem(name, "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
@@ -140,7 +147,7 @@ private struct Reader {
         return level
     }
 
-    mutating func choice<T: RawRepresentable & CaseIterable>(_ name: String, default value: T) -> T where T.RawValue == String {
+    public mutating func choice<T: RawRepresentable & CaseIterable>(_ name: String, default value: T) -> T where T.RawValue == String {
         guard let text = environment[name], !text.isEmpty else { return value }
         guard let v = T(rawValue: text.lowercased()) else {
             problem(name, "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")

@@ -7,6 +7,11 @@ public enum Contracts {
     public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
+    /// A document's text, for what its structure does not hold (descriptions).
+    public static func text(_ name: String) throws -> String {
+        try String(contentsOf: repositoryRoot.appendingPathComponent("docs/\(name)"), encoding: .utf8)
+    }
+
     static func load(_ name: String) throws -> [String: Any] {
         let text = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/\(name)"), encoding: .utf8)
         guard let document = try Yams.load(yaml: text) as? [String: Any] else { throw ContractError("docs/\(name) is not a YAML mapping") }

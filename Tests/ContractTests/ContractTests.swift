@@ -3,6 +3,7 @@ import ContractSupport
 import Domain
 import Foundation
 import Messaging
+import Notify
 import Testing
 @testable import PropDeskIntake
 
@@ -50,10 +51,10 @@ struct ContractTests {
     @Test func everyEventTypeTheCodeCanPublishIsInTheAsyncAPIDocumentAndNoOthers() throws {
         let document = try AsyncAPIDocument()
         #expect(document.version == "3.0.0")
-        let published = Set((DeskEvents.allTypes + EscalationEvents.allTypes + ["system.ping"]).map { "\($0).sunrise-garden" })
+        let published = Set((DeskEvents.allTypes + EscalationEvents.allTypes + NotificationEvents.allTypes + ["system.ping"]).map { "\($0).sunrise-garden" })
         let undocumented = published.filter { !document.describes(routingKey: $0) }
         #expect(undocumented.isEmpty, "not in docs/asyncapi.yaml: \(undocumented.sorted())")
-        let documented = Set(["ticketEvents", "workOrderEvents", "escalationBreaches", "followUpsDue", "systemPing"].flatMap {
+        let documented = Set(["ticketEvents", "workOrderEvents", "escalationBreaches", "followUpsDue", "deliveryFailures", "rosterGaps", "systemPing"].flatMap {
             document.channel($0)?.addresses(property: "sunrise-garden") ?? []
         })
         #expect(documented.subtracting(published).isEmpty, "documented but never published: \(documented.subtracting(published))")
@@ -74,6 +75,20 @@ struct ContractTests {
             title: "t", step: 1, steps: 2, startedAt: Date(), dueAt: Date(), firedAt: Date(), tell: [Recipient(.supervisor)]))
         #expect(deadline == document.fields(of: "DeadlineEventPayload").properties)
         #expect(document.fields(of: "DeadlineEventPayload").required == deadline)
+        let failed = try Self.keys(DeliveryFailedPayload(deliveryID: 1, eventID: UUID(), eventType: "escalation.c1.breached", ticketID: UUID(),
+                                                         recipient: "Zhao", audience: "staff", channel: "sms", template: "escalation",
+                                                         attempts: 5, reason: "r"))
+        #expect(failed == document.fields(of: "DeliveryFailedPayload").properties)
+        #expect(document.fields(of: "DeliveryFailedPayload").required == failed.subtracting(["ticket_id"]))
+        let gap = try Self.keys(RosterGapPayload(eventType: "t", asked: "technician/engineering", emptyRoles: ["technician/engineering"],
+                                                 reachedAs: "supervisor"))
+        #expect(gap == document.fields(of: "RosterGapPayload").properties)
+        #expect(document.fields(of: "RosterGapPayload").required == gap.subtracting(["reached_as"]))
+    }
+
+    @Test func theNotificationServiceBindsEveryEventItsPlanAnswersAndTheDocumentSaysSo() throws {
+        let document = try Contracts.text("asyncapi.yaml")
+        for binding in NotificationPlan.bindings { #expect(document.contains("`\(binding)`"), "\(binding) is not in asyncapi.yaml") }
     }
 
     @Test func theDepartmentQueuesAreNamedAndBoundAsDocumented() throws {

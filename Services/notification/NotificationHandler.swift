@@ -1,0 +1,151 @@
+import Domain
+import Foundation
+import Logging
+import Messaging
+import Notify
+import Postgres
+
+/// Turns events into deliveries, in the event's own transaction (inbox): who hears, on which
+/// channel, what. The roster decides who is on duty now; the residents register whether and how
+/// a caller hears from us. Each delivery's dedupe key (event id / recipient / channel) makes a
+/// redelivered event write nothing new. ``DeliveryEngine`` sends them.
+struct NotificationHandler: EventHandler {
+    let templates: MessageTemplates
+    let quietHours: QuietHours
+
+    func handle(_ event: ReceivedEvent, on c: PostgresConnection) throws {
+        let envelope = event.envelope
+        guard let payload = try JSONSerialization.jsonObject(with: JSONEncoder().encode(envelope.payload)) as? [String: Any] else {
+            throw PoisonMessage("\(envelope.type): the payload is not an object")
+        }
+        let tell: [Recipient]
+        do {
+            tell = try payload["tell"].map { try JSONDecoder().decode([Recipient].self, from: JSONSerialization.data(withJSONObject: $0)) } ?? []
+        } catch {
+            throw PoisonMessage("\(envelope.type): tell is not a list of roles: \(error)")
+        }
+        let facts = EventFacts(kind: (payload["kind"] as? String).flatMap(TicketKind.init(rawValue:)), tell: tell,
+                               step: payload["step"] as? Int, ruleID: payload["rule_id"] as? String)
+        let intents = NotificationPlan.intents(for: envelope.type, facts: facts)
+        guard !intents.isEmpty else { return }
+        let zone = try c.query("SELECT time_zone FROM properties WHERE code = $1", [envelope.property]).first
+            .flatMap { TimeZone(identifier: try $0.decode(0, as: String.self)) } ?? TimeZone(identifier: "Asia/Shanghai")!
+        let ticketID = envelope.ticketID ?? (payload["ticket_id"] as? String).flatMap(UUID.init(uuidString:))
+        let now = Date()
+        var deliveries: [Delivery] = []
+        var roster: [RosterEntry]?
+        for intent in intents {
+            func delivery(to recipient: String, _ contacts: [Contact], _ language: Language, audience: Audience.Kind, notBefore: Date) -> Delivery {
+                let message = templates.render(intent.template, language, MessageContext.make(payload: payload, language: language, zone: zone))
+                return Delivery(eventID: envelope.id, eventType: envelope.type, property: envelope.property, ticketID: ticketID,
+                                audience: audience, recipient: recipient, template: intent.template, contact: contacts[0],
+                                fallbacks: Array(contacts.dropFirst()), subject: message.subject, body: message.body,
+                                urgent: intent.urgent, notBefore: notBefore)
+            }
+            switch intent.audience {
+            case .staff(let recipients):
+                let entries = try roster ?? Self.roster(envelope.property, on: c)
+                roster = entries
+                for recipient in recipients {
+                    let resolution = DutyRoster.resolve(recipient, in: entries, at: now, zone: zone)
+                    if !resolution.gaps.isEmpty { try reportGaps(resolution, for: recipient, envelope: envelope, event: event, on: c) }
+                    for person in resolution.people {
+                        deliveries.append(delivery(to: person.person, person.contacts, person.language, audience: .staff, notBefore: now))
+                    }
+                }
+            case .resident:
+                guard let ticketID, let resident = try Self.caller(of: ticketID, on: c) else {
+                    event.logger.debug("no registered resident with consent for this ticket", metadata: ["template": "\(intent.template.rawValue)"])
+                    continue
+                }
+                let notBefore = intent.urgent ? now : quietHours.earliestSend(at: now, in: zone)
+                deliveries.append(delivery(to: "resident:\(resident.id.uuidString.lowercased())", resident.contacts, resident.language,
+                                           audience: .resident, notBefore: notBefore))
+            }
+        }
+        var written = 0
+        for d in deliveries {
+            written += try c.execute("""
+                INSERT INTO deliveries (dedupe_key, event_id, event_type, property, ticket_id, audience, recipient, template, channel,
+                                        address, fallbacks, subject, body, urgent, not_before)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15)
+                ON CONFLICT (dedupe_key) DO NOTHING
+                """, [d.dedupeKey, d.eventID, d.eventType, d.property, d.ticketID, d.audience.rawValue, d.recipient, d.template.rawValue,
+                      d.contact.channel.rawValue, d.contact.address, try PostgresJSON(encoding: d.fallbacks, encoder: JSONEncoder()),
+                      d.subject, d.body, d.urgent, d.notBefore])
+        }
+        if written > 0 { c.signalAfterCommit(DeliveryEngine.channel) }
+        event.logger.debug("deliveries written", metadata: ["count": "\(written)"])
+    }
+
+    private func reportGaps(_ resolution: DutyRoster.Resolution, for recipient: Recipient, envelope: EventEnvelope,
+                            event: ReceivedEvent, on c: PostgresConnection) throws {
+        let gaps = resolution.gaps.map { [$0.role.rawValue, $0.department?.rawValue].compactMap { $0 }.joined(separator: "/") }
+        event.logger.warning("nobody on duty", metadata: [
+            "roles": "\(gaps.joined(separator: ","))", "reached_as": "\(resolution.reachedAs?.rawValue ?? "nobody")",
+        ])
+        let payload = RosterGapPayload(eventType: envelope.type, asked: gaps.first ?? "", emptyRoles: gaps,
+                                       reachedAs: resolution.reachedAs?.rawValue)
+        try Outbox.enqueue(envelope.caused(type: NotificationEvents.rosterGap, payload: try JSONValue(encoding: payload)), on: c)
+    }
+
+    static func roster(_ property: String, on c: PostgresConnection) throws -> [RosterEntry] {
+        try c.query("""
+            SELECT role, department, person, language, contacts::text, array_to_string(weekdays, ','), to_char(starts, 'HH24:MI'), to_char(ends, 'HH24:MI')
+            FROM duty_roster WHERE property = $1 AND active ORDER BY id
+            """, [property]).compactMap { row -> RosterEntry? in
+            guard let role = StaffRole(rawValue: try row.decode(0)) else { return nil }
+            let contacts = try JSONDecoder().decode([Contact].self, from: Data(try row.decode(4, as: String.self).utf8))
+            guard !contacts.isEmpty else { return nil }
+            return RosterEntry(role: role, department: try row.decode(1, as: String?.self).flatMap(Department.init(rawValue:)),
+                               person: try row.decode(2), language: Language(rawValue: try row.decode(3)) ?? .zhCN, contacts: contacts,
+                               weekdays: try row.decode(5, as: String?.self).map { Set($0.split(separator: ",").compactMap { Int($0) }) },
+                               starts: TimeOfDay(try row.decode(6, as: String.self)) ?? TimeOfDay(seconds: 0),
+                               ends: TimeOfDay(try row.decode(7, as: String.self)) ?? TimeOfDay(seconds: 0))
+        }
+    }
+
+    struct Resident {
+        var id: UUID
+        var contacts: [Contact]
+        var language: Language
+    }
+
+    /// The ticket's caller in the residents register, if they agreed to be contacted: their
+    /// preferred channel first (WeChat, not a channel yet, falls to SMS), the other after it.
+    static func caller(of ticket: UUID, on c: PostgresConnection) throws -> Resident? {
+        guard let row = try c.query("""
+            SELECT r.id, r.phone, r.email, r.preferred_channel, r.language
+            FROM tickets t JOIN residents r ON r.property = t.property
+             AND regexp_replace(r.phone, '[^0-9]', '', 'g') = regexp_replace(t.caller_phone, '[^0-9]', '', 'g')
+            WHERE t.id = $1 AND r.contact_consent ORDER BY r.id LIMIT 1
+            """, [ticket]).first else { return nil }
+        let sms = Contact(.sms, try row.decode(1))
+        let email = try row.decode(2, as: String?.self).map { Contact(.email, $0) }
+        let contacts = try row.decode(3, as: String.self) == "email" ? [email, sms].compactMap { $0 } : [sms, email].compactMap { $0 }
+        return Resident(id: try row.decode(0), contacts: contacts, language: Language(rawValue: try row.decode(4)) ?? .zhCN)
+    }
+}
+
+/// One delivery to write.
+struct Delivery {
+    var eventID: UUID
+    var eventType: String
+    var property: String
+    var ticketID: UUID?
+    var audience: Audience.Kind
+    var recipient: String
+    var template: TemplateName
+    var contact: Contact
+    var fallbacks: [Contact]
+    var subject: String
+    var body: String
+    var urgent: Bool
+    var notBefore: Date
+
+    var dedupeKey: String { Self.key(eventID, recipient, contact.channel) }
+
+    static func key(_ event: UUID, _ recipient: String, _ channel: ChannelKind) -> String {
+        "\(event.uuidString.lowercased())/\(recipient)/\(channel.rawValue)"
+    }
+}

@@ -1,0 +1,210 @@
+import AMQP
+import Desk
+import Domain
+import Foundation
+import LocalReceivers
+import Messaging
+import Notify
+import Postgres
+import Testing
+
+/// A property with a duty roster, a real HTTP receiver standing in for the webhook, robot and SMS
+/// endpoints, and the notification service running against it.
+struct NotifyScenario {
+    static let port = 28_190
+    static let receiverPort = 28_195
+    /// Nothing listens here: a dead channel.
+    static let deadPort = 28_199
+    let db: PostgresClient
+    let amqp: AMQPConnection
+    let property: String
+    let receiver: WebhookReceiver
+    let service: Subprocess
+
+    /// `extra`: more environment for the service (an SMTP server, say).
+    /// `property`: one that exists already (a ``DeskScenario``'s); otherwise a new one.
+    init(roster: [(role: String, department: String?, person: String, contacts: String)], extra: [String: String] = [:],
+         property existing: String? = nil) async throws {
+        db = try await Servers.database()
+        let tag = Servers.unique()
+        property = existing ?? "n-\(tag)"
+        if existing == nil {
+            let count = try await db.query("SELECT count(*) FROM properties")[0].decode(0, as: Int.self)
+            let prefix = String((0..<4).map { i in Character(UnicodeScalar(UInt8(78 + (count / Int(pow(12.0, Double(i)))) % 12))) })
+            try await db.execute("INSERT INTO properties (code, name, ticket_prefix) VALUES ($1, $2, $3)", [property, "Notify \(tag)", prefix])
+        }
+        // Earlier tests' properties keep their rosters and deliveries in this database; their
+        // late events (an escalation step firing now) must not reach this test's receiver.
+        try await db.execute("UPDATE duty_roster SET active = false WHERE property <> $1", [property])
+        try await db.execute("""
+            UPDATE deliveries SET state = 'failed', last_error = 'an earlier test' WHERE property <> $1 AND state IN ('pending', 'sending')
+            """, [property])
+        for entry in roster {
+            try await db.execute("INSERT INTO duty_roster (property, role, department, person, contacts) VALUES ($1, $2, $3, $4, $5::jsonb)",
+                                 [property, entry.role, entry.department, entry.person, entry.contacts])
+        }
+        amqp = try await Servers.connect()
+        receiver = WebhookReceiver(port: Self.receiverPort)
+        try await receiver.start()
+        let base = "http://127.0.0.1:\(Self.receiverPort)"
+        let env = RealServers.ServiceProcessTests.self
+        service = try Subprocess(try env.binary("notification"), ["serve"], environment: env.environment([
+            "PROPDESK_HTTP_PORT": "\(Self.port)", "PROPDESK_LOG_LEVEL": "debug",
+            "PROPDESK_WEBHOOKS": "desk=\(base)/desk;flaky=\(base)/flaky",
+            "PROPDESK_WECOM_ROBOTS": "engineering=\(base)/wecom;dead=http://127.0.0.1:\(Self.deadPort)/robot",
+            "PROPDESK_DINGTALK_ROBOTS": "security=\(base)/dingtalk",
+            "PROPDESK_SMS_URL": "\(base)/sms",
+            "PROPDESK_NOTIFY_RETRY_BASE_MS": "50", "PROPDESK_NOTIFY_MAX_ATTEMPTS": "4",
+            "PROPDESK_QUIET_HOURS": "00:00-00:00",
+        ].merging(extra) { $1 }))
+        guard try await env.waitReady(port: Self.port) else { throw SetupError("notification did not become ready:\n\(service.output)") }
+    }
+
+    func stop() async throws {
+        service.signal(SIGTERM)
+        _ = try await service.wait(timeout: .seconds(15))
+        receiver.stop()
+        await amqp.close()
+        db.shutdown()
+    }
+
+    /// Publishes an event as escalation would: an escalation breach naming roles to tell.
+    func breach(id: UUID = UUID(), tell: [Recipient], standard: String = "C1") async throws {
+        let payload: JSONValue = .object([
+            "ticket_id": .string(UUID().uuidString.lowercased()), "ticket_number": .string("T-20261123-0001"), "kind": .string("complaint"),
+            "round": .number(1), "rule_id": .string(standard), "standard": .string(standard), "title": .string("Supervisor told within 5 minutes"),
+            "step": .number(1), "steps": .number(2), "started_at": .string("2026-11-23T01:00:00Z"), "due_at": .string("2026-11-23T01:05:00Z"),
+            "fired_at": .string("2026-11-23T01:05:00Z"), "firing_lateness_ms": .number(3),
+            "tell": try JSONValue(encoding: tell),
+        ])
+        let envelope = EventEnvelope(id: id, type: "escalation.\(standard.lowercased()).breached", property: property, payload: payload)
+        try await amqp.publish(AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: "\(envelope.type).\(property)",
+                                           body: envelope.encoded(), messageID: envelope.id.uuidString.lowercased()))
+    }
+
+    func deliveries() async throws -> [(recipient: String, channel: String, state: String, attempts: Int)] {
+        try await db.query("SELECT recipient, channel, state, attempts FROM deliveries WHERE property = $1 ORDER BY id", [property]).map {
+            (try $0.decode(0), try $0.decode(1), try $0.decode(2), try $0.decode(3))
+        }
+    }
+}
+
+extension RealServers {
+    @Suite("Notification: the right person hears, once, on the channel they read")
+    struct NotificationTests {
+        @Test func anEscalationReachesTheOnDutySupervisorOnceEvenWhenTheEventArrivesTwice() async throws {
+            let s = try await NotifyScenario(roster: [
+                ("supervisor", "customer_service", "Zhao", #"[{"channel":"webhook","address":"desk"}]"#),
+                ("technician", "engineering", "Qian", #"[{"channel":"wecom","address":"engineering"}]"#),
+            ])
+            let id = UUID()
+            try await s.breach(id: id, tell: [Recipient(.supervisor, .customerService)])
+            let got = try await s.receiver.wait { $0.contains { $0.path == "/desk" } }
+            let message = try #require(got.first { $0.path == "/desk" })
+            #expect(message.json["recipient"] as? String == "Zhao")
+            #expect((message.json["subject"] as? String)?.contains("T-20261123-0001") == true)
+            #expect(message.headers["idempotency-key"] == "\(id.uuidString.lowercased())/Zhao/webhook")
+            // The broker delivers it again (a redelivery, or a replayed event): nothing is sent twice.
+            try await s.breach(id: id, tell: [Recipient(.supervisor, .customerService)])
+            try await Task.sleep(for: .seconds(2))
+            #expect(s.receiver.requests("/desk").count == 1)
+            #expect(try await s.deliveries().map(\.state) == ["sent"])
+            try await s.stop()
+        }
+
+        @Test func aReceiverFailingThreeTimesThenRecoveringGetsExactlyOneMessage() async throws {
+            let s = try await NotifyScenario(roster: [("supervisor", nil, "Sun", #"[{"channel":"webhook","address":"flaky"}]"#)])
+            s.receiver.fail("/flaky", times: 3)
+            try await s.breach(tell: [Recipient(.supervisor, .customerService)])
+            _ = try await s.receiver.wait { $0.contains { $0.path == "/flaky" } }
+            try await Task.sleep(for: .seconds(1))
+            #expect(s.receiver.requests("/flaky").count == 1)
+            let d = try await s.deliveries()
+            #expect(d.count == 1 && d[0].state == "sent" && d[0].attempts == 4)
+            let outcomes = try await s.db.query("""
+                SELECT outcome FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.property = $1 ORDER BY attempt
+                """, [s.property]).map { try $0.decode(0, as: String.self) }
+            #expect(outcomes == ["failed", "failed", "failed", "sent"])
+            try await s.stop()
+        }
+
+        @Test func aDeadRobotFallsBackToTheNextContactAndNobodyOnDutyGoesUpALevel() async throws {
+            let s = try await NotifyScenario(roster: [
+                // No engineering technician on the roster: the supervisor above is told, and the gap reported.
+                ("supervisor", "engineering", "Li", #"[{"channel":"wecom","address":"dead"},{"channel":"sms","address":"13800000042"}]"#),
+            ])
+            let gaps = try await Servers.scratchQueue(s.amqp, routingKey: "notification.roster.gap.\(s.property)")
+            try await s.breach(tell: [Recipient(.technician, .engineering)], standard: "R2")
+            let got = try await s.receiver.wait { $0.contains { $0.path == "/sms" } }
+            let sms = try #require(got.first { $0.path == "/sms" })
+            #expect(sms.json["to"] as? String == "13800000042")
+            #expect((sms.json["text"] as? String)?.contains("R2") == true)
+            let d = try await s.deliveries()
+            #expect(d.map(\.channel) == ["wecom", "sms"])
+            #expect(d.map(\.state) == ["fell_back", "sent"])
+            #expect(d[0].attempts == 4)
+            let gap = try await Servers.collect(s.amqp, queue: gaps, idle: .seconds(2), timeout: .seconds(10), until: { $0.count >= 1 })
+            let envelope = try EventEnvelope.decode(try #require(gap.first).body)
+            #expect(envelope.payload["asked"] == .string("technician/engineering"))
+            #expect(envelope.payload["reached_as"] == .string("supervisor"))
+            try await s.stop()
+        }
+
+        @Test func anEmailArrivesAtARealSMTPServer() async throws {
+            let smtpPort = 28_198
+            let mailbox = FileManager.default.temporaryDirectory.appendingPathComponent("propdesk-mail-\(Servers.unique())")
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/local/smtp-sink.py").path
+            let sink = try Subprocess("/usr/bin/python3", [script, "\(smtpPort)", mailbox.path])
+            defer { sink.signal(SIGTERM) }
+            try await Task.sleep(for: .milliseconds(500))
+            let s = try await NotifyScenario(roster: [("general_manager", nil, "Zhou", #"[{"channel":"email","address":"zhou@example.com"}]"#)],
+                                             extra: ["PROPDESK_SMTP_URL": "smtp://127.0.0.1:\(smtpPort)", "PROPDESK_SMTP_FROM": "desk@example.com"])
+            let id = UUID()
+            try await s.breach(id: id, tell: [Recipient(.generalManager)], standard: "C3")
+            var files: [String] = []
+            for _ in 0..<100 where files.isEmpty {
+                files = (try? FileManager.default.contentsOfDirectory(atPath: mailbox.path).filter { $0.hasSuffix(".eml") }) ?? []
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let mail = try String(contentsOf: mailbox.appendingPathComponent(try #require(files.first)), encoding: .utf8)
+            #expect(mail.contains("To: zhou@example.com"))
+            #expect(mail.contains("Message-ID: <\(id.uuidString.lowercased()).Zhou.email@propdesk>"))
+            #expect(try await s.deliveries().map(\.state) == ["sent"])
+            try await s.stop()
+        }
+
+        @Test func theCallerHearsTheirNumberAndTheirPhoneAppearsInNoStaffMessageAndNoLog() async throws {
+            let desk = try await DeskScenario()
+            let s = try await NotifyScenario(roster: [
+                ("control_room", "security", "Control", #"[{"channel":"webhook","address":"desk"}]"#),
+                ("technician", "engineering", "Qian", #"[{"channel":"wecom","address":"engineering"}]"#),
+                ("technician", "security", "Feng", #"[{"channel":"dingtalk","address":"security"}]"#),
+            ], property: desk.property)
+            try await s.db.execute("""
+                INSERT INTO residents (id, property, building, unit, name, phone, relation, preferred_channel, contact_consent)
+                VALUES ($1, $2, '9号楼', '1单元0101', '周敏', '139 1234 5678', 'owner', 'sms', true)
+                """, [UUID(), desk.property])
+            let reply = try await desk.file(["kind": "emergency", "emergency_type": "stopped_lift", "caller_phone": "13912345678",
+                                             "building": "9号楼", "unit": "1单元0101", "content": "电梯困人, 请回电 13912345678"])
+            #expect(reply.status == 201)
+            let number = try #require(reply.json["number"] as? String)
+            let got = try await s.receiver.wait { all in
+                Set(all.map(\.path)).isSuperset(of: ["/sms", "/desk", "/wecom", "/dingtalk"])
+            }
+            let resident = try #require(got.first { $0.path == "/sms" })
+            #expect(resident.json["to"] as? String == "139 1234 5678")
+            #expect((resident.json["text"] as? String)?.contains(number) == true)
+            for staff in got where staff.path != "/sms" {
+                #expect(!staff.body.filter(\.isNumber).contains("13912345678"), "a staff message carries the caller's number: \(staff.body)")
+                #expect(!staff.body.contains("0101"), "a staff message carries the unit: \(staff.body)")
+                #expect(staff.body.contains(number))
+            }
+            let emergencyText = try #require(got.first { $0.path == "/wecom" }?.json["text"] as? [String: Any])["content"] as? String
+            #expect(emergencyText?.contains("紧急") == true)
+            try await s.stop()
+            try await desk.stop()
+            #expect(!s.service.output.isEmpty)
+            #expect(!s.service.output.contains("13912345678") && !s.service.output.contains("1234 5678"), "the log shows the caller's number")
+        }
+    }
+}

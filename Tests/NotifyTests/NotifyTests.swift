@@ -1,0 +1,170 @@
+import Domain
+import Foundation
+import Testing
+@testable import Notify
+
+let shanghai = TimeZone(identifier: "Asia/Shanghai")!
+
+/// `2025-11-10 22:30` (a Monday) in Shanghai.
+func at(_ text: String) -> Date {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = shanghai
+    f.dateFormat = "yyyy-MM-dd HH:mm"
+    return f.date(from: text)!
+}
+
+func time(_ text: String) -> TimeOfDay { TimeOfDay(text)! }
+
+@Suite("Who is on duty")
+struct RosterTests {
+    let day = RosterEntry(role: .supervisor, department: .customerService, person: "Zhao", contacts: [Contact(.wecom, "desk")],
+                          weekdays: [1, 2, 3, 4, 5], starts: time("09:00"), ends: time("17:00"))
+    let night = RosterEntry(role: .supervisor, department: .customerService, person: "Qian", contacts: [Contact(.sms, "13800000001")],
+                            weekdays: [1, 2, 3, 4, 5], starts: time("17:00"), ends: time("09:00"))
+    let manager = RosterEntry(role: .departmentManager, person: "Sun", contacts: [Contact(.email, "sun@example.com")])
+
+    @Test func theDaySupervisorHearsOnAWeekdayAfternoonAndTheNightOneAfterFive() {
+        let entries = [day, night, manager]
+        #expect(DutyRoster.resolve(Recipient(.supervisor, .customerService), in: entries, at: at("2025-11-10 14:00"), zone: shanghai).people.map(\.person) == ["Zhao"])
+        #expect(DutyRoster.resolve(Recipient(.supervisor, .customerService), in: entries, at: at("2025-11-10 22:30"), zone: shanghai).people.map(\.person) == ["Qian"])
+        // Friday's night shift runs into Saturday morning.
+        #expect(DutyRoster.resolve(Recipient(.supervisor, .customerService), in: entries, at: at("2025-11-15 03:00"), zone: shanghai).people.map(\.person) == ["Qian"])
+    }
+
+    @Test func nobodyOnDutyGoesToTheNextRoleUpAndTheGapIsReported() {
+        // Saturday noon: no supervisor shift starts on a weekend.
+        let r = DutyRoster.resolve(Recipient(.supervisor, .customerService), in: [day, night, manager], at: at("2025-11-15 12:00"), zone: shanghai)
+        #expect(r.people.map(\.person) == ["Sun"])
+        #expect(r.reachedAs == .departmentManager)
+        #expect(r.gaps == [Recipient(.supervisor, .customerService)])
+        let nobody = DutyRoster.resolve(Recipient(.technician, .engineering), in: [], at: at("2025-11-15 12:00"), zone: shanghai)
+        #expect(nobody.people.isEmpty && nobody.gaps.map(\.role) == [.technician, .supervisor, .departmentManager, .viceGeneralManager, .generalManager])
+    }
+
+    @Test func aDepartmentsOwnHolderComesBeforeACompanyWideOne() {
+        let own = RosterEntry(role: .departmentManager, department: .engineering, person: "Wu", contacts: [Contact(.sms, "1")])
+        let r = DutyRoster.resolve(Recipient(.departmentManager, .engineering), in: [manager, own], at: at("2025-11-10 10:00"), zone: shanghai)
+        #expect(r.people.map(\.person) == ["Wu"])
+        let other = DutyRoster.resolve(Recipient(.departmentManager, .security), in: [manager, own], at: at("2025-11-10 10:00"), zone: shanghai)
+        #expect(other.people.map(\.person) == ["Sun"])
+    }
+}
+
+@Suite("Which messages an event calls for")
+struct PlanTests {
+    @Test func aNewComplaintTellsTheCallerItsNumberAndAnEmergencyAlsoTheControlRoom() {
+        #expect(NotificationPlan.intents(for: "ticket.complaint.created", facts: EventFacts(kind: .complaint)) == [Intent(.resident, .received)])
+        let emergency = NotificationPlan.intents(for: "ticket.emergency.created", facts: EventFacts(kind: .emergency))
+        #expect(emergency == [Intent(.resident, .received, urgent: true),
+                              Intent(.staff([Recipient(.controlRoom, .security)]), .emergency, urgent: true)])
+    }
+
+    @Test func workOrdersGoToTheDepartmentsOnDutyTechnicianAndEmergenciesAreUrgent() {
+        #expect(NotificationPlan.intents(for: "workorder.engineering.assigned", facts: EventFacts(kind: .repair))
+            == [Intent(.staff([Recipient(.technician, .engineering)]), .newWorkOrder)])
+        #expect(NotificationPlan.intents(for: "workorder.security.assigned", facts: EventFacts(kind: .emergency))
+            == [Intent(.staff([Recipient(.technician, .security)]), .emergency, urgent: true)])
+        #expect(NotificationPlan.intents(for: "workorder.triage.assigned", facts: EventFacts(kind: .inquiry))
+            == [Intent(.staff([Recipient(.supervisor, .customerService)]), .newWorkOrder)])
+    }
+
+    @Test func anEscalationTellsEveryoneItsStepNamesAndIsUrgent() {
+        let tell = [Recipient(.supervisor, .customerService), Recipient(.generalManager)]
+        #expect(NotificationPlan.intents(for: "escalation.c3.breached", facts: EventFacts(kind: .complaint, tell: tell, step: 1, ruleID: "C3"))
+            == [Intent(.staff(tell), .escalation, urgent: true)])
+    }
+
+    @Test func theResidentHearsOfTheFollowUpOnceNotOnEveryRetry() {
+        let tell = [Recipient(.operator_, .customerService)]
+        #expect(NotificationPlan.intents(for: "followup.complaint.due", facts: EventFacts(kind: .complaint, tell: tell, step: 1, ruleID: "F1"))
+            == [Intent(.staff(tell), .followUpDue), Intent(.resident, .followUp)])
+        #expect(NotificationPlan.intents(for: "followup.complaint.due", facts: EventFacts(kind: .complaint, tell: tell, step: 1, ruleID: "F-retry"))
+            == [Intent(.staff(tell), .followUpDue)])
+    }
+
+    @Test func residentUpdatesFollowTheTicketAndNotesMoveNothing() {
+        #expect(NotificationPlan.intents(for: "workorder.engineering.accepted", facts: EventFacts(kind: .repair)).map(\.template) == [.onTheWay])
+        #expect(NotificationPlan.intents(for: "ticket.repair.on_site", facts: EventFacts(kind: .repair)).map(\.template) == [.onSite])
+        #expect(NotificationPlan.intents(for: "ticket.repair.resolved", facts: EventFacts(kind: .repair)).map(\.template) == [.resolved])
+        #expect(NotificationPlan.intents(for: "ticket.repair.extended", facts: EventFacts(kind: .repair)).map(\.template) == [.delayed])
+        #expect(NotificationPlan.intents(for: "billing.payment.received", facts: EventFacts()).map(\.template) == [.paymentReceipt])
+        #expect(NotificationPlan.intents(for: "billing.approval.requested", facts: EventFacts()).map(\.template) == [.approvalNeeded])
+        #expect(NotificationPlan.intents(for: "ticket.repair.noted", facts: EventFacts(kind: .repair)).isEmpty)
+    }
+}
+
+@Suite("Quiet hours and retries")
+struct TimingTests {
+    @Test func aResidentMessageWrittenAt2amWaitsUntil8amAndOneAtNoonGoesNow() {
+        let quiet = QuietHours.standard
+        #expect(quiet.earliestSend(at: at("2025-11-11 02:00"), in: shanghai) == at("2025-11-11 08:00"))
+        #expect(quiet.earliestSend(at: at("2025-11-10 22:30"), in: shanghai) == at("2025-11-11 08:00"))
+        #expect(quiet.earliestSend(at: at("2025-11-10 12:00"), in: shanghai) == at("2025-11-10 12:00"))
+        #expect(QuietHours("00:00-00:00")!.earliestSend(at: at("2025-11-11 02:00"), in: shanghai) == at("2025-11-11 02:00"))
+        #expect(QuietHours("9pm-8am") == nil)
+    }
+
+    @Test func retriesWaitTwiceAsLongEachTimeWithJitterUpToTheCap() {
+        let retry = RetryPolicy(base: .seconds(1), cap: .seconds(10), maxAttempts: 5)
+        #expect(retry.delay(afterAttempt: 1, jitter: 1) == .seconds(1))
+        #expect(retry.delay(afterAttempt: 1, jitter: 0) == .milliseconds(500))
+        #expect(retry.delay(afterAttempt: 3, jitter: 1) == .seconds(4))
+        #expect(retry.delay(afterAttempt: 9, jitter: 1) == .seconds(10))
+    }
+}
+
+@Suite("Messages and the channels' formats")
+struct FormatTests {
+    let message = OutgoingMessage(dedupeKey: "e1/Zhao/wecom", eventID: UUID(), eventType: "escalation.c1.breached", ticketID: nil,
+                                  recipient: "Zhao", channel: .wecom, address: "desk", subject: "【超时升级】C1", body: "请跟进", urgent: true)
+
+    @Test func everyTemplateRendersInBothLanguagesWithTheTicketNumberAndNoPhone() throws {
+        let templates = try MessageTemplates.bundled()
+        let payload: [String: Any] = [
+            "ticket_number": "SG-20251110-0007", "kind": "complaint", "department": "engineering", "place": "3号楼 ***",
+            "summary": "电梯噪音 call 138****5678", "standard": "C1", "title": "Supervisor told within 5 minutes", "step": 1, "steps": 2,
+            "due_at": "2025-11-10T02:05:00Z", "started_at": "2025-11-10T02:00:00Z", "requested_at": "2025-11-12T09:00:00Z",
+            "amount_fen": 12050, "priority": "high",
+        ]
+        for name in TemplateName.allCases {
+            for language in Language.allCases {
+                let m = templates.render(name, language, MessageContext.make(payload: payload, language: language, zone: shanghai))
+                #expect(!m.subject.isEmpty && !m.body.isEmpty, "\(name.rawValue).\(language.rawValue) is empty")
+                #expect((m.subject + m.body).contains("SG-20251110-0007"), "\(name.rawValue).\(language.rawValue) lacks the number")
+                #expect(!(m.subject + m.body).contains("{{"), "\(name.rawValue).\(language.rawValue) left a tag")
+                #expect(!(m.subject + m.body).contains("13812345678"))
+            }
+        }
+        let escalation = templates.render(.escalation, .zhCN, MessageContext.make(payload: payload, language: .zhCN, zone: shanghai))
+        #expect(escalation.body.contains("2025-11-10 10:05"))   // due, in Shanghai time
+        let receipt = templates.render(.paymentReceipt, .en, MessageContext.make(payload: payload, language: .en, zone: shanghai))
+        #expect(receipt.body.contains("¥120.50"))
+    }
+
+    @Test func theRobotsGetTheirDocumentedTextMessageAndTheirErrcodeDecides() throws {
+        let wecom = try JSONSerialization.jsonObject(with: ChannelFormats.wecom(message)) as? [String: Any]
+        #expect(wecom?["msgtype"] as? String == "text")
+        #expect((wecom?["text"] as? [String: Any])?["content"] as? String == "【超时升级】C1\n请跟进")
+        let ding = try JSONSerialization.jsonObject(with: ChannelFormats.dingtalk(message)) as? [String: Any]
+        #expect((ding?["text"] as? [String: Any])?["content"] as? String == "【超时升级】C1\n请跟进")
+        #expect(ChannelFormats.robotError(Data(#"{"errcode":0,"errmsg":"ok"}"#.utf8)) == nil)
+        #expect(ChannelFormats.robotError(Data(#"{"errcode":93000,"errmsg":"invalid webhook url"}"#.utf8)) == "errcode 93000: invalid webhook url")
+    }
+
+    @Test func theSMSTemplateEscapesWhatItFillsIn() {
+        #expect(ChannelFormats.sms(template: #"{"to":"{{phone}}","text":"{{text}}"}"#, phone: "13800000001", text: "a \"b\"\nc")
+            == #"{"to":"13800000001","text":"a \"b\"\nc"}"#)
+        #expect(ChannelFormats.sms(template: "to={{phone}}&msg={{text}}", phone: "+86 138", text: "已受理 1&2") == "to=%2B86%20138&msg=%E5%B7%B2%E5%8F%97%E7%90%86%201%262")
+    }
+
+    @Test func anEmailCarriesItsDedupeKeyAsMessageIDAndAnEncodedSubject() {
+        var m = message
+        m.channel = .email
+        m.address = "zhao@example.com"
+        let text = ChannelFormats.email(m, from: "desk@example.com")
+        #expect(text.contains("Message-ID: <e1.Zhao.wecom@propdesk>"))
+        #expect(text.contains("Subject: =?UTF-8?B?\(Data("【超时升级】C1".utf8).base64EncodedString())?="))
+        #expect(text.contains("\r\n\r\n\(Data("请跟进".utf8).base64EncodedString())"))
+    }
+}
