@@ -51,34 +51,12 @@ final class TimerEngine: Service, Sendable {
         }
         defer { forward.cancel() }
         logger.info("timer engine started")
-        await cancelWhenGracefulShutdown {
-            // One loop over the wake-ups; a timer task yields into the same stream when the next
-            // deadline is due, so a NOTIFY and the timer coalesce into one pass.
-            var timer: Task<Void, Never>?
-            var failures = 0
-            wake.yield()
-            for await _ in wakeups {
-                timer?.cancel()
-                let pause: Duration
-                do {
-                    while try await self.fireDue() == self.batchSize {}
-                    pause = min(self.sweepInterval, try await self.untilNextDue())
-                    failures = 0
-                } catch {
-                    failures += 1
-                    self.logger.warning("timer engine failed; retrying", metadata: ["error": "\(error)"])
-                    pause = .milliseconds(min(5_000, 100 << min(failures, 6)))
-                }
-                let seconds = Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18
-                target.withLock { $0 = Date().addingTimeInterval(seconds) }
-                timer = Task {
-                    do {
-                        try await Task.sleep(for: pause)
-                        wake.yield()
-                    } catch {}  // cancelled: an earlier wake-up came first
-                }
-            }
-            timer?.cancel()
+        await WakeLoop.run(wakeups, wake: wake, logger: logger, what: "timer engine", sleeping: { pause in
+            let seconds = Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18
+            target.withLock { $0 = Date().addingTimeInterval(seconds) }
+        }) {
+            while try await self.fireDue() == self.batchSize {}
+            return min(self.sweepInterval, try await self.untilNextDue())
         }
         logger.info("timer engine stopped")
     }

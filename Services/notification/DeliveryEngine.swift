@@ -59,32 +59,11 @@ final class DeliveryEngine: Service, Sendable {
             local.cancel()
         }
         logger.info("delivery engine started")
-        await cancelWhenGracefulShutdown {
-            var timer: Task<Void, Never>?
-            var errors = 0
-            wake.yield()
-            for await _ in wakeups {
-                timer?.cancel()
-                var pause: Duration
-                do {
-                    try await self.recoverInDoubt()
-                    while try await self.sendDue() == self.settings.concurrency {}
-                    pause = min(.seconds(5), try await self.untilNextDue())
-                    if let wait = self.limiter.nextToken() { pause = min(pause, wait) }
-                    errors = 0
-                } catch {
-                    errors += 1
-                    self.logger.warning("delivery engine failed; retrying", metadata: ["error": "\(error)"])
-                    pause = .milliseconds(min(5_000, 100 << min(errors, 6)))
-                }
-                timer = Task {
-                    do {
-                        try await Task.sleep(for: pause)
-                        wake.yield()
-                    } catch {}
-                }
-            }
-            timer?.cancel()
+        await WakeLoop.run(wakeups, wake: wake, logger: logger, what: "delivery engine") {
+            try await self.recoverInDoubt()
+            while try await self.sendDue() == self.settings.concurrency {}
+            let pause = min(.seconds(5), try await self.untilNextDue())
+            return self.limiter.nextToken().map { min(pause, $0) } ?? pause
         }
         logger.info("delivery engine stopped")
     }

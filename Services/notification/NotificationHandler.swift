@@ -18,19 +18,17 @@ struct NotificationHandler: EventHandler {
         guard let payload = try JSONSerialization.jsonObject(with: JSONEncoder().encode(envelope.payload)) as? [String: Any] else {
             throw PoisonMessage("\(envelope.type): the payload is not an object")
         }
-        let tell: [Recipient]
+        let facts: Facts
         do {
-            tell = try payload["tell"].map { try JSONDecoder().decode([Recipient].self, from: JSONSerialization.data(withJSONObject: $0)) } ?? []
+            facts = try envelope.decodePayload(Facts.self)
         } catch {
-            throw PoisonMessage("\(envelope.type): tell is not a list of roles: \(error)")
+            throw PoisonMessage("\(envelope.type): the payload lacks what notification needs: \(error)")
         }
-        let facts = EventFacts(kind: (payload["kind"] as? String).flatMap(TicketKind.init(rawValue:)), tell: tell,
-                               step: payload["step"] as? Int, ruleID: payload["rule_id"] as? String)
-        let intents = NotificationPlan.intents(for: envelope.type, facts: facts)
+        let intents = NotificationPlan.intents(for: envelope.type, facts: facts.eventFacts)
         guard !intents.isEmpty else { return }
         let zone = try c.query("SELECT time_zone FROM properties WHERE code = $1", [envelope.property]).first
             .flatMap { TimeZone(identifier: try $0.decode(0, as: String.self)) } ?? TimeZone(identifier: "Asia/Shanghai")!
-        let ticketID = envelope.ticketID ?? (payload["ticket_id"] as? String).flatMap(UUID.init(uuidString:))
+        let ticketID = envelope.ticketID ?? facts.ticketID.flatMap(UUID.init(uuidString:))
         let now = Date()
         var deliveries: [Delivery] = []
         var roster: [RosterEntry]?
@@ -63,9 +61,8 @@ struct NotificationHandler: EventHandler {
                                            audience: .resident, notBefore: notBefore))
             }
         }
-        var written = 0
         for d in deliveries {
-            written += try c.execute("""
+            try c.executeLater("""
                 INSERT INTO deliveries (dedupe_key, event_id, event_type, property, ticket_id, audience, recipient, template, channel,
                                         address, fallbacks, subject, body, urgent, not_before)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15)
@@ -74,8 +71,26 @@ struct NotificationHandler: EventHandler {
                       d.contact.channel.rawValue, d.contact.address, try PostgresJSON(encoding: d.fallbacks, encoder: JSONEncoder()),
                       d.subject, d.body, d.urgent, d.notBefore])
         }
-        if written > 0 { c.signalAfterCommit(DeliveryEngine.channel) }
-        event.logger.debug("deliveries written", metadata: ["count": "\(written)"])
+        if !deliveries.isEmpty { c.signalAfterCommit(DeliveryEngine.channel) }
+    }
+
+    /// What the plan reads from a payload; every field is optional (events differ).
+    struct Facts: Decodable {
+        var kind: String?
+        var tell: [Recipient]?
+        var step: Int?
+        var ruleID: String?
+        var ticketID: String?
+
+        enum CodingKeys: String, CodingKey {
+            case kind, tell, step
+            case ruleID = "rule_id"
+            case ticketID = "ticket_id"
+        }
+
+        var eventFacts: EventFacts {
+            EventFacts(kind: kind.flatMap(TicketKind.init(rawValue:)), tell: tell ?? [], step: step, ruleID: ruleID)
+        }
     }
 
     private func reportGaps(_ resolution: DutyRoster.Resolution, for recipient: Recipient, envelope: EventEnvelope,

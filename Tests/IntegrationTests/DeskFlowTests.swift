@@ -24,11 +24,7 @@ struct DeskScenario {
 
     init() async throws {
         db = try await Servers.database()
-        let tag = Servers.unique()
-        property = "t-\(tag)"
-        let count = try await db.query("SELECT count(*) FROM properties")[0].decode(0, as: Int.self)
-        let prefix = String((0..<4).map { i in Character(UnicodeScalar(UInt8(65 + (count / Int(pow(26.0, Double(i)))) % 26))) })
-        try await db.execute("INSERT INTO properties (code, name, ticket_prefix) VALUES ($1, $2, $3)", [property, "Test \(tag)", prefix])
+        property = try await Servers.newProperty(db, prefix: "t")
         amqp = try await Servers.connect()
         try await amqp.declare(DeskEvents.workQueues(property: property))
         assigned = try await Servers.scratchQueue(amqp, routingKey: "workorder.*.assigned.\(property)")

@@ -26,12 +26,10 @@ struct NotifyScenario {
     init(roster: [(role: String, department: String?, person: String, contacts: String)], extra: [String: String] = [:],
          property existing: String? = nil) async throws {
         db = try await Servers.database()
-        let tag = Servers.unique()
-        property = existing ?? "n-\(tag)"
-        if existing == nil {
-            let count = try await db.query("SELECT count(*) FROM properties")[0].decode(0, as: Int.self)
-            let prefix = String((0..<4).map { i in Character(UnicodeScalar(UInt8(78 + (count / Int(pow(12.0, Double(i)))) % 12))) })
-            try await db.execute("INSERT INTO properties (code, name, ticket_prefix) VALUES ($1, $2, $3)", [property, "Notify \(tag)", prefix])
+        if let existing {
+            property = existing
+        } else {
+            property = try await Servers.newProperty(db, prefix: "n")
         }
         // Earlier tests' properties keep their rosters and deliveries in this database; their
         // late events (an escalation step firing now) must not reach this test's receiver.

@@ -66,6 +66,17 @@ enum Servers {
     /// A short unique suffix for queue names and routing-key segments ([a-z0-9]).
     static func unique() -> String { String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)) }
 
+    /// A new property `<prefix>-<unique>` with a ticket prefix of its own (four letters from the
+    /// number of properties so far); its code.
+    static func newProperty(_ db: PostgresClient, prefix: String) async throws -> String {
+        let tag = unique()
+        let code = "\(prefix)-\(tag)"
+        let count = try await db.query("SELECT count(*) FROM properties")[0].decode(0, as: Int.self)
+        let letters = String((0..<4).map { i in Character(UnicodeScalar(UInt8(65 + (count / Int(pow(26.0, Double(i)))) % 26))) })
+        try await db.execute("INSERT INTO properties (code, name, ticket_prefix) VALUES ($1, $2, $3)", [code, "Test \(tag)", letters])
+        return code
+    }
+
     /// A queue bound to `propdesk.events` (or another exchange) under a unique routing key.
     static func scratchQueue(_ amqp: AMQPConnection, exchange: String = PropDeskTopology.eventsExchange, routingKey: String,
                              deliveryLimit: Int? = nil) async throws -> String {
