@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Postgres
 import ServiceLifecycle
+import Synchronization
 
 /// An event as a handler sees it.
 public struct ReceivedEvent: Sendable {
@@ -36,6 +37,12 @@ public struct PoisonMessage: Error, CustomStringConvertible {
 
 /// Consumes one queue: decode, handle once (inbox) in a transaction, commit, then ack.
 ///
+/// - Deliveries that arrive while every handler is busy wait, and the next free handler takes up
+///   to `batchSize` of them into one transaction (group commit): one inbox statement and one
+///   commit for the lot, each event handled in queue order. If anything in the batch fails, the
+///   transaction rolls back and its deliveries are handled one by one, so one bad message never
+///   holds back or doubles the others. With a quiet queue a batch is a single delivery: nothing
+///   waits to fill one.
 /// - A malformed envelope or a ``PoisonMessage`` goes to `propdesk.dlx` with the reason in the
 ///   `x-propdesk-rejection-reason` header, is logged with its message id, and the consumer goes on.
 /// - A lost database connection is retried in place with backoff (100 ms doubling to 5 s): an
@@ -58,15 +65,17 @@ public final class MessageConsumer: Service, Sendable {
     private let handler: any EventHandler
     private let prefetch: UInt16
     private let concurrency: Int
+    private let batchSize: Int
     private let logger: Logger
     private let outcomes: @Sendable (Outcome) -> Void
     private let counters: [String: Counter]
+    private let batches = Recorder(label: "propdesk_consumer_batch_size")
 
     /// `name` is the inbox key: replicas of one service share it.
-    /// `concurrency`: deliveries handled at once, each in its own transaction (1: one after
-    /// another, in queue order).
+    /// `concurrency`: transactions at once (1: one after another, in queue order).
+    /// `batchSize`: the most deliveries one transaction handles (1: a transaction each).
     public init(name: String, queue: String, amqp: AMQPConnection, postgres: PostgresClient, handler: any EventHandler,
-                prefetch: UInt16 = 50, concurrency: Int = 1, logger: Logger,
+                prefetch: UInt16 = 50, concurrency: Int = 1, batchSize: Int = 1, logger: Logger,
                 outcomes: @escaping @Sendable (Outcome) -> Void = { _ in }) {
         self.name = name
         self.queue = queue
@@ -75,6 +84,7 @@ public final class MessageConsumer: Service, Sendable {
         self.handler = handler
         self.prefetch = prefetch
         self.concurrency = max(1, concurrency)
+        self.batchSize = max(1, batchSize)
         var logger = logger
         logger[metadataKey: "amqp_queue"] = "\(queue)"
         self.logger = logger
@@ -89,16 +99,11 @@ public final class MessageConsumer: Service, Sendable {
     public func run() async throws {
         let consumer = try await amqp.consume(queue: queue, prefetch: prefetch)
         logger.info("consuming")
+        let backlog = Backlog()
         await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                var inFlight = 0
-                for await delivery in consumer {
-                    if inFlight == self.concurrency {
-                        await group.next()
-                        inFlight -= 1
-                    }
-                    group.addTask { self.outcomes(await self.process(delivery)) }
-                    inFlight += 1
+            await withDiscardingTaskGroup { group in
+                for await delivery in consumer where backlog.add(delivery, workers: self.concurrency) {
+                    group.addTask { await self.work(backlog) }
                 }
             }
         } onGracefulShutdown: {
@@ -107,26 +112,119 @@ public final class MessageConsumer: Service, Sendable {
         logger.info("consumer stopped")
     }
 
+    /// One handler: takes batches from the backlog until it is empty.
+    private func work(_ backlog: Backlog) async {
+        while let batch = backlog.take(batchSize) {
+            batches.record(batch.count)
+            for outcome in await process(batch) { outcomes(outcome) }
+        }
+    }
+
+    /// Deliveries waiting for a handler, and how many handlers are taking from them.
+    private final class Backlog: Sendable {
+        private let state = Mutex<(waiting: [AMQPDelivery], workers: Int)>(([], 0))
+
+        /// Queues `delivery`; true when a new handler should start (fewer than `workers` run).
+        func add(_ delivery: AMQPDelivery, workers: Int) -> Bool {
+            state.withLock { s in
+                s.waiting.append(delivery)
+                guard s.workers < workers else { return false }
+                s.workers += 1
+                return true
+            }
+        }
+
+        /// Up to `limit` deliveries in arrival order; nil when none wait (the handler stops).
+        func take(_ limit: Int) -> [AMQPDelivery]? {
+            state.withLock { s in
+                guard !s.waiting.isEmpty else {
+                    s.workers -= 1
+                    return nil
+                }
+                let batch = Array(s.waiting.prefix(limit))
+                s.waiting.removeFirst(batch.count)
+                return batch
+            }
+        }
+    }
+
     /// Handles one delivery completely, including its ack, nack or dead-lettering.
     public func process(_ delivery: AMQPDelivery) async -> Outcome {
+        switch decode(delivery) {
+        case .failure(let rejected): await deadLetter(delivery, reason: rejected.reason, logger: rejected.logger)
+        case .success(let event): await settle(delivery, event)
+        }
+    }
+
+    /// Handles deliveries in one transaction (see the type's notes), and settles each.
+    public func process(_ deliveries: [AMQPDelivery]) async -> [Outcome] {
+        guard deliveries.count > 1 else { return await deliveries.asyncMap(process) }
+        var outcomes: [Outcome] = []
+        var events: [(delivery: AMQPDelivery, event: ReceivedEvent)] = []
+        for delivery in deliveries {
+            switch decode(delivery) {
+            case .failure(let rejected): outcomes.append(await deadLetter(delivery, reason: rejected.reason, logger: rejected.logger))
+            case .success(let event): events.append((delivery, event))
+            }
+        }
+        guard events.count > 1 else { return outcomes + (await events.asyncMap { await settle($0.delivery, $0.event) }) }
+        let name = self.name
+        let handler = self.handler
+        do {
+            for e in events { try await handler.prepare(e.event) }
+            let all = events.map(\.event)
+            let firstTimes = try await postgres.withTransaction { c in
+                let fresh = Set(try Inbox.claim(all.map(\.envelope.id), consumer: name, on: c))
+                var seen = Set<UUID>()
+                return try all.map { event -> Bool in
+                    // The same message twice in one batch takes effect once.
+                    guard fresh.contains(event.envelope.id), seen.insert(event.envelope.id).inserted else { return false }
+                    try handler.handle(event, on: c)
+                    return true
+                }
+            }
+            for (e, firstTime) in zip(events, firstTimes) { outcomes.append(acknowledge(e.delivery, firstTime: firstTime, logger: e.event.logger)) }
+            return outcomes
+        } catch {
+            logger.debug("batch rolled back; handling its deliveries one by one", metadata: ["error": "\(error)", "size": "\(events.count)"])
+            return outcomes + (await events.asyncMap { await settle($0.delivery, $0.event) })
+        }
+    }
+
+    private struct Rejected: Error {
+        let reason: String
+        let logger: Logger
+    }
+
+    private func decode(_ delivery: AMQPDelivery) -> Result<ReceivedEvent, Rejected> {
         var logger = self.logger
         logger[metadataKey: "message_id"] = "\(delivery.properties.messageID ?? "-")"
         let envelope: EventEnvelope
         do {
             envelope = try EventEnvelope.decode(delivery.body)
         } catch {
-            return await deadLetter(delivery, reason: error.description, logger: logger)
+            return .failure(Rejected(reason: error.description, logger: logger))
         }
         logger[metadataKey: "event_type"] = "\(envelope.type)"
         if let ticket = envelope.ticketID { logger[metadataKey: "ticket_id"] = "\(ticket)" }
+        return .success(ReceivedEvent(envelope: envelope, routingKey: delivery.routingKey, redelivered: delivery.redelivered, logger: logger))
+    }
+
+    private func acknowledge(_ delivery: AMQPDelivery, firstTime: Bool, logger: Logger) -> Outcome {
+        delivery.ack()  // a stale ack is fine: the redelivery is a duplicate
+        count(firstTime ? "handled" : "duplicate")
+        if !firstTime { logger.debug("duplicate delivery ignored") }
+        return firstTime ? .handled : .duplicate
+    }
+
+    /// Handles one decoded delivery in its own transaction, retrying through database outages.
+    private func settle(_ delivery: AMQPDelivery, _ event: ReceivedEvent) async -> Outcome {
+        let logger = event.logger
         var attempt = 0
         while true {
-            switch await apply(envelope, routingKey: delivery.routingKey, redelivered: delivery.redelivered, logger: logger) {
+            switch await apply(event) {
             case .success(let firstTime):
-                delivery.ack()  // a stale ack is fine: the redelivery is a duplicate
-                count(firstTime ? "handled" : "duplicate")
-                if !firstTime { logger.debug("duplicate delivery ignored") }
-                return firstTime ? .handled : .duplicate
+                return acknowledge(delivery, firstTime: firstTime, logger: logger)
             case .failure(let poison as PoisonMessage):
                 return await deadLetter(delivery, reason: poison.reason, logger: logger)
             case .failure(let error as PostgresError) where error.isConnectionProblem:
@@ -151,13 +249,16 @@ public final class MessageConsumer: Service, Sendable {
     /// Runs the handler once for this message id, in one transaction with the inbox row.
     /// `.success(false)` means the message had already been handled.
     public func apply(_ envelope: EventEnvelope, routingKey: String, redelivered: Bool = false, logger: Logger? = nil) async -> Result<Bool, Error> {
-        let event = ReceivedEvent(envelope: envelope, routingKey: routingKey, redelivered: redelivered, logger: logger ?? self.logger)
+        await apply(ReceivedEvent(envelope: envelope, routingKey: routingKey, redelivered: redelivered, logger: logger ?? self.logger))
+    }
+
+    private func apply(_ event: ReceivedEvent) async -> Result<Bool, Error> {
         let name = self.name
         let handler = self.handler
         do {
             try await handler.prepare(event)
             return .success(try await postgres.withTransaction { connection in
-                guard try Inbox.claim(envelope.id, consumer: name, on: connection) else { return false }
+                guard try Inbox.claim(event.envelope.id, consumer: name, on: connection) else { return false }
                 try handler.handle(event, on: connection)
                 return true
             })
@@ -189,5 +290,15 @@ public final class MessageConsumer: Service, Sendable {
             delivery.nack(requeue: true)
             return .requeued(reason: reason)
         }
+    }
+}
+
+extension Array where Element: Sendable {
+    /// `transform` on each element in order, one after another.
+    func asyncMap<T>(_ transform: (Element) async -> T) async -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(count)
+        for element in self { out.append(await transform(element)) }
+        return out
     }
 }

@@ -42,4 +42,11 @@ public enum Inbox {
             "INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             [consumer, messageID]) == 1
     }
+
+    /// Records several messages at once; returns the ids not handled before (each once).
+    public static func claim(_ messageIDs: [UUID], consumer: String, on connection: PostgresConnection) throws -> [UUID] {
+        try connection.query("""
+            INSERT INTO inbox (consumer, message_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING message_id
+            """, [consumer, PostgresArray(messageIDs)]).map { try $0.decode(0) }
+    }
 }

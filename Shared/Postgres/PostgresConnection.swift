@@ -92,6 +92,8 @@ public final class PostgresConnection {
     var inTransaction = false
     /// Channels to signal in this process once the current transaction commits.
     private var pendingSignals: Set<String> = []
+    /// Values read once per transaction (``memo(_:_:)``).
+    private var memos: [String: Any] = [:]
     private let signals: CommitSignals?
 
     init(configuration: PostgresConfiguration, signals: CommitSignals? = nil) {
@@ -113,6 +115,18 @@ public final class PostgresConnection {
     func transactionEnded(committed: Bool) {
         if committed, !pendingSignals.isEmpty { signals?.signal(pendingSignals) }
         pendingSignals = []
+        memos = [:]
+    }
+
+    /// `compute`'s value, computed once per transaction under `key`: when a consumer handles
+    /// several events in one transaction, each lookup (a property's roster, say) is read once.
+    /// Outside a transaction it computes every time.
+    public func memo<T>(_ key: String, _ compute: () throws -> T) rethrows -> T {
+        guard inTransaction else { return try compute() }
+        if let value = memos[key] as? T { return value }
+        let value = try compute()
+        memos[key] = value
+        return value
     }
 
     deinit { close() }

@@ -28,6 +28,9 @@ public struct ServiceDefinition: Sendable {
     /// Deliveries the consumer handles at once (each in its own transaction); 1 keeps the
     /// queue's order. Capped by the database pool size.
     public let consumerConcurrency: Int
+    /// The most deliveries one consumer transaction handles when they queue up (group commit,
+    /// see ``MessageConsumer``); 1: a transaction per delivery.
+    public let consumerBatchSize: Int
     public let makeHandler: @Sendable (ServiceContext) -> any EventHandler
     public let routes: @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void
     /// Long-running work of the service's own besides consuming (escalation's timer engine),
@@ -37,7 +40,7 @@ public struct ServiceDefinition: Sendable {
     /// start with a clear error (``ConfigurationError``), so the closures above may rely on them.
     public let validate: @Sendable ([String: String]) throws -> Void
 
-    public init(name: String, summary: String, defaultHTTPPort: Int, bindings: [String], consumerConcurrency: Int = 1,
+    public init(name: String, summary: String, defaultHTTPPort: Int, bindings: [String], consumerConcurrency: Int = 1, consumerBatchSize: Int = 1,
                 handler makeHandler: @escaping @Sendable (ServiceContext) -> any EventHandler,
                 routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void = { _, _ in },
                 background: @escaping @Sendable (ServiceContext) -> [any Service] = { _ in [] },
@@ -47,6 +50,7 @@ public struct ServiceDefinition: Sendable {
         self.defaultHTTPPort = defaultHTTPPort
         self.bindings = bindings
         self.consumerConcurrency = consumerConcurrency
+        self.consumerBatchSize = consumerBatchSize
         self.makeHandler = makeHandler
         self.routes = routes
         self.background = background

@@ -45,7 +45,8 @@ public enum ServiceRunner {
         let relay = OutboxRelay(postgres: postgres, amqp: amqp, batchSize: settings.outboxBatchSize, logger: logger)
         let consumer = MessageConsumer(name: definition.name, queue: definition.queue, amqp: amqp, postgres: postgres,
                                        handler: definition.makeHandler(context), prefetch: settings.prefetch,
-                                       concurrency: min(definition.consumerConcurrency, settings.databasePoolSize), logger: logger)
+                                       concurrency: min(definition.consumerConcurrency, settings.databasePoolSize),
+                                       batchSize: definition.consumerBatchSize, logger: logger)
         let router = Router()
         HealthRoutes.add(to: router, service: definition.name, postgres: postgres, amqp: amqp, registry: registry)
         definition.routes(router, context)

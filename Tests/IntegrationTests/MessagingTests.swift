@@ -20,6 +20,11 @@ struct RecordingHandler: EventHandler {
 
     static func prepare(_ db: PostgresClient) async throws {
         try await db.execute("CREATE TABLE IF NOT EXISTS test_effects (tag text NOT NULL, message_id uuid NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+        // Which transaction wrote each effect, and in what order.
+        try await db.execute("""
+            ALTER TABLE test_effects ADD COLUMN IF NOT EXISTS tx xid8 NOT NULL DEFAULT pg_current_xact_id(),
+                                     ADD COLUMN IF NOT EXISTS seq bigserial
+            """)
     }
 
     static func count(_ db: PostgresClient, tag: String) async throws -> (total: Int, distinct: Int) {
@@ -48,13 +53,20 @@ struct Scenario {
         queue = try await Servers.scratchQueue(amqp, routingKey: binding(key), deliveryLimit: deliveryLimit)
     }
 
+    /// Two event types under the scenario's key, one for a handler to fail on, and a scratch queue
+    /// on the dead-letter exchange for the bad one.
+    func badAndGood() async throws -> (bad: String, good: String, dead: String) {
+        let bad = "\(key).bad"
+        return (bad, "\(key).good", try await Servers.scratchQueue(amqp, exchange: PropDeskTopology.deadLetterExchange, routingKey: bad))
+    }
+
     /// A consumer of the scenario's queue, named `<name>-<tag>`, recording into `outcomes`.
-    func consumer(_ name: String, handler: RecordingHandler? = nil, prefetch: UInt16 = 50,
+    func consumer(_ name: String, handler: RecordingHandler? = nil, prefetch: UInt16 = 50, batchSize: Int = 1,
                   on connection: AMQPConnection? = nil) -> MessageConsumer {
         let outcomes = self.outcomes
         return MessageConsumer(name: "\(name)-\(tag)", queue: queue, amqp: connection ?? amqp, postgres: db,
-                               handler: handler ?? RecordingHandler(tag: tag), prefetch: prefetch, logger: Servers.logger,
-                               outcomes: { outcomes.append($0) })
+                               handler: handler ?? RecordingHandler(tag: tag), prefetch: prefetch, batchSize: batchSize,
+                               logger: Servers.logger, outcomes: { outcomes.append($0) })
     }
 }
 
@@ -101,9 +113,7 @@ extension RealServers {
 
         @Test func aMessageFailingPastTheDeliveryLimitIsDeadLetteredAndTheConsumerGoesOn() async throws {
             let s = try await Scenario("limit", binding: { "\($0).*" }, deliveryLimit: 2)
-            let bad = "\(s.key).bad"
-            let good = "\(s.key).good"
-            let dead = try await Servers.scratchQueue(s.amqp, exchange: PropDeskTopology.deadLetterExchange, routingKey: bad)
+            let (bad, good, dead) = try await s.badAndGood()
             let poison = EventEnvelope(type: bad, property: "test")
             let fine = EventEnvelope(type: good, property: "test")
             for r in await s.amqp.publish([envelopeMessage(poison), envelopeMessage(fine)]) { try r.get() }
@@ -145,6 +155,55 @@ extension RealServers {
             #expect(parked.allSatisfy { $0.properties.headers[PropDeskTopology.rejectedByHeader] == .string("malformed-\(s.tag)") })
             #expect(s.outcomes.all.last == .handled, "the valid event after the garbage was handled")
             #expect(try await RecordingHandler.count(s.db, tag: s.tag).total == 1)
+            await s.amqp.close()
+        }
+
+        @Test func aBacklogIsHandledInGroupCommitsInQueueOrderAndEachEventTakesEffectOnce() async throws {
+            let s = try await Scenario("batch")
+            let events = (0..<60).map { _ in EventEnvelope(type: s.key, property: "test") }
+            let consumer = s.consumer("batch", batchSize: 20)
+            // Ten were handled before (a redelivery), and five are published twice (a relay re-send).
+            for e in events.prefix(10) { #expect(try await consumer.apply(e, routingKey: s.key).get() == true) }
+            let published = events + events[20..<25]
+            for r in await s.amqp.publish(published.map { envelopeMessage($0) }) { try r.get() }
+
+            let run = Task { try await consumer.run() }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while s.outcomes.all.count < published.count, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            run.cancel()
+            #expect(s.outcomes.all.filter { $0 == .handled }.count == 50, "\(s.outcomes.all)")
+            #expect(s.outcomes.all.filter { $0 == .duplicate }.count == 15)
+            let effects = try await RecordingHandler.count(s.db, tag: s.tag)
+            #expect(effects.total == 60)
+            #expect(effects.distinct == 60)
+            let rows = try await s.db.query("SELECT message_id, tx::text FROM test_effects WHERE tag = $1 ORDER BY seq", [s.tag])
+            #expect(try rows.map { try $0.decode(0, as: UUID.self) } == events.map(\.id), "one consumer keeps the queue's order")
+            let transactions = Set(try rows.dropFirst(10).map { try $0.decode(1, as: String.self) }).count
+            #expect(transactions < 50, "the queued-up deliveries shared transactions: \(transactions) for 50 events")
+            await s.amqp.close()
+        }
+
+        @Test func aFailingEventInABatchIsRetriedAloneAndTheRestOfTheBatchTakesEffectOnce() async throws {
+            let s = try await Scenario("batchfail", binding: { "\($0).*" }, deliveryLimit: 2)
+            let (bad, good, dead) = try await s.badAndGood()
+            var events = (0..<30).map { _ in EventEnvelope(type: good, property: "test") }
+            let poison = EventEnvelope(type: bad, property: "test")
+            events.insert(poison, at: 12)
+            for r in await s.amqp.publish(events.map { envelopeMessage($0) }) { try r.get() }
+
+            let consumer = s.consumer("batchfail", handler: RecordingHandler(tag: s.tag, failOn: [bad]), batchSize: 50)
+            let run = Task { try await consumer.run() }
+            let parked = try await Servers.collect(s.amqp, queue: dead, timeout: .seconds(30)) { $0.count == 1 }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while s.outcomes.all.filter({ $0 == .handled }).count < 30, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            run.cancel()
+            #expect(parked.first?.properties.messageID == poison.id.uuidString.lowercased())
+            let effects = try await RecordingHandler.count(s.db, tag: s.tag)
+            #expect(effects.total == 30, "every good event took effect once")
+            #expect(effects.distinct == 30)
+            #expect(s.outcomes.all.filter { $0 == .handled }.count == 30, "\(s.outcomes.all)")
             await s.amqp.close()
         }
 
