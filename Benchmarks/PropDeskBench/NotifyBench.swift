@@ -143,7 +143,7 @@ struct NotifyBench: AsyncParsableCommand {
         env["PROPDESK_WEBHOOKS"] = "bench=http://127.0.0.1:\(Self.receiverPort)/bench"
         env["PROPDESK_NOTIFY_HTTP_TIMEOUT_SECONDS"] = "2"
         env["PROPDESK_NOTIFY_CONCURRENCY"] = "64"
-        env["PROPDESK_DB_POOL_SIZE"] = "12"   // eight consumers (each event one transaction) and the sender
+        env["PROPDESK_DB_POOL_SIZE"] = "12"   // four consumer transactions, four sender lanes, the relay
         process.environment = env
         process.standardOutput = FileHandle.nullDevice
         try process.run()

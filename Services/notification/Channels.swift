@@ -1,9 +1,9 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOCore
+import NIOFoundationCompat
 import Notify
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Why a send failed, and whether trying again could help.
 struct SendFailure: Error, CustomStringConvertible {
@@ -23,9 +23,11 @@ protocol Channel: Sendable {
 /// The configured channels, by kind.
 struct Channels: Sendable {
     let byKind: [ChannelKind: any Channel]
+    private let http: HTTPPoster
 
     init(settings: NotifySettings, logger: Logger) {
-        let http = HTTPPoster(timeout: settings.httpTimeout)
+        let http = HTTPPoster(timeout: settings.httpTimeout, connectionsPerHost: settings.concurrency)
+        self.http = http
         var channels: [ChannelKind: any Channel] = [
             .webhook: WebhookChannel(endpoints: settings.webhooks, http: http),
             .wecom: RobotChannel(name: "WeCom robot", endpoints: settings.wecomRobots, http: http, format: ChannelFormats.wecom),
@@ -41,6 +43,9 @@ struct Channels: Sendable {
         byKind = channels
     }
 
+    /// Closes the HTTP connections.
+    func shutdown() async { await http.shutdown() }
+
     func send(_ message: OutgoingMessage) async throws(SendFailure) {
         guard let channel = byKind[message.channel] else {
             throw SendFailure(reason: "channel \(message.channel.rawValue) is not configured", permanent: true)
@@ -49,37 +54,48 @@ struct Channels: Sendable {
     }
 }
 
-/// POSTs with a timeout; 2xx is success, 408/429/5xx and transport errors are worth retrying.
+/// POSTs with a timeout over pooled keep-alive connections (AsyncHTTPClient); 2xx is success,
+/// 408/429/5xx and transport errors are worth retrying. ``shutdown()`` closes the pool.
 struct HTTPPoster: Sendable {
-    let session: URLSession
+    let client: HTTPClient
+    let timeout: Duration
 
-    init(timeout: Duration) {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = Double(timeout.components.seconds)
-        configuration.httpMaximumConnectionsPerHost = 64
-        session = URLSession(configuration: configuration)
+    init(timeout: Duration, connectionsPerHost: Int) {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
+        // A refused connection fails the send at once: the delivery engine retries with its own
+        // backoff and then falls back, so a dead endpoint costs seconds, not attempts × timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout = .init(connect: .seconds(timeout.components.seconds), read: .seconds(timeout.components.seconds))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.timeout = timeout
+    }
+
+    func shutdown() async {
+        try? await client.shutdown()
     }
 
     func post(_ url: URL, body: Data, contentType: String = "application/json; charset=utf-8",
               headers: [(String, String)] = []) async throws(SendFailure) -> Data {
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.httpBody = body
-        request.setValue(contentType, forHTTPHeaderField: "Content-Type")
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let data: Data
-        let response: URLResponse
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(bytes: body))
+        request.headers.add(name: "Content-Type", value: contentType)
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+        let status: UInt
+        let reply: ByteBuffer
         do {
-            (data, response) = try await session.data(for: request)
+            let response = try await client.execute(request, timeout: .seconds(timeout.components.seconds))
+            status = response.status.code
+            reply = try await response.body.collect(upTo: 1 << 20)
         } catch {
-            throw SendFailure(reason: "\(url.host ?? "?"): \(error.localizedDescription)", permanent: false)
+            throw SendFailure(reason: "\(url.host ?? "?"): \(error)", permanent: false)
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (200..<300).contains(status) else {
-            let retry = status == 408 || status == 429 || status >= 500 || status == 0
+            let retry = status == 408 || status == 429 || status >= 500
             throw SendFailure(reason: "\(url.host ?? "?") answered HTTP \(status)", permanent: !retry)
         }
-        return data
+        return Data(buffer: reply)
     }
 }
 

@@ -15,7 +15,7 @@ struct NotificationHandler: EventHandler {
 
     func handle(_ event: ReceivedEvent, on c: PostgresConnection) throws {
         let envelope = event.envelope
-        guard let payload = try JSONSerialization.jsonObject(with: JSONEncoder().encode(envelope.payload)) as? [String: Any] else {
+        guard let payload = envelope.payload.foundationValue as? [String: Any] else {
             throw PoisonMessage("\(envelope.type): the payload is not an object")
         }
         let facts: Facts
@@ -26,12 +26,14 @@ struct NotificationHandler: EventHandler {
         }
         let intents = NotificationPlan.intents(for: envelope.type, facts: facts.eventFacts)
         guard !intents.isEmpty else { return }
-        let zone = try c.query("SELECT time_zone FROM properties WHERE code = $1", [envelope.property]).first
-            .flatMap { TimeZone(identifier: try $0.decode(0, as: String.self)) } ?? TimeZone(identifier: "Asia/Shanghai")!
+        // Read once per transaction: a consumer's batch of events shares them.
+        let zone = try c.memo("zone:\(envelope.property)") {
+            try c.query("SELECT time_zone FROM properties WHERE code = $1", [envelope.property]).first
+                .flatMap { TimeZone(identifier: try $0.decode(0, as: String.self)) } ?? TimeZone(identifier: "Asia/Shanghai")!
+        }
         let ticketID = envelope.ticketID ?? facts.ticketID.flatMap(UUID.init(uuidString:))
         let now = Date()
         var deliveries: [Delivery] = []
-        var roster: [RosterEntry]?
         for intent in intents {
             func delivery(to recipient: String, _ contacts: [Contact], _ language: Language, audience: Audience.Kind, notBefore: Date) -> Delivery {
                 let message = templates.render(intent.template, language, MessageContext.make(payload: payload, language: language, zone: zone))
@@ -42,8 +44,7 @@ struct NotificationHandler: EventHandler {
             }
             switch intent.audience {
             case .staff(let recipients):
-                let entries = try roster ?? Self.roster(envelope.property, on: c)
-                roster = entries
+                let entries = try c.memo("roster:\(envelope.property)") { try Self.roster(envelope.property, on: c) }
                 for recipient in recipients {
                     let resolution = DutyRoster.resolve(recipient, in: entries, at: now, zone: zone)
                     if !resolution.gaps.isEmpty { try reportGaps(resolution, for: recipient, envelope: envelope, event: event, on: c) }

@@ -12,7 +12,8 @@ enum NotificationService: PropDeskService {
         summary: "Notification — tells staff and residents, once, on their channel.",
         defaultHTTPPort: 8083,
         bindings: DiagnosticsHandler.bindings + NotificationPlan.bindings,
-        consumerConcurrency: 8,
+        // Events that queue up are handled in batches of up to 50, a transaction each (group commit).
+        consumerConcurrency: 4, consumerBatchSize: 50,
         handler: { context in
             // Checked by `validate` before the service started.
             let handler = NotificationHandler(templates: try! MessageTemplates.bundled(),

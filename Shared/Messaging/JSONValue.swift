@@ -1,3 +1,5 @@
+import Foundation
+
 /// Any JSON value: the payload of an envelope before it is decoded into its event type.
 public enum JSONValue: Sendable, Equatable, Codable {
     case null
@@ -9,12 +11,13 @@ public enum JSONValue: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
+        // Most common first: every miss is a thrown (and discarded) DecodingError.
         if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
         else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        else if let n = try? c.decode(Double.self) { self = .number(n) }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let o = try? c.decode([String: JSONValue].self) { self = .object(o) }
+        else { self = .array(try c.decode([JSONValue].self)) }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -26,6 +29,19 @@ public enum JSONValue: Sendable, Equatable, Codable {
         case .string(let s): try c.encode(s)
         case .array(let a): try c.encode(a)
         case .object(let o): try c.encode(o)
+        }
+    }
+
+    /// As `JSONSerialization` would give it: `[String: Any]`, `[Any]`, `String`, `Bool`, `Int` for
+    /// a whole number, `Double` otherwise, `NSNull`. For template engines that take `Any`.
+    public var foundationValue: Any {
+        switch self {
+        case .null: NSNull()
+        case .bool(let b): b
+        case .number(let n): n.rounded() == n && abs(n) < 9e15 ? Int(n) : n
+        case .string(let s): s
+        case .array(let a): a.map(\.foundationValue)
+        case .object(let o): o.mapValues(\.foundationValue)
         }
     }
 

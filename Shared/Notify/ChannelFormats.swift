@@ -38,23 +38,46 @@ public enum ChannelFormats {
     /// WeCom (企业微信) group robot, text message:
     /// `{"msgtype":"text","text":{"content":…}}`; the reply is `{"errcode":0,"errmsg":"ok"}`.
     public static func wecom(_ m: OutgoingMessage) -> Data {
-        json(["msgtype": "text", "text": ["content": m.text]])
+        json(RobotText(text: .init(content: m.text), at: nil))
     }
 
     /// DingTalk (钉钉) group robot, text message: `{"msgtype":"text","text":{"content":…}}`; the
     /// reply is `{"errcode":0,"errmsg":"ok"}`.
     public static func dingtalk(_ m: OutgoingMessage) -> Data {
-        json(["msgtype": "text", "text": ["content": m.text], "at": ["isAtAll": false]])
+        json(RobotText(text: .init(content: m.text), at: .init(isAtAll: false)))
+    }
+
+    private struct RobotText: Encodable {
+        struct Text: Encodable { var content: String }
+        struct At: Encodable { var isAtAll: Bool }
+        var msgtype = "text"
+        var text: Text
+        var at: At?
     }
 
     /// The generic webhook: everything about the delivery, as JSON.
     public static func webhook(_ m: OutgoingMessage) -> Data {
-        var object: [String: Any] = [
-            "delivery": m.dedupeKey, "event_id": m.eventID.uuidString.lowercased(), "event_type": m.eventType,
-            "recipient": m.recipient, "subject": m.subject, "body": m.body, "urgent": m.urgent,
-        ]
-        if let ticket = m.ticketID { object["ticket_id"] = ticket.uuidString.lowercased() }
-        return json(object)
+        json(Webhook(delivery: m.dedupeKey, eventID: m.eventID.uuidString.lowercased(), eventType: m.eventType,
+                     ticketID: m.ticketID?.uuidString.lowercased(), recipient: m.recipient, subject: m.subject, body: m.body,
+                     urgent: m.urgent))
+    }
+
+    private struct Webhook: Encodable {
+        var delivery: String
+        var eventID: String
+        var eventType: String
+        var ticketID: String?
+        var recipient: String
+        var subject: String
+        var body: String
+        var urgent: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case delivery, recipient, subject, body, urgent
+            case eventID = "event_id"
+            case eventType = "event_type"
+            case ticketID = "ticket_id"
+        }
     }
 
     /// The robots' reply: errcode 0 is success; anything else is the robot's refusal.
@@ -99,7 +122,9 @@ public enum ChannelFormats {
         ].joined(separator: "\r\n")
     }
 
-    static func json(_ object: Any) -> Data {
-        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    private static func json(_ value: some Encodable) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)) ?? Data()
     }
 }

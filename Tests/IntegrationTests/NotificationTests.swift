@@ -19,7 +19,8 @@ struct NotifyScenario {
     let amqp: AMQPConnection
     let property: String
     let receiver: WebhookReceiver
-    let service: Subprocess
+    let environment: [String: String]
+    var service: Subprocess
 
     /// `extra`: more environment for the service (an SMTP server, say).
     /// `property`: one that exists already (a ``DeskScenario``'s); otherwise a new one.
@@ -44,18 +45,35 @@ struct NotifyScenario {
         amqp = try await Servers.connect()
         receiver = WebhookReceiver(port: Self.receiverPort)
         try await receiver.start()
-        let base = "http://127.0.0.1:\(Self.receiverPort)"
-        let env = RealServers.ServiceProcessTests.self
-        service = try Subprocess(try env.binary("notification"), ["serve"], environment: env.environment([
-            "PROPDESK_HTTP_PORT": "\(Self.port)", "PROPDESK_LOG_LEVEL": "debug",
-            "PROPDESK_WEBHOOKS": "desk=\(base)/desk;flaky=\(base)/flaky",
-            "PROPDESK_WECOM_ROBOTS": "engineering=\(base)/wecom;dead=http://127.0.0.1:\(Self.deadPort)/robot",
+        environment = Self.environment(extra)
+        service = try await Self.startService(environment)
+    }
+
+    static func environment(_ extra: [String: String]) -> [String: String] {
+        let base = "http://127.0.0.1:\(receiverPort)"
+        return RealServers.ServiceProcessTests.environment([
+            "PROPDESK_HTTP_PORT": "\(port)", "PROPDESK_LOG_LEVEL": "debug",
+            "PROPDESK_WEBHOOKS": "desk=\(base)/desk;flaky=\(base)/flaky;slow=\(base)/slow",
+            "PROPDESK_WECOM_ROBOTS": "engineering=\(base)/wecom;dead=http://127.0.0.1:\(deadPort)/robot",
             "PROPDESK_DINGTALK_ROBOTS": "security=\(base)/dingtalk",
             "PROPDESK_SMS_URL": "\(base)/sms",
             "PROPDESK_NOTIFY_RETRY_BASE_MS": "50", "PROPDESK_NOTIFY_MAX_ATTEMPTS": "4",
             "PROPDESK_QUIET_HOURS": "00:00-00:00",
-        ].merging(extra) { $1 }))
-        guard try await env.waitReady(port: Self.port) else { throw SetupError("notification did not become ready:\n\(service.output)") }
+        ].merging(extra) { $1 })
+    }
+
+    static func startService(_ environment: [String: String]) async throws -> Subprocess {
+        let env = RealServers.ServiceProcessTests.self
+        let service = try Subprocess(try env.binary("notification"), ["serve"], environment: environment)
+        guard try await env.waitReady(port: port) else { throw SetupError("notification did not become ready:\n\(service.output)") }
+        return service
+    }
+
+    /// kill -9, then a new process with the same settings.
+    mutating func killAndRestart() async throws {
+        service.signal(SIGKILL)
+        _ = try await service.wait(timeout: .seconds(15))
+        service = try await Self.startService(environment)
     }
 
     func stop() async throws {
@@ -134,7 +152,8 @@ extension RealServers {
             let gaps = try await Servers.scratchQueue(s.amqp, routingKey: "notification.roster.gap.\(s.property)")
             try await s.breach(tell: [Recipient(.technician, .engineering)], standard: "R2")
             let got = try await s.receiver.wait { $0.contains { $0.path == "/sms" } }
-            let sms = try #require(got.first { $0.path == "/sms" })
+            let recorded = try await s.deliveries()
+            let sms = try #require(got.first { $0.path == "/sms" }, "\(got.map(\.path)) \(recorded)")
             #expect(sms.json["to"] as? String == "13800000042")
             #expect((sms.json["text"] as? String)?.contains("R2") == true)
             let d = try await s.deliveries()
@@ -145,6 +164,38 @@ extension RealServers {
             let envelope = try EventEnvelope.decode(try #require(gap.first).body)
             #expect(envelope.payload["asked"] == .string("technician/engineering"))
             #expect(envelope.payload["reached_as"] == .string("supervisor"))
+            try await s.stop()
+        }
+
+        @Test func aSendCutOffByKill9IsRecordedAsUnknownReportedAndNeverSentAgain() async throws {
+            var s = try await NotifyScenario(roster: [("supervisor", nil, "Wu", #"[{"channel":"webhook","address":"slow"}]"#)],
+                                             extra: ["PROPDESK_NOTIFY_HTTP_TIMEOUT_SECONDS": "2"])
+            s.receiver.stall("/slow", for: .seconds(60))
+            let failures = try await Servers.scratchQueue(s.amqp, routingKey: "notification.delivery.failed.\(s.property)")
+            try await s.breach(tell: [Recipient(.supervisor, .customerService)])
+            // The request has reached the receiver, which has not answered: the service dies now.
+            _ = try await s.receiver.wait { $0.contains { $0.path == "/slow" } }
+            try await s.killAndRestart()
+            // Its lease (2 × 2 s + 5 s) runs out; the new process may not know whether it arrived.
+            var states: [String] = []
+            for _ in 0..<300 {
+                states = try await s.deliveries().map(\.state)
+                if states == ["unknown"] { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(states == ["unknown"])
+            let reported = try await Servers.collect(s.amqp, queue: failures, idle: .seconds(1), timeout: .seconds(10), until: { $0.count >= 1 })
+            #expect(reported.count == 1)
+            let envelope = try EventEnvelope.decode(try #require(reported.first).body)
+            #expect(envelope.payload["recipient"] == .string("Wu"))
+            let reason: String? = if case .string(let r)? = envelope.payload["reason"] { r } else { nil }
+            #expect(reason?.contains("unknown") == true, "\(envelope.payload)")
+            let outcome = try await s.db.query("""
+                SELECT outcome FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.property = $1
+                """, [s.property]).map { try $0.decode(0, as: String.self) }
+            #expect(outcome == ["unknown"])
+            try await Task.sleep(for: .seconds(1))
+            #expect(s.receiver.requests("/slow").count == 1, "it was not sent a second time")
             try await s.stop()
         }
 

@@ -8,7 +8,8 @@ import FoundationNetworking
 
 /// A real HTTP receiver on loopback for the notification channels' requests (webhooks, robots,
 /// the SMS gateway). It records every request, answers 200 with the robots' `{"errcode":0}`, and
-/// can be told to fail the next N requests to a path with HTTP 500.
+/// can be told to fail the next N requests to a path with HTTP 500, or to hold its answer to a
+/// path's requests (a receiver that hangs).
 public final class WebhookReceiver: Sendable {
     public struct Received: Sendable {
         public let path: String
@@ -22,6 +23,7 @@ public final class WebhookReceiver: Sendable {
     public let port: Int
     private let received = Mutex<[Received]>([])
     private let failing = Mutex<[String: Int]>([:])
+    private let stalling = Mutex<[String: Duration]>([:])
     private let task = Mutex<Task<Void, Error>?>(nil)
     /// Called on every successful request, off the recording lock (for benchmarks).
     private let onReceive: (@Sendable (Received) -> Void)?
@@ -48,6 +50,7 @@ public final class WebhookReceiver: Sendable {
             let r = Received(path: path, headers: headers, body: String(buffer: buffer), at: Date())
             received.withLock { $0.append(r) }
             onReceive?(r)
+            if let stall = stalling.withLock({ $0[path] }) { try await Task.sleep(for: stall) }
             return Response(status: .ok, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(string: #"{"errcode":0,"errmsg":"ok"}"#)))
         }
@@ -70,6 +73,11 @@ public final class WebhookReceiver: Sendable {
     /// The next `count` requests to `path` get HTTP 500.
     public func fail(_ path: String, times count: Int) {
         failing.withLock { $0[path] = count }
+    }
+
+    /// Requests to `path` are recorded at once but answered only after `duration`.
+    public func stall(_ path: String, for duration: Duration) {
+        stalling.withLock { $0[path] = duration }
     }
 
     public func requests(_ path: String? = nil) -> [Received] {

@@ -21,6 +21,18 @@ struct EventEnvelopeTests {
         #expect(back.payload == sample.payload)
     }
 
+    @Test func aPayloadKeepsEveryValuesTypeThroughTheWire() throws {
+        let payload: JSONValue = .object([
+            "flag": .bool(true), "off": .bool(false), "count": .number(1), "ratio": .number(0.5), "digits": .string("1"),
+            "yes": .string("true"), "nothing": .null, "list": .array([.number(1), .string("a"), .object(["b": .bool(false)]), .array([])]),
+            "empty": .object([:]),
+        ])
+        let wire = EventEnvelope(type: "ticket.repair.created", property: "sunrise-garden", payload: payload).encoded()
+        #expect(try EventEnvelope.decode(wire).payload == payload)
+        let values = try #require(payload.foundationValue as? [String: Any])
+        #expect(values["count"] as? Int == 1 && values["ratio"] as? Double == 0.5 && values["flag"] as? Bool == true)
+    }
+
     @Test func theWireFormUsesSnakeCaseFieldNames() throws {
         let json = try #require(try JSONSerialization.jsonObject(with: sample.encoded()) as? [String: Any])
         #expect(Set(json.keys) == ["id", "type", "occurred_at", "property", "ticket_id", "correlation_id", "schema_version", "payload"])
