@@ -210,9 +210,12 @@ public struct ClockRule: Codable, Sendable, Equatable {
     /// Each start begins a new clock, superseding one still running (the follow-up call that
     /// missed again); otherwise a clock starts once per round and later starts are ignored.
     public var repeats: Bool
+    /// Events that start the clock again in the ticket's new round, counted from the event: a
+    /// reopened ticket's work is due again (`restarts_on: ["reopened"]`).
+    public var restartsOn: [ClockEvent]
 
     public init(id: String, standard: String, title: String, purpose: Purpose = .escalation, applies: Applies, starts: ClockEvent,
-                stops: ClockEvent, schedule: Schedule?, steps: [ClockStep], repeats: Bool = false) {
+                stops: ClockEvent, schedule: Schedule?, steps: [ClockStep], repeats: Bool = false, restartsOn: [ClockEvent] = []) {
         self.id = id
         self.standard = standard
         self.title = title
@@ -223,10 +226,12 @@ public struct ClockRule: Codable, Sendable, Equatable {
         self.schedule = schedule
         self.steps = steps
         self.repeats = repeats
+        self.restartsOn = restartsOn
     }
 
     enum CodingKeys: String, CodingKey {
         case id, standard, title, purpose, applies, starts, stops, schedule, steps, repeats
+        case restartsOn = "restarts_on"
     }
 
     public init(from decoder: Decoder) throws {
@@ -236,7 +241,8 @@ public struct ClockRule: Codable, Sendable, Equatable {
                   purpose: try c.decode(Purpose.self, forKey: .purpose),
                   applies: try c.decode(Applies.self, forKey: .applies), starts: try c.decode(ClockEvent.self, forKey: .starts),
                   stops: try c.decode(ClockEvent.self, forKey: .stops), schedule: try c.decodeIfPresent(Schedule.self, forKey: .schedule),
-                  steps: try c.decode([ClockStep].self, forKey: .steps), repeats: try c.decodeIfPresent(Bool.self, forKey: .repeats) ?? false)
+                  steps: try c.decode([ClockStep].self, forKey: .steps), repeats: try c.decodeIfPresent(Bool.self, forKey: .repeats) ?? false,
+                  restartsOn: try c.decodeIfPresent([ClockEvent].self, forKey: .restartsOn) ?? [])
     }
 
     /// Problems that make the rule unusable, for the loader to report.
@@ -246,6 +252,7 @@ public struct ClockRule: Codable, Sendable, Equatable {
         if steps.isEmpty { p.append("\(id): a clock needs at least one step") }
         if steps.contains(where: { $0.tell.isEmpty }) { p.append("\(id): every step must tell someone") }
         if starts.meets(stops) { p.append("\(id): it would stop as it starts") }
+        for event in restartsOn where event.meets(stops) { p.append("\(id): restarting on \(event.rawValue) would stop it at once") }
         return p
     }
 }
@@ -285,10 +292,12 @@ public struct PlannedDeadline: Sendable, Equatable {
 /// Turns ticket events into deadlines, on a property's calendar. Pure.
 public enum DeadlinePlanner {
     /// The deadlines that `event`, at `start`, starts for `ticket`: every step of every clock that
-    /// starts on it and applies. Steps are in ladder order; each is due relative to `start`.
+    /// starts (or restarts) on it and applies. Steps are in ladder order; each is due relative to
+    /// `start`.
     public static func deadlines(for event: ClockEvent, at start: Date, ticket: ClockTicket, rules: [ClockRule],
                                  calendar: WorkCalendar) -> [PlannedDeadline] {
-        rules.filter { $0.starts == event && applies($0, to: ticket, at: start, calendar: calendar) }.flatMap { rule in
+        rules.filter { ($0.starts == event || $0.restartsOn.contains(event)) && applies($0, to: ticket, at: start, calendar: calendar) }
+            .flatMap { rule in
             rule.steps.enumerated().map { index, step in
                 PlannedDeadline(ruleID: rule.id, standard: rule.standard, title: rule.title, purpose: rule.purpose, step: index + 1,
                                 dueAt: due(step.due, from: start, ticket: ticket, schedule: rule.schedule, calendar: calendar),

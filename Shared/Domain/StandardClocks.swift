@@ -14,7 +14,15 @@ public enum StandardClocks {
     private static func tell(_ recipients: Recipient...) -> [Recipient] { recipients }
     private static func at(_ text: String) -> TimeOfDay { TimeOfDay(text)! }
 
-    public static let rules: [ClockRule] = complaints + repairs + desk + followUps
+    /// A clock that waits for the work to be done runs again when the ticket is reopened (the
+    /// resident was not satisfied, F4): the redo is due on the same terms, counted from the
+    /// reopening. Response clocks (told, on site, assigned) were met in the first round and stay
+    /// met; F4 covers sending the ticket back.
+    public static let rules: [ClockRule] = (complaints + repairs + desk + followUps).map { rule in
+        var rule = rule
+        if rule.purpose == .escalation, rule.starts == .created, rule.stops == .resolved { rule.restartsOn = [.reopened] }
+        return rule
+    }
 
     // MARK: Complaints (C1–C7)
 

@@ -121,4 +121,22 @@ struct ServicePolicyTests {
                                                 rules: rules, calendar: shanghai2025)
         #expect(!created.isEmpty && !created.contains(where: \.repeats))
     }
+
+    @Test func aReopenedComplaintsWorkIsDueAgainFromTheReopeningButItsResponseClocksStayMet() throws {
+        let reopened = local("2025-11-12 10:00")   // a Wednesday
+        let minor = ClockTicket(kind: .complaint, severity: .minor)
+        let again = DeadlinePlanner.deadlines(for: .reopened, at: reopened, ticket: minor, rules: rules, calendar: shanghai2025)
+        let ids = Set(again.map(\.ruleID))
+        #expect(ids == ["C4", "C5-minor", "C7", "F4"], "\(ids)")
+        // Counted from the reopening, as for a new complaint filed then.
+        let fresh = DeadlinePlanner.deadlines(for: .created, at: reopened, ticket: minor, rules: rules, calendar: shanghai2025)
+        for d in again where d.ruleID != "F4" {
+            #expect(fresh.contains { $0.ruleID == d.ruleID && $0.step == d.step && $0.dueAt == d.dueAt })
+        }
+        let repair = DeadlinePlanner.deadlines(for: .reopened, at: reopened, ticket: ClockTicket(kind: .repair), rules: rules,
+                                               calendar: shanghai2025)
+        #expect(Set(repair.map(\.ruleID)) == ["R3-before-17", "R4-repair", "F4"])
+        let text = #"{"id":"X","standard":"C1","title":"t","purpose":"escalation","applies":{},"starts":"created","stops":"resolved","restarts_on":["resolved"],"steps":[{"due":{"seconds":60},"tell":[{"role":"supervisor"}]}]}"#
+        #expect(try JSONDecoder().decode(ClockRule.self, from: Data(text.utf8)).problems == ["X: restarting on resolved would stop it at once"])
+    }
 }

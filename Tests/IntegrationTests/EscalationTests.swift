@@ -294,6 +294,10 @@ extension RealServers {
             let states = try await s.deadlineStates(ticket)
             #expect(states["F-retry/1"] == "met")
             #expect(states["F4/1"] == "met")   // the work order went back within 24 h
+            // The redo is due again, from the reopening; telling the supervisor (C1) is not.
+            let redo = try await s.desk.db.query(
+                "SELECT DISTINCT rule_id FROM deadlines WHERE ticket_id = $1::uuid AND round = 2 ORDER BY 1", [ticket])
+            #expect(try redo.map { try $0.decode(0, as: String.self) } == ["C4", "C5-minor", "C7", "F4"])
             let report = try await s.desk.request("GET", "/reports/follow-ups?property=\(s.desk.property)").json
             #expect(report["due"] as? Int == 1 && report["late"] as? Int == 1 && report["outstanding"] as? Int == 0)
             #expect(report["rate"] as? Double == 1.0)
