@@ -93,7 +93,11 @@ struct NotifyScenario {
             "fired_at": .string("2026-11-23T01:05:00Z"), "firing_lateness_ms": .number(3),
             "tell": try JSONValue(encoding: tell),
         ])
-        let envelope = EventEnvelope(id: id, type: "escalation.\(standard.lowercased()).breached", property: property, payload: payload)
+        try await publish(EventEnvelope(id: id, type: "escalation.\(standard.lowercased()).breached", property: property, payload: payload))
+    }
+
+    /// Publishes an event to `propdesk.events` as its service's relay would.
+    func publish(_ envelope: EventEnvelope) async throws {
         try await amqp.publish(AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: "\(envelope.type).\(property)",
                                            body: envelope.encoded(), messageID: envelope.id.uuidString.lowercased()))
     }
@@ -196,6 +200,25 @@ extension RealServers {
             #expect(outcome == ["unknown"])
             try await Task.sleep(for: .seconds(1))
             #expect(s.receiver.requests("/slow").count == 1, "it was not sent a second time")
+            try await s.stop()
+        }
+
+        @Test func aQuoteAwaitingApprovalReachesTheFinanceManagerWithItsAmount() async throws {
+            let s = try await NotifyScenario(roster: [
+                ("department_manager", "finance", "Qin", #"[{"channel":"webhook","address":"desk"}]"#),
+                ("supervisor", "customer_service", "Zhao", #"[{"channel":"wecom","address":"engineering"}]"#),
+            ])
+            // As billing will publish it (its issue is not built yet): the payload notification reads.
+            try await s.publish(EventEnvelope(type: "billing.approval.requested", property: s.property, payload: .object([
+                "ticket_id": .string(UUID().uuidString.lowercased()), "ticket_number": .string("T-20261123-0042"),
+                "amount_fen": .number(12_345), "note": .string("更换门锁"),
+            ])))
+            let got = try await s.receiver.wait { $0.contains { $0.path == "/desk" } }
+            let message = try #require(got.first { $0.path == "/desk" })
+            #expect(message.json["recipient"] as? String == "Qin")
+            let text = (message.json["subject"] as? String ?? "") + (message.json["body"] as? String ?? "")
+            #expect(text.contains("T-20261123-0042") && text.contains("¥123.45"), "\(text)")
+            #expect(s.receiver.requests("/wecom").isEmpty, "only the approver hears of it")
             try await s.stop()
         }
 
