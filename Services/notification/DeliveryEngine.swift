@@ -97,7 +97,7 @@ final class DeliveryEngine: Service, Sendable {
                 running += 1
             }
             start()
-            while running > 0, let claimed = try await group.next() {
+            while let claimed = try await group.next() {
                 running -= 1
                 if claimed > 0 { start() }
                 if claimed == perLane { while running < lanes { start() } }
@@ -106,7 +106,6 @@ final class DeliveryEngine: Service, Sendable {
     }
 
     /// Claims, sends and records one batch of up to `limit`; returns how many were claimed.
-    @discardableResult
     func sendDue(limit: Int) async throws -> Int {
         let limiter = limiter
         let leaseMs = Int(lease.components.seconds * 1000)

@@ -35,8 +35,12 @@ struct NotificationHandler: EventHandler {
         let now = Date()
         var deliveries: [Delivery] = []
         for intent in intents {
+            // The same message for everyone who reads this language.
+            var rendered: [Language: MessageTemplates.Message] = [:]
             func delivery(to recipient: String, _ contacts: [Contact], _ language: Language, audience: Audience.Kind, notBefore: Date) -> Delivery {
-                let message = templates.render(intent.template, language, MessageContext.make(payload: payload, language: language, zone: zone))
+                let message = rendered[language] ?? templates.render(intent.template, language,
+                                                                     MessageContext.make(payload: payload, language: language, zone: zone))
+                rendered[language] = message
                 return Delivery(eventID: envelope.id, eventType: envelope.type, property: envelope.property, ticketID: ticketID,
                                 audience: audience, recipient: recipient, template: intent.template, contact: contacts[0],
                                 fallbacks: Array(contacts.dropFirst()), subject: message.subject, body: message.body,

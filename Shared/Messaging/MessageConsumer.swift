@@ -69,7 +69,7 @@ public final class MessageConsumer: Service, Sendable {
     private let logger: Logger
     private let outcomes: @Sendable (Outcome) -> Void
     private let counters: [String: Counter]
-    private let batches = Recorder(label: "propdesk_consumer_batch_size")
+    private let batches: Recorder
 
     /// `name` is the inbox key: replicas of one service share it.
     /// `concurrency`: transactions at once (1: one after another, in queue order).
@@ -89,6 +89,7 @@ public final class MessageConsumer: Service, Sendable {
         logger[metadataKey: "amqp_queue"] = "\(queue)"
         self.logger = logger
         self.outcomes = outcomes
+        batches = Recorder(label: "propdesk_consumer_batch_size", dimensions: [("queue", queue)])
         counters = Dictionary(uniqueKeysWithValues: ["handled", "duplicate", "requeued", "dead_lettered"].map {
             ($0, Counter(label: "propdesk_messages_consumed_total", dimensions: [("queue", queue), ("outcome", $0)]))
         })
@@ -148,17 +149,9 @@ public final class MessageConsumer: Service, Sendable {
         }
     }
 
-    /// Handles one delivery completely, including its ack, nack or dead-lettering.
-    public func process(_ delivery: AMQPDelivery) async -> Outcome {
-        switch decode(delivery) {
-        case .failure(let rejected): await deadLetter(delivery, reason: rejected.reason, logger: rejected.logger)
-        case .success(let event): await settle(delivery, event)
-        }
-    }
-
-    /// Handles deliveries in one transaction (see the type's notes), and settles each.
+    /// Handles deliveries completely, including each one's ack, nack or dead-lettering: together in
+    /// one transaction when there are several (see the type's notes), else alone.
     public func process(_ deliveries: [AMQPDelivery]) async -> [Outcome] {
-        guard deliveries.count > 1 else { return await deliveries.asyncMap(process) }
         var outcomes: [Outcome] = []
         var events: [(delivery: AMQPDelivery, event: ReceivedEvent)] = []
         for delivery in deliveries {
@@ -167,28 +160,15 @@ public final class MessageConsumer: Service, Sendable {
             case .success(let event): events.append((delivery, event))
             }
         }
-        guard events.count > 1 else { return outcomes + (await events.asyncMap { await settle($0.delivery, $0.event) }) }
-        let name = self.name
-        let handler = self.handler
-        do {
-            for e in events { try await handler.prepare(e.event) }
-            let all = events.map(\.event)
-            let firstTimes = try await postgres.withTransaction { c in
-                let fresh = Set(try Inbox.claim(all.map(\.envelope.id), consumer: name, on: c))
-                var seen = Set<UUID>()
-                return try all.map { event -> Bool in
-                    // The same message twice in one batch takes effect once.
-                    guard fresh.contains(event.envelope.id), seen.insert(event.envelope.id).inserted else { return false }
-                    try handler.handle(event, on: c)
-                    return true
-                }
+        if events.count > 1 {
+            switch await apply(events.map(\.event)) {
+            case .success(let firstTimes):
+                return outcomes + zip(events, firstTimes).map { acknowledge($0.delivery, firstTime: $1, logger: $0.event.logger) }
+            case .failure(let error):
+                logger.debug("batch rolled back; handling its deliveries one by one", metadata: ["error": "\(error)", "size": "\(events.count)"])
             }
-            for (e, firstTime) in zip(events, firstTimes) { outcomes.append(acknowledge(e.delivery, firstTime: firstTime, logger: e.event.logger)) }
-            return outcomes
-        } catch {
-            logger.debug("batch rolled back; handling its deliveries one by one", metadata: ["error": "\(error)", "size": "\(events.count)"])
-            return outcomes + (await events.asyncMap { await settle($0.delivery, $0.event) })
         }
+        return outcomes + (await events.asyncMap { await settle($0.delivery, $0.event) })
     }
 
     private struct Rejected: Error {
@@ -222,9 +202,9 @@ public final class MessageConsumer: Service, Sendable {
         let logger = event.logger
         var attempt = 0
         while true {
-            switch await apply(event) {
-            case .success(let firstTime):
-                return acknowledge(delivery, firstTime: firstTime, logger: logger)
+            switch await apply([event]) {
+            case .success(let firstTimes):
+                return acknowledge(delivery, firstTime: firstTimes[0], logger: logger)
             case .failure(let poison as PoisonMessage):
                 return await deadLetter(delivery, reason: poison.reason, logger: logger)
             case .failure(let error as PostgresError) where error.isConnectionProblem:
@@ -249,18 +229,26 @@ public final class MessageConsumer: Service, Sendable {
     /// Runs the handler once for this message id, in one transaction with the inbox row.
     /// `.success(false)` means the message had already been handled.
     public func apply(_ envelope: EventEnvelope, routingKey: String, redelivered: Bool = false, logger: Logger? = nil) async -> Result<Bool, Error> {
-        await apply(ReceivedEvent(envelope: envelope, routingKey: routingKey, redelivered: redelivered, logger: logger ?? self.logger))
+        await apply([ReceivedEvent(envelope: envelope, routingKey: routingKey, redelivered: redelivered, logger: logger ?? self.logger)])
+            .map { $0[0] }
     }
 
-    private func apply(_ event: ReceivedEvent) async -> Result<Bool, Error> {
+    /// Runs the handler once per message id, in queue order, all in one transaction with their
+    /// inbox rows; for each event, whether it was new (a message already handled, or twice in
+    /// `events`, takes effect once).
+    private func apply(_ events: [ReceivedEvent]) async -> Result<[Bool], Error> {
         let name = self.name
         let handler = self.handler
         do {
-            try await handler.prepare(event)
-            return .success(try await postgres.withTransaction { connection in
-                guard try Inbox.claim(event.envelope.id, consumer: name, on: connection) else { return false }
-                try handler.handle(event, on: connection)
-                return true
+            for event in events { try await handler.prepare(event) }
+            return .success(try await postgres.withTransaction { c in
+                let fresh = Set(try Inbox.claim(events.map(\.envelope.id), consumer: name, on: c))
+                var seen = Set<UUID>()
+                return try events.map { event in
+                    guard fresh.contains(event.envelope.id), seen.insert(event.envelope.id).inserted else { return false }
+                    try handler.handle(event, on: c)
+                    return true
+                }
             })
         } catch {
             return .failure(error)

@@ -34,16 +34,10 @@ public enum Outbox {
 }
 
 /// The inbox: a consumer handles a message id at most once. Call ``claim(_:consumer:on:)`` first in
-/// the transaction that applies the message's effects; if it returns false the message was
-/// already handled and the effects must be skipped. Commit, then ack.
+/// the transaction that applies the messages' effects; a message whose id it does not return was
+/// already handled, and its effects must be skipped. Commit, then ack.
 public enum Inbox {
-    public static func claim(_ messageID: UUID, consumer: String, on connection: PostgresConnection) throws -> Bool {
-        try connection.execute(
-            "INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            [consumer, messageID]) == 1
-    }
-
-    /// Records several messages at once; returns the ids not handled before (each once).
+    /// Records the messages; returns the ids not handled before (each once).
     public static func claim(_ messageIDs: [UUID], consumer: String, on connection: PostgresConnection) throws -> [UUID] {
         try connection.query("""
             INSERT INTO inbox (consumer, message_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING message_id
