@@ -2,9 +2,10 @@ import Foundation
 
 /// Where and how to reach the broker, parsed from an `amqp://` URL.
 ///
-/// `amqp://user:password@host:port/vhost?heartbeat=10&connection_timeout=5`
+/// `amqp://user:password@host:port/vhost?heartbeat=10&connection_timeout=5&reply_timeout=30`
 /// - The vhost is the percent-decoded path; an empty path means `/` (write `%2f` for `/` explicitly).
-/// - Defaults: port 5672, user and password `guest`, heartbeat 10 s, connection timeout 5 s.
+/// - Defaults: port 5672, user and password `guest`, heartbeat 10 s, connection timeout 5 s,
+///   reply timeout 30 s.
 public struct AMQPConfiguration: Sendable, Equatable {
     public var host: String
     public var port: Int
@@ -15,13 +16,19 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public var heartbeatSeconds: Int
     /// How long one TCP connect and login may take, in seconds.
     public var connectionTimeoutSeconds: Int
+    /// How long the broker may take to answer, in seconds: to confirm a publish, or to reply to a
+    /// declare, consume or cancel. Past it the connection counts as lost: what was waiting fails
+    /// as not confirmed, and a new connection is opened. A broker can stop answering one
+    /// connection while its heartbeats go on (RabbitMQ 3.10 does when a quorum queue is deleted
+    /// under a publishing channel), so heartbeats alone do not catch it.
+    public var replyTimeoutSeconds: Int
     /// Shown in the management UI and logs.
     public var connectionName: String
 
     public init(
         host: String = "127.0.0.1", port: Int = 5672, user: String = "guest", password: String = "guest",
         vhost: String = "/", heartbeatSeconds: Int = 10, connectionTimeoutSeconds: Int = 5,
-        connectionName: String = "propdesk"
+        replyTimeoutSeconds: Int = 30, connectionName: String = "propdesk"
     ) {
         self.host = host
         self.port = port
@@ -30,6 +37,7 @@ public struct AMQPConfiguration: Sendable, Equatable {
         self.vhost = vhost
         self.heartbeatSeconds = heartbeatSeconds
         self.connectionTimeoutSeconds = connectionTimeoutSeconds
+        self.replyTimeoutSeconds = replyTimeoutSeconds
         self.connectionName = connectionName
     }
 
@@ -69,7 +77,8 @@ public struct AMQPConfiguration: Sendable, Equatable {
             switch item.name {
             case "heartbeat": heartbeatSeconds = value
             case "connection_timeout": connectionTimeoutSeconds = max(1, value)
-            default: throw .badQuery("unknown parameter \(item.name); known: heartbeat, connection_timeout")
+            case "reply_timeout": replyTimeoutSeconds = max(1, value)
+            default: throw .badQuery("unknown parameter \(item.name); known: heartbeat, connection_timeout, reply_timeout")
             }
         }
     }

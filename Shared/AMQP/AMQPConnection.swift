@@ -75,6 +75,13 @@ public final class AMQPConnection: Sendable {
         }
     }
 
+    /// Deletes a queue (and its bindings) now, and stops re-declaring it after recoveries.
+    public func delete(queue: String) async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+            if !mailbox.send(.deleteQueue(queue, c)) { c.resume(throwing: AMQPError.closed) }
+        }
+    }
+
     /// Publishes one persistent message and waits for the broker's confirm.
     public func publish(_ message: AMQPMessage) async throws {
         try await publish([message])[0].get()
@@ -181,6 +188,7 @@ enum Settlement: Sendable {
 enum Command: Sendable {
     case publish([AMQPMessage], PublishBatch)
     case declare(AMQPTopology, CheckedContinuation<Void, Error>)
+    case deleteQueue(String, CheckedContinuation<Void, Error>)
     case consume(queue: String, prefetch: UInt16, AsyncStream<AMQPDelivery>.Continuation, CheckedContinuation<Int, Error>)
     case cancel(consumer: Int, CheckedContinuation<Void, Never>)
     case settle(channel: UInt16, tag: UInt64, generation: Int, Settlement)
@@ -189,7 +197,7 @@ enum Command: Sendable {
     func fail(_ error: AMQPError) {
         switch self {
         case .publish(_, let batch): batch.failAll(error)
-        case .declare(_, let c): c.resume(throwing: error)
+        case .declare(_, let c), .deleteQueue(_, let c): c.resume(throwing: error)
         case .consume(_, _, let stream, let c):
             stream.finish()
             c.resume(throwing: error)

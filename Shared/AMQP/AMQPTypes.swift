@@ -119,6 +119,14 @@ public enum AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
 /// Exchanges, queues and bindings a service needs. Declared on connect and again after every
 /// recovery. Every exchange and queue is durable.
 public struct AMQPTopology: Sendable, Equatable {
+    /// This topology less a queue and the bindings to it.
+    func without(queue: String) -> AMQPTopology {
+        var t = self
+        t.queues.removeAll { $0.name == queue }
+        t.bindings.removeAll { $0.queue == queue }
+        return t
+    }
+
     public struct Exchange: Sendable, Equatable {
         public var name: String
         public var type: String

@@ -40,6 +40,7 @@ final class Worker: @unchecked Sendable {
     let configuration: AMQPConfiguration
     let logger: Logger
     let mailbox: Mailbox
+    let watchdog: ReplyWatchdog
     weak var connection: AMQPConnection?
     let generationSnapshot = Atomic<Int>(0)
 
@@ -63,6 +64,7 @@ final class Worker: @unchecked Sendable {
         self.logger = logger
         self.mailbox = mailbox
         self.machine = machine
+        watchdog = ReplyWatchdog(limitSeconds: configuration.replyTimeoutSeconds)
     }
 
     private var isConnected: Bool { machine.isConnected && state != nil }
@@ -71,6 +73,8 @@ final class Worker: @unchecked Sendable {
 
     func run(start: CheckedContinuation<Void, Error>) {
         startWaiter = start
+        watchdog.start(name: configuration.connectionName)
+        defer { watchdog.stop() }
         perform(machine.start())
         while !finished {
             for command in mailbox.take() {
@@ -169,6 +173,8 @@ final class Worker: @unchecked Sendable {
     }
 
     private func connectionLost(_ reason: String) {
+        let reason = watchdog.takeCut()
+            ? "the broker confirmed nothing for \(watchdog.limitSeconds) s; connection cut (\(reason))" : reason
         logger.warning("AMQP connection lost; recovering", metadata: ["reason": "\(reason)"])
         connection?.setConnected(0)
         closeSocket()
@@ -193,6 +199,18 @@ final class Worker: @unchecked Sendable {
                 c.resume(throwing: error)
                 // A broker-side refusal closes the channel: start over on a fresh connection.
                 connectionLost("declare failed: \(error)")
+            }
+        case .deleteQueue(let queue, let c):
+            topologies = topologies.map { $0.without(queue: queue) }
+            guard isConnected, let state else { return c.resume(throwing: AMQPError.notConnected) }
+            let arena = CArena()
+            _ = amqp_queue_delete(state, Self.publishChannel, arena.bytes(queue), 0, 0)
+            do {
+                try check(state)
+                c.resume()
+            } catch {
+                c.resume(throwing: error)
+                connectionLost("queue.delete failed: \(error)")
             }
         case .consume(let queue, let prefetch, let stream, let c):
             let id = nextConsumerID
@@ -304,6 +322,7 @@ final class Worker: @unchecked Sendable {
             }
             _ = tracker.published(messageID: message.messageID, waiter: Waiter(batch: batch, index: index))
         }
+        watchdog.waiting(since: tracker.oldestSentAt)
     }
 
     // MARK: - Frames
@@ -401,6 +420,7 @@ final class Worker: @unchecked Sendable {
             case .returned(let code, let text): waiter.batch.resolve(waiter.index, .failure(.returned(code: code, text: text)))
             }
         }
+        watchdog.waiting(since: tracker.oldestSentAt)
     }
 
     // MARK: - Connection I/O
@@ -408,11 +428,15 @@ final class Worker: @unchecked Sendable {
     private func openConnection() throws {
         guard let state = amqp_new_connection() else { throw AMQPError.protocolError("out of memory") }
         self.state = state
+        // Every command's reply (declare, consume, cancel, close) waits at most this long.
+        var replyTimeout = timeval(tv_sec: configuration.replyTimeoutSeconds, tv_usec: 0)
+        _ = amqp_set_rpc_timeout(state, &replyTimeout)
         guard let socket = amqp_tcp_socket_new(state) else { throw AMQPError.protocolError("cannot create socket") }
         let arena = CArena()
         var timeout = timeval(tv_sec: configuration.connectionTimeoutSeconds, tv_usec: 0)
         let rc = amqp_socket_open_noblock(socket, arena.cString(configuration.host), Int32(configuration.port), &timeout)
         guard rc == AMQP_STATUS_OK.rawValue else { throw AMQPError.protocolError(CDecode.errorString(rc)) }
+        watchdog.attach(amqp_get_sockfd(state))
         let login = propdesk_amqp_login(
             state, arena.cString(configuration.vhost), 0, 131_072, Int32(configuration.heartbeatSeconds),
             arena.cString(configuration.user), arena.cString(configuration.password))
@@ -470,6 +494,7 @@ final class Worker: @unchecked Sendable {
 
     private func closeSocket() {
         guard let state else { return }
+        watchdog.detach()
         amqp_destroy_connection(state)
         self.state = nil
     }

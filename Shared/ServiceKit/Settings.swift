@@ -24,7 +24,7 @@ public struct Settings: Sendable {
     /// Every setting: name, default (nil = required), meaning. The README's table is checked
     /// against this list by a test.
     public static let reference: [(name: String, defaultValue: String?, meaning: String)] = [
-        ("PROPDESK_AMQP_URL", nil, "RabbitMQ: amqp://user:password@host:port/vhost[?heartbeat=10&connection_timeout=5]"),
+        ("PROPDESK_AMQP_URL", nil, "RabbitMQ: amqp://user:password@host:port/vhost[?heartbeat=10&connection_timeout=5&reply_timeout=30]"),
         ("PROPDESK_DATABASE_URL", nil, "PostgreSQL: postgres://user:password@host:port/database[?connect_timeout=5]"),
         ("PROPDESK_HTTP_HOST", "127.0.0.1", "address the health/metrics (and API) server binds"),
         ("PROPDESK_HTTP_PORT", "per service: intake 8080, dispatch 8081, escalation 8082, notification 8083, billing 8084", "its port"),

@@ -4,7 +4,7 @@ import Testing
 @Suite("Broker URL")
 struct AMQPConfigurationTests {
     @Test func aFullURLGivesHostPortCredentialsAndVhost() throws {
-        let c = try AMQPConfiguration(url: "amqp://desk:s3cret@mq.internal:5673/propdesk?heartbeat=30&connection_timeout=2")
+        let c = try AMQPConfiguration(url: "amqp://desk:s3cret@mq.internal:5673/propdesk?heartbeat=30&connection_timeout=2&reply_timeout=12")
         #expect(c.host == "mq.internal")
         #expect(c.port == 5673)
         #expect(c.user == "desk")
@@ -12,6 +12,7 @@ struct AMQPConfigurationTests {
         #expect(c.vhost == "propdesk")
         #expect(c.heartbeatSeconds == 30)
         #expect(c.connectionTimeoutSeconds == 2)
+        #expect(c.replyTimeoutSeconds == 12)
     }
 
     @Test func missingPartsTakeTheDocumentedDefaults() throws {
@@ -21,6 +22,7 @@ struct AMQPConfigurationTests {
         #expect(c.password == "guest")
         #expect(c.vhost == "/")
         #expect(c.heartbeatSeconds == 10)
+        #expect(c.replyTimeoutSeconds == 30)
     }
 
     @Test func theDefaultVhostIsWrittenPercentEncoded() throws {

@@ -10,6 +10,20 @@ struct ConfirmTrackerTests {
         #expect(t.pendingCount == 2)
     }
 
+    @Test func aStallIsMeasuredFromTheOldestPublishStillWaitingForItsConfirm() {
+        var t = ConfirmTracker<String>()
+        #expect(t.oldestSentAt == nil)
+        _ = t.published(messageID: "a", waiter: "a", sentAt: 10)
+        _ = t.published(messageID: "b", waiter: "b", sentAt: 20)
+        _ = t.published(messageID: "c", waiter: "c", sentAt: 30)
+        _ = t.acked(tag: 2, multiple: false)
+        #expect(t.oldestSentAt == 10)
+        _ = t.acked(tag: 1, multiple: false)
+        #expect(t.oldestSentAt == 30)
+        _ = t.nacked(tag: 3, multiple: false)
+        #expect(t.oldestSentAt == nil)
+    }
+
     @Test func aSingleAckConfirmsOnlyItsMessage() {
         var t = ConfirmTracker<String>()
         for id in ["a", "b", "c"] { _ = t.published(messageID: id, waiter: id) }

@@ -105,6 +105,64 @@ extension RealServers {
             await amqp.close()
         }
 
+        @Test func aPublishTheBrokerNeverConfirmsFailsAfterTheReplyTimeoutAndTheConnectionRecovers() async throws {
+            var config = try Servers.amqpConfiguration(name: "stall-test")
+            config.replyTimeoutSeconds = 2
+            let amqp = AMQPConnection(configuration: config, logger: Servers.logger)
+            try await amqp.connect()
+            let routingKey = "test.stall.r\(Servers.unique())"
+            let queue = try await Servers.scratchQueue(amqp, routingKey: routingKey)
+            let message = { (body: String) in
+                AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: routingKey, body: Data(body.utf8), messageID: body)
+            }
+            // A memory alarm: the broker stops reading from publishing connections, so it confirms
+            // nothing, while their heartbeats go on.
+            try await Servers.stack("rabbitmqctl", "set_vm_memory_high_watermark", "0.0001")
+            let started = ContinuousClock.now
+            let answer = Recorder<[Result<Void, AMQPError>]>()
+            let duringAlarm = message("during-alarm")
+            let publishing = Task { [amqp] in answer.append(await amqp.publish([duringAlarm])) }
+            let giveUp = started + .seconds(15)
+            while answer.all.isEmpty, ContinuousClock.now < giveUp { try await Task.sleep(for: .milliseconds(50)) }
+            let waited = started.duration(to: .now)
+            try await Servers.stack("rabbitmqctl", "set_vm_memory_high_watermark", "0.4")
+            guard let stalled = answer.all.first else {
+                Issue.record("no answer after 15 s: the publish would wait for ever for a confirm that is not coming")
+                await amqp.close()  // fails the waiting publish
+                await publishing.value
+                return
+            }
+            guard case .failure(.notConfirmed(let reason)) = stalled[0] else {
+                Issue.record("expected notConfirmed, got \(stalled[0])")
+                return
+            }
+            #expect(reason.contains("confirmed nothing for 2 s"))
+            #expect(waited < .seconds(10), "it waited \(waited) for a confirm that was never coming")
+            let deadline = ContinuousClock.now + .seconds(15)
+            while !amqp.isConnected || amqp.generation < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(amqp.generation >= 2, "a new connection should have replaced the stalled one")
+            try await amqp.publish(message("after-alarm"))
+            // The stalled message may or may not have got through (not confirmed means unknown); the later one has.
+            let got = try await Servers.collect(amqp, queue: queue) { $0.contains { $0.properties.messageID == "after-alarm" } }
+            #expect(got.contains { $0.properties.messageID == "after-alarm" })
+            await amqp.close()
+        }
+
+        @Test func aDeletedQueueNoLongerTakesItsRoutingKey() async throws {
+            let amqp = try await Servers.connect()
+            let routingKey = "test.deleted.r\(Servers.unique())"
+            let queue = try await Servers.scratchQueue(amqp, routingKey: routingKey)
+            // What no queue takes goes to propdesk.unrouted (fanout): watch it.
+            let unrouted = try await Servers.scratchQueue(amqp, exchange: PropDeskTopology.unroutedExchange, routingKey: "")
+            try await amqp.delete(queue: queue)
+            try await amqp.publish(AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: routingKey, body: Data("x".utf8),
+                                               messageID: "after-delete"))
+            let got = try await Servers.collect(amqp, queue: unrouted) { $0.contains { $0.properties.messageID == "after-delete" } }
+            #expect(got.contains { $0.properties.messageID == "after-delete" })
+            try await amqp.delete(queue: unrouted)
+            await amqp.close()
+        }
+
         @Test func aWrongBrokerAddressFailsAtStartNamingTheURL() async throws {
             var config = try Servers.amqpConfiguration()
             config.port = 1
