@@ -129,6 +129,8 @@ struct NotifyBench: AsyncParsableCommand {
         service.terminate()
         service.waitUntilExit()
         receiver.stop()
+        // The bench's supervisor would otherwise be told of every later bench event (the timer bench's too).
+        try await db.execute("DELETE FROM duty_roster WHERE property = $1", [benchProperty])
         await amqp.close()
         db.shutdown()
     }

@@ -45,9 +45,14 @@ struct TimerBench: AsyncParsableCommand {
         } catch {
             // Never leave a million deadlines behind to fire tomorrow.
             _ = try? await db.execute("DELETE FROM deadlines WHERE ticket_id = $1", [ticket])
+            try? await amqp.delete(queue: queue)
             throw error
         }
         try await db.execute("DELETE FROM deadlines WHERE ticket_id = $1", [ticket])
+        // Deleted now, not left to expire: every run binds the same routing key, so a queue left
+        // behind would expire in the middle of the next run, while the escalation service publishes
+        // to it. RabbitMQ 3.10 then crashes or stalls that publishing channel (see BENCHMARKS.md).
+        try await amqp.delete(queue: queue)
         await amqp.close()
         db.shutdown()
     }
@@ -68,6 +73,16 @@ struct TimerBench: AsyncParsableCommand {
         let settled = ContinuousClock.now
         try await db.execute("VACUUM (ANALYZE) deadlines")
         print("vacuumed in \(settled.duration(to: .now))")
+        // And what the next checkpoint would do: write out the bulk load's pages now, so its
+        // closing fsyncs do not land in the measured phase (local stack: its role may CHECKPOINT).
+        do {
+            let start = ContinuousClock.now
+            try await db.execute("CHECKPOINT")
+            print("checkpointed in \(start.duration(to: .now))")
+        } catch {
+            print("could not CHECKPOINT (\(error)); a checkpoint of the bulk load may land in the measured phase")
+        }
+        let checkpointsBefore = try await checkpoints(db)
         let rssBefore = escalationRSS()
 
         // `rate` per second fall due for `seconds`, starting 5 s from now.
@@ -84,9 +99,11 @@ struct TimerBench: AsyncParsableCommand {
         }
         let due = try await collect(total, from: queue, amqp: amqp, timeout: .seconds(seconds + 60))
         sampler.cancel()
+        print("checkpoints while deadlines fell due: \(try await checkpoints(db) - checkpointsBefore)")
         print(String(format: "falling due %d/s for %d s with %d pending: received %d of %d", rate, seconds, pending, due.count, total))
         reportLatency("lateness seen by a consumer (receive − due)", due.map(\.observed))
         reportLatency("firing lateness (fired_at − due)", due.map(\.firing))
+        try await reportStages(due, db: db)
         let mb = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1_048_576) }
         print("escalation RSS: \(rssBefore.map(mb) ?? "not found") with the pending deadlines written; peak \(mb(rssPeak.withLock { $0 })) while firing")
 
@@ -101,11 +118,41 @@ struct TimerBench: AsyncParsableCommand {
     }
 
     struct Firing {
+        var messageID: UUID
         var observed: Double
         var firing: Double
         var received: Date
     }
 
+    /// Where the time of the slowest firings went. The outbox row's `published_at` is the start of
+    /// the relay's claiming transaction (the mark runs in it), so it says when the relay took the
+    /// row; `created_at` is the start of the engine's firing transaction.
+    func reportStages(_ firings: [Firing], db: PostgresClient) async throws {
+        let rows = try await db.query("""
+            SELECT message_id, extract(epoch FROM created_at)::float8, extract(epoch FROM published_at)::float8
+            FROM outbox WHERE message_id = ANY($1::uuid[])
+            """, [PostgresArray(firings.map(\.messageID))])
+        var claimed: [UUID: (fired: Double, claimed: Double)] = [:]
+        for row in rows {
+            let id: UUID = try row.decode(0)
+            claimed[id] = (try row.decode(1), try row.decode(2))
+        }
+        let staged = firings.compactMap { f -> (Firing, toClaim: Double, toReceipt: Double)? in
+            guard let c = claimed[f.messageID] else { return nil }
+            let received = f.received.timeIntervalSince1970
+            return (f, (c.claimed - c.fired) * 1000, (received - c.claimed) * 1000)
+        }
+        reportLatency("firing to the relay's claim (claim − firing transaction)", staged.map(\.toClaim))
+        reportLatency("claim to receipt (publish, confirm, queue, consumer)", staged.map(\.toReceipt))
+        let worst = staged.sorted { $0.0.observed > $1.0.observed }.prefix(8)
+        for w in worst {
+            print(String(format: "    slow: %.0f ms late = engine %.0f + to claim %.0f + to receipt %.0f, received at %@",
+                         w.0.observed, w.0.firing, w.toClaim, w.toReceipt, "\(w.0.received)"))
+        }
+    }
+
+    /// The deadlines name nobody to tell: notification receives each breach and sends nothing, so
+    /// this measures the timers, not 1,000 messages a second (the notify bench measures those).
     func insert(ticket: UUID, property: String, count: Int, prefix: String, due: String, db: PostgresClient) async throws {
         // In chunks, so one statement does not hold a million-row transaction.
         var start = 0
@@ -114,7 +161,7 @@ struct TimerBench: AsyncParsableCommand {
             try await db.execute("""
                 INSERT INTO deadlines (ticket_id, property, round, rule_id, standard, title, purpose, step, steps, started_at, due_at, tell)
                 SELECT $1, $2, 1, $3 || '-' || g, 'BENCH', 'benchmark deadline', 'escalation', 1, 1, now(), \(due),
-                       '[{"role":"supervisor"}]'::jsonb
+                       '[]'::jsonb
                 FROM generate_series($4::int, $5::int - 1) AS g
                 """, [ticket, property, prefix, start, end])
             start = end
@@ -131,7 +178,7 @@ struct TimerBench: AsyncParsableCommand {
                 guard let envelope = try? EventEnvelope.decode(delivery.body),
                       let p = try? envelope.decodePayload(DeadlineEventPayload.self) else { continue }
                 let done = got.withLock {
-                    $0.append(Firing(observed: now.timeIntervalSince(p.dueAt) * 1000, firing: Double(p.firingLatenessMs), received: now))
+                    $0.append(Firing(messageID: envelope.id, observed: now.timeIntervalSince(p.dueAt) * 1000, firing: Double(p.firingLatenessMs), received: now))
                     return $0.count >= count
                 }
                 if done { break }
@@ -142,6 +189,10 @@ struct TimerBench: AsyncParsableCommand {
         await consumer.cancel()
         reader.cancel()
         return got.withLock { $0 }
+    }
+
+    func checkpoints(_ db: PostgresClient) async throws -> Int {
+        try await db.query("SELECT (checkpoints_timed + checkpoints_req)::int FROM pg_stat_bgwriter")[0].decode(0)
     }
 
     /// The resident memory of the running escalation service, from `/proc`; nil if none runs.
