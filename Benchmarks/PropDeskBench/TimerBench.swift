@@ -40,19 +40,21 @@ struct TimerBench: AsyncParsableCommand {
         try await amqp.declare(PropDeskTopology.shared() + AMQPTopology(
             queues: [.init(name: queue, type: .quorum, extraArguments: benchQueueExpiry)],
             bindings: [.init(queue: queue, exchange: PropDeskTopology.eventsExchange, routingKey: "escalation.bench.breached.\(property)")]))
+        // Never leave a million deadlines behind to fire tomorrow. The queue is deleted now, not
+        // left to expire: every run binds the same routing key, so a queue left behind would expire
+        // in the middle of the next run, while the escalation service publishes to it. RabbitMQ
+        // 3.10 then crashes or stalls that publishing channel (see BENCHMARKS.md).
+        let cleanUp = {
+            try await db.execute("DELETE FROM deadlines WHERE ticket_id = $1", [ticket])
+            try await amqp.delete(queue: queue)
+        }
         do {
             try await measure(ticket: ticket, property: property, queue: queue, pg: pg, db: db, amqp: amqp)
         } catch {
-            // Never leave a million deadlines behind to fire tomorrow.
-            _ = try? await db.execute("DELETE FROM deadlines WHERE ticket_id = $1", [ticket])
-            try? await amqp.delete(queue: queue)
+            try? await cleanUp()
             throw error
         }
-        try await db.execute("DELETE FROM deadlines WHERE ticket_id = $1", [ticket])
-        // Deleted now, not left to expire: every run binds the same routing key, so a queue left
-        // behind would expire in the middle of the next run, while the escalation service publishes
-        // to it. RabbitMQ 3.10 then crashes or stalls that publishing channel (see BENCHMARKS.md).
-        try await amqp.delete(queue: queue)
+        try await cleanUp()
         await amqp.close()
         db.shutdown()
     }

@@ -58,15 +58,16 @@ struct Channels: Sendable {
 /// 408/429/5xx and transport errors are worth retrying. ``shutdown()`` closes the pool.
 struct HTTPPoster: Sendable {
     let client: HTTPClient
-    let timeout: Duration
+    let timeout: TimeAmount
 
     init(timeout: Duration, connectionsPerHost: Int) {
+        let timeout = TimeAmount.seconds(timeout.components.seconds)
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
         // A refused connection fails the send at once: the delivery engine retries with its own
         // backoff and then falls back, so a dead endpoint costs seconds, not attempts × timeout.
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout = .init(connect: .seconds(timeout.components.seconds), read: .seconds(timeout.components.seconds))
+        configuration.timeout = .init(connect: timeout, read: timeout)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.timeout = timeout
     }
@@ -85,7 +86,7 @@ struct HTTPPoster: Sendable {
         let status: UInt
         let reply: ByteBuffer
         do {
-            let response = try await client.execute(request, timeout: .seconds(timeout.components.seconds))
+            let response = try await client.execute(request, timeout: timeout)
             status = response.status.code
             reply = try await response.body.collect(upTo: 1 << 20)
         } catch {

@@ -1,7 +1,5 @@
+import Dispatch
 import DequeModule
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Publisher-confirm bookkeeping for one channel in confirm mode. Pure: no I/O.
 ///
@@ -21,7 +19,7 @@ public struct ConfirmTracker<Waiter> {
         let tag: UInt64
         let messageID: String?
         let waiter: Waiter
-        /// When it was published, on a monotonic clock in nanoseconds.
+        /// When it was published: `DispatchTime` uptime, in nanoseconds (monotonic).
         let sentAt: UInt64
         var returned: (code: UInt16, text: String)?
     }
@@ -34,11 +32,11 @@ public struct ConfirmTracker<Waiter> {
 
     public var pendingCount: Int { entries.count }
 
-    /// When the longest-waiting unsettled publish was sent (monotonic nanoseconds); nil if none waits.
+    /// When the longest-waiting unsettled publish was sent (`DispatchTime` uptime nanoseconds); nil if none waits.
     public var oldestSentAt: UInt64? { entries.first?.sentAt }
 
-    /// Records a publish sent at `sentAt` (monotonic nanoseconds); returns its delivery tag.
-    public mutating func published(messageID: String?, waiter: Waiter, sentAt: UInt64 = Monotonic.nanoseconds()) -> UInt64 {
+    /// Records a publish sent at `sentAt` (uptime nanoseconds); returns its delivery tag.
+    public mutating func published(messageID: String?, waiter: Waiter, sentAt: UInt64 = DispatchTime.now().uptimeNanoseconds) -> UInt64 {
         let tag = nextTag
         nextTag += 1
         entries.append(Entry(tag: tag, messageID: messageID, waiter: waiter, sentAt: sentAt, returned: nil))
@@ -86,14 +84,5 @@ public struct ConfirmTracker<Waiter> {
             entries.remove(at: i)
         }
         return settled
-    }
-}
-
-/// A clock that only moves forward (CLOCK_MONOTONIC), in nanoseconds; fits in an atomic.
-public enum Monotonic {
-    public static func nanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }

@@ -20,14 +20,13 @@ final class ReplyWatchdog: Sendable {
     }
 
     let limitSeconds: Int
-    private let limit: UInt64
+    private var limit: UInt64 { UInt64(limitSeconds) * 1_000_000_000 }
     private let socket = Mutex(Socket())
     private let oldest = Atomic<UInt64>(0)
     private let stopped = Atomic<Bool>(false)
 
     init(limitSeconds: Int) {
         self.limitSeconds = limitSeconds
-        limit = UInt64(limitSeconds) * 1_000_000_000
     }
 
     func start(name: String) {
@@ -57,7 +56,7 @@ final class ReplyWatchdog: Sendable {
         oldest.store(0, ordering: .relaxed)
     }
 
-    /// When the oldest publish still waiting for its confirm was sent (monotonic ns), or nil.
+    /// When the oldest publish still waiting for its confirm was sent (uptime ns), or nil.
     func waiting(since sentAt: UInt64?) {
         oldest.store(sentAt ?? 0, ordering: .relaxed)
     }
@@ -72,7 +71,7 @@ final class ReplyWatchdog: Sendable {
 
     private func check() {
         let since = oldest.load(ordering: .relaxed)
-        guard since != 0, Monotonic.nanoseconds() &- since > limit else { return }
+        guard since != 0, DispatchTime.now().uptimeNanoseconds &- since > limit else { return }
         socket.withLock { s in
             guard let fd = s.fd, !s.cut else { return }
             s.cut = true

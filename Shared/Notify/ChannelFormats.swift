@@ -122,9 +122,14 @@ public enum ChannelFormats {
         ].joined(separator: "\r\n")
     }
 
-    private static func json(_ value: some Encodable) -> Data {
+    /// One encoder for every message (a send path at hundreds a second).
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(value)) ?? Data()
+        return encoder
+    }()
+
+    private static func json(_ value: some Encodable) -> Data {
+        (try? encoder.encode(value)) ?? Data()
     }
 }

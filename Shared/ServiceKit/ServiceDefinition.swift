@@ -25,8 +25,8 @@ public struct ServiceDefinition: Sendable {
     public let defaultHTTPPort: Int
     /// Routing-key patterns bound to the service's queue on `propdesk.events`.
     public let bindings: [String]
-    /// Deliveries the consumer handles at once (each in its own transaction); 1 keeps the
-    /// queue's order. Capped by the database pool size.
+    /// Consumer transactions at once; 1 keeps the queue's order. Capped by the database pool
+    /// size.
     public let consumerConcurrency: Int
     /// The most deliveries one consumer transaction handles when they queue up (group commit,
     /// see ``MessageConsumer``); 1: a transaction per delivery.
