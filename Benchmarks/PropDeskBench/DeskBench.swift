@@ -219,7 +219,7 @@ final class HTTPConnection {
     /// Sends the request and returns the response status (the body is read and dropped).
     func post(_ path: String, body: String) throws -> Int {
         let bodyBytes = Array(body.utf8)
-        let request = Array("POST \(path) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\nContent-Length: \(bodyBytes.count)\r\n\r\n".utf8) + bodyBytes
+        let request = Array("POST \(path) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\nX-PropDesk-Role: operator\r\nX-PropDesk-Staff: bench\r\nContent-Length: \(bodyBytes.count)\r\n\r\n".utf8) + bodyBytes
         var sent = 0
         while sent < request.count {
             let n = request[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

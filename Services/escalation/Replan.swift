@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Messaging
 import Postgres
+import ServiceKit
 
 /// "Changing a policy never rewrites deadlines already running — unless asked": asking is
 /// `POST /policies/{property}/replan` on the escalation service (optionally `?rule=C1`). Every
@@ -30,20 +31,15 @@ enum Replan {
 
     static func routes(_ router: Router<BasicRequestContext>, postgres: PostgresClient) {
         router.post("/policies/:property/replan") { request, context -> Response in
-            let role = request.headers[.propDeskRole].flatMap(StaffRole.init(rawValue:))
-            guard let role, role.supervises, role != .supervisor else {
-                return try json(["code": "forbidden", "message": "replanning running deadlines needs X-PropDesk-Role: a manager"], .forbidden)
-            }
+            let (_, role) = try StaffHeaders.identify(request)
+            guard role.supervises, role != .supervisor else { throw APIError.forbidden(role, "replan running deadlines (a manager's step)") }
             let property = context.parameters.get("property") ?? ""
             let rule = request.uri.queryParameters["rule"].map(String.init)
             do {
                 let result = try await postgres.withTransaction { try replan(property: property, rule: rule, on: $0) }
                 return try json(result, .ok)
             } catch let error as PoisonMessage {
-                return try json(["code": "not_found", "message": error.reason], .notFound)
-            } catch {
-                context.logger.error("replan failed", metadata: ["property": "\(property)", "error": "\(error)"])
-                return try json(["code": "internal", "message": "the replan failed and changed nothing: \(error)"], .internalServerError)
+                throw APIError.notFound(error.reason)
             }
         }
     }
@@ -114,8 +110,4 @@ enum Replan {
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try DeskJSON.encoder.encode(value))))
     }
-}
-
-extension HTTPField.Name {
-    static let propDeskRole = Self("X-PropDesk-Role")!
 }

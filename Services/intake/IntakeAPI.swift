@@ -6,14 +6,15 @@ import Hummingbird
 import Logging
 import Messaging
 import Postgres
+import ServiceKit
 
 /// The phone desk's HTTP API. ``routes`` is the whole surface; `docs/openapi.yaml` describes the
 /// same routes and a test holds the two together.
 ///
-/// Callers say who they are with `X-PropDesk-Role` (default `operator`) and `X-PropDesk-Staff`
-/// (their name). There is no login here: put the API behind the office's gateway, which sets
-/// both. The role decides whether residents' phone numbers are shown (P1); every unmasked read
-/// is written to `access_log`.
+/// Callers say who they are with `X-PropDesk-Role` (required) and `X-PropDesk-Staff` (their
+/// name), see ``StaffHeaders``. There is no login here: put the API behind the office's gateway,
+/// which sets both. The role decides whether residents' phone numbers are shown (P1); lists
+/// never show them, and every unmasked read is written to `access_log`.
 struct IntakeAPI: Sendable {
     let postgres: PostgresClient
     let logger: Logger
@@ -67,6 +68,7 @@ struct IntakeAPI: Sendable {
 
     // MARK: - Handlers
 
+    /// The register of properties (code, name, prefix, zone) is no secret: no role needed.
     func properties() async throws -> Response {
         let list = try await postgres.withConnection { c in
             try DeskJSON.rows(c.query("SELECT to_jsonb(p) FROM properties p ORDER BY code"), as: PropertyView.self)
@@ -77,9 +79,9 @@ struct IntakeAPI: Sendable {
     /// `GET /callers?phone=…` or `?property=…&building=…&unit=…`: who is calling, from the register.
     func callers(_ request: Request) async throws -> Response {
         let (staff, role) = try who(request)
-        let q = request.uri.queryParameters
-        let phone = q["phone"].map(String.init)
-        let property = q["property"].map(String.init), building = q["building"].map(String.init), unit = q["unit"].map(String.init)
+        let q = try FormQuery(request.uri.query)
+        let phone = q["phone"]
+        let property = q["property"], building = q["building"], unit = q["unit"]
         let sql: String
         let parameters: [any PostgresEncodable]
         if let phone {
@@ -112,8 +114,9 @@ struct IntakeAPI: Sendable {
     }
 
     func createTicket(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        _ = try who(request)
         let form = try await Self.decodeBody(TicketForm.self, request, context)
-        let new = try Self.valid(form.validate())
+        let new = try Self.valid(form.validate(now: Date()))
         let key = request.headers[.idempotencyKey]
         if let key, key.isEmpty || key.count > 255 {
             throw APIError.badRequest("invalid_format", "Idempotency-Key must be 1–255 characters", field: "Idempotency-Key")
@@ -133,19 +136,19 @@ struct IntakeAPI: Sendable {
     }
 
     func listTickets(_ request: Request) async throws -> Response {
-        let (_, role) = try who(request)
-        let q = request.uri.queryParameters
+        _ = try who(request)
+        let q = try FormQuery(request.uri.query)
         func choice<E: RawRepresentable & CaseIterable>(_ name: String, _: E.Type) throws -> E? where E.RawValue == String {
-            guard let raw = q[Substring(name)] else { return nil }
-            guard let value = E(rawValue: String(raw)) else {
+            guard let raw = q[name] else { return nil }
+            guard let value = E(rawValue: raw) else {
                 throw APIError.badRequest("unknown_value",
                     "\(name) must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))", field: name)
             }
             return value
         }
         var filter = TicketStore.Filter()
-        filter.property = q["property"].map(String.init)
-        filter.number = q["number"].map(String.init)
+        filter.property = q["property"]
+        filter.number = q["number"]
         filter.status = try choice("status", TicketStatus.self)
         filter.kind = try choice("kind", TicketKind.self)
         filter.department = try choice("department", Department.self)
@@ -163,7 +166,9 @@ struct IntakeAPI: Sendable {
         }
         let chosen = filter
         let tickets = try await postgres.withConnection { c in try TicketStore.list(chosen, on: c) }
-        return try Self.json(["tickets": tickets.map { $0.masked(for: role) }])
+        // A list shows no resident's number or unit to anyone (P1): opening one ticket does, for
+        // the roles that call back, and that read is logged.
+        return try Self.json(["tickets": tickets.map(\.listed)])
     }
 
     func readTicket(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -238,19 +243,15 @@ struct IntakeAPI: Sendable {
     }
 
     func followUpReport(_ request: Request) async throws -> Response {
-        let (property, from, to) = try Self.reportPeriod(request)
-        guard let report = try await postgres.withConnection({ try Reports.followUps(property: property, from: from, to: to, on: $0) }) else {
-            throw APIError(DeskError.notFound("property \(property.prefix(40))"))
-        }
+        let report = try await report(request) { property, period, c in try Reports.followUps(property: property, period: period, on: c) }
         return try Self.json(report)
     }
 
     func deadlineReport(_ request: Request) async throws -> Response {
-        let (property, from, to) = try Self.reportPeriod(request)
-        guard let rows = try await postgres.withConnection({ try Reports.deadlines(property: property, from: from, to: to, on: $0) }) else {
-            throw APIError(DeskError.notFound("property \(property.prefix(40))"))
+        let (property, period, rows) = try await report(request) { property, period, c in
+            try Reports.deadlines(property: property, period: period, on: c).map { (property, period, $0) }
         }
-        return try Self.json(DeadlineReport(property: property, from: from, to: to, rules: rows))
+        return try Self.json(DeadlineReport(property: property, from: period.from, to: period.to, rules: rows))
     }
 
     struct DeadlineReport: Codable {
@@ -260,22 +261,37 @@ struct IntakeAPI: Sendable {
         var rules: [Reports.DeadlineOutcome]
     }
 
-    /// `property` (required), `from` and `to` (dates; default: the 30 days up to today).
-    static func reportPeriod(_ request: Request) throws -> (String, CivilDate, CivilDate) {
-        let query = request.uri.queryParameters
-        guard let property = query["property"].map(String.init), !property.isEmpty else {
+    /// A report over `property` (required) and the period `from`, `to` (dates; default: the 30
+    /// days up to and including the property's own today): 404 for an unknown property, 400 for
+    /// a period that is not one.
+    private func report<T: Sendable>(_ request: Request,
+                                     _ read: @escaping @Sendable (String, ReportPeriod, PostgresConnection) throws -> T?) async throws -> T {
+        _ = try who(request)
+        let query = try FormQuery(request.uri.query)
+        guard let property = query["property"], !property.isEmpty else {
             throw APIError.badRequest("required", "property is required", field: "property")
         }
         func date(_ name: String) throws -> CivilDate? {
-            guard let text = query[Substring(name)].map(String.init) else { return nil }
+            guard let text = query[name] else { return nil }
             guard let d = CivilDate(text) else { throw APIError.badRequest("invalid_format", "\(name) is a date YYYY-MM-DD", field: name) }
             return d
         }
-        let today = CivilDate(ordinal: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down)))
-        let to = try date("to") ?? today.adding(days: 1)
-        let from = try date("from") ?? to.adding(days: -30)
-        guard from < to else { throw APIError.badRequest("invalid_format", "from must be before to", field: "from") }
-        return (property, from, to)
+        let from = try date("from"), to = try date("to")
+        let found = try await postgres.withConnection { c -> Result<T, ValidationFailure>? in
+            guard let period = try Reports.period(property: property, from: from, to: to, now: Date(), on: c) else { return nil }
+            switch period {
+            case .failure(let failure): return .failure(failure)
+            case .success(let period):
+                guard let value = try read(property, period, c) else { return nil }
+                return .success(value)
+            }
+        }
+        switch found {
+        case nil: throw APIError(DeskError.notFound("property \(property.prefix(40))"))
+        case .failure(let failure)?: throw APIError(status: .badRequest, code: failure.problems.first?.code ?? "invalid_format",
+                                                    message: failure.description, problems: failure.problems)
+        case .success(let value)?: return value
+        }
     }
 
     func workOrderStep(_ action: WorkOrderAction, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -316,13 +332,7 @@ struct IntakeAPI: Sendable {
     }
 
     private func who(_ request: Request) throws -> (staff: String, role: StaffRole) {
-        let roleName = request.headers[.propDeskRole] ?? StaffRole.operator_.rawValue
-        guard let role = StaffRole(rawValue: roleName) else {
-            throw APIError.badRequest("unknown_value",
-                "X-PropDesk-Role must be one of \(StaffRole.allCases.map(\.rawValue).joined(separator: ", "))", field: "X-PropDesk-Role")
-        }
-        let staff = request.headers[.propDeskStaff].map { String($0.prefix(TicketForm.maxShort)) } ?? "unnamed"
-        return (staff, role)
+        try StaffHeaders.identify(request)
     }
 
     private static func logAccess(_ c: PostgresConnection, staff: String, role: StaffRole, subject: String, purpose: String) throws {
@@ -361,6 +371,10 @@ struct IntakeAPI: Sendable {
             throw APIError(status: .contentTooLarge, code: "body_too_large", message: "the body is over \(maxBody / 1024) KiB")
         }
         let data = Data(buffer: buffer)
+        if !data.isEmpty, !Self.isJSON(request.headers[.contentType]) {
+            throw APIError(status: .unsupportedMediaType, code: "unsupported_media_type",
+                           message: "send the body as JSON with Content-Type: application/json")
+        }
         guard String(validating: data, as: UTF8.self) != nil else {
             throw APIError.badRequest("invalid_utf8", "the body is not valid UTF-8")
         }
@@ -373,6 +387,13 @@ struct IntakeAPI: Sendable {
         } catch {
             throw APIError.badRequest("invalid_json", "the body is not a JSON object of the documented shape")
         }
+    }
+
+    /// `application/json`, with or without parameters (`; charset=utf-8`), in any case.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let media = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        return media == "application/json"
     }
 
     private static func fieldError(_ context: DecodingError.Context) -> APIError {
@@ -397,9 +418,34 @@ struct IntakeAPI: Sendable {
     }
 }
 
+/// A query string as HTML forms and browsers write it: `+` is a space, `%XX` a byte of UTF-8.
+/// A value that is not UTF-8 or holds a control character (`%00`) is refused with 400.
+struct FormQuery {
+    private var values: [String: String] = [:]
+
+    init(_ query: String?) throws {
+        for pair in (query ?? "").split(separator: "&") where !pair.isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ raw: Substring) throws -> String {
+                let spaced = raw.replacingOccurrences(of: "+", with: " ")
+                guard let text = spaced.removingPercentEncoding else {
+                    throw APIError.badRequest("invalid_format", "the query string is not percent-encoded UTF-8")
+                }
+                return text
+            }
+            let name = try decode(parts[0])
+            let value = parts.count > 1 ? try decode(parts[1]) : ""
+            if let bad = FieldCheck.controlCharacter(in: name + value) {
+                throw APIError.badRequest("invalid_format", "\(name.prefix(20)) contains a control character (\(bad))", field: String(name.prefix(20)))
+            }
+            if values[name] == nil { values[name] = value }
+        }
+    }
+
+    subscript(_ name: String) -> String? { values[name] }
+}
+
 extension HTTPField.Name {
     static let idempotencyKey = Self("Idempotency-Key")!
     static let idempotentReplayed = Self("Idempotent-Replayed")!
-    static let propDeskRole = Self("X-PropDesk-Role")!
-    static let propDeskStaff = Self("X-PropDesk-Staff")!
 }

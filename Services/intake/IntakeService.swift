@@ -9,6 +9,8 @@ enum IntakeService: PropDeskService {
         summary: "Intake — the phone desk's HTTP API: tickets in, on the record.",
         defaultHTTPPort: 8080,
         bindings: DiagnosticsHandler.bindings,
+        // Taking a call needs PostgreSQL only: the outbox holds its events through a broker restart.
+        brokerRequiredForReady: false,
         handler: { _ in DiagnosticsHandler() },
         routes: { router, context in
             IntakeAPI(postgres: context.postgres, logger: context.logger).register(on: router)

@@ -4,42 +4,75 @@ import Postgres
 
 /// Reports read from the record.
 public enum Reports {
+    /// The period of a report for `property`: the dates asked for, with the defaults taken from
+    /// the property's own today (``ReportPeriod/resolve(from:to:now:timeZone:)``); nil when there
+    /// is no such property.
+    public static func period(property: String, from: CivilDate?, to: CivilDate?, now: Date,
+                              on c: PostgresConnection) throws -> Result<ReportPeriod, ValidationFailure>? {
+        guard let row = try c.query("SELECT time_zone FROM properties WHERE code = $1", [property]).first else { return nil }
+        let zone = TimeZone(identifier: try row.decode(0, as: String.self)) ?? TimeZone(identifier: "Asia/Shanghai")!
+        return ReportPeriod.resolve(from: from, to: to, now: now, timeZone: zone)
+    }
+
     /// Follow-up calls (P3, F4: 100%) for tickets resolved in a period.
     public struct FollowUps: Codable, Sendable, Equatable {
         public var property: String
         public var from: CivilDate
         public var to: CivilDate
+        /// Calls made, or whose time has come: on time + late + outstanding.
         public var due: Int
         public var onTime: Int
         public var late: Int
+        /// Fell due and not made yet.
         public var outstanding: Int
+        /// Scheduled and not yet due: counted nowhere else, so a fresh resolution is no miss.
+        public var notYetDue: Int
         /// (on time + late) / due; nil when nothing was due.
         public var rate: Double?
 
         enum CodingKeys: String, CodingKey {
             case property, from, to, due, late, outstanding, rate
             case onTime = "on_time"
+            case notYetDue = "not_yet_due"
+        }
+
+        /// `rate` is written as `null` when nothing was due, as the schema says, not left out.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(property, forKey: .property)
+            try c.encode(from, forKey: .from)
+            try c.encode(to, forKey: .to)
+            try c.encode(due, forKey: .due)
+            try c.encode(onTime, forKey: .onTime)
+            try c.encode(late, forKey: .late)
+            try c.encode(outstanding, forKey: .outstanding)
+            try c.encode(notYetDue, forKey: .notYetDue)
+            try c.encode(rate, forKey: .rate)
         }
     }
 
     /// Counts each resolved ticket's follow-up clocks (the first step of F1–F3; retries are the
-    /// same call again) whose clock started in `[from, to)`, in the property's zone.
-    public static func followUps(property: String, from: CivilDate, to: CivilDate, on c: PostgresConnection) throws -> FollowUps? {
+    /// same call again) whose clock started in `[from, to)`, in the property's zone. A clock
+    /// cancelled with its round (the ticket was reopened) is no call owed.
+    public static func followUps(property: String, period: ReportPeriod, on c: PostgresConnection) throws -> FollowUps? {
         guard let row = try c.query("""
-            SELECT count(d.id), count(d.id) FILTER (WHERE d.state = 'met'),
+            SELECT count(d.id) FILTER (WHERE d.state = 'met' OR d.due_at <= now()),
+                   count(d.id) FILTER (WHERE d.state = 'met'),
                    count(d.id) FILTER (WHERE d.state = 'fired' AND d.met_at IS NOT NULL),
-                   count(d.id) FILTER (WHERE d.met_at IS NULL AND d.state IN ('pending', 'fired'))
+                   count(d.id) FILTER (WHERE d.met_at IS NULL AND d.state IN ('pending', 'fired') AND d.due_at <= now()),
+                   count(d.id) FILTER (WHERE d.state = 'pending' AND d.due_at > now())
             FROM properties p
             LEFT JOIN deadlines d ON d.property = p.code AND d.purpose = 'follow_up' AND d.step = 1 AND d.rule_id <> 'F-retry'
                 AND d.started_at >= ($2::date::timestamp AT TIME ZONE p.time_zone)
                 AND d.started_at < ($3::date::timestamp AT TIME ZONE p.time_zone)
             WHERE p.code = $1 GROUP BY p.code
-            """, [property, from.description, to.description]).first else { return nil }
+            """, [property, period.from.description, period.to.description]).first else { return nil }
         let due: Int = try row.decode(0)
         let onTime: Int = try row.decode(1)
         let late: Int = try row.decode(2)
-        return FollowUps(property: property, from: from, to: to, due: due, onTime: onTime, late: late,
-                         outstanding: try row.decode(3), rate: due == 0 ? nil : Double(onTime + late) / Double(due))
+        return FollowUps(property: property, from: period.from, to: period.to, due: due, onTime: onTime, late: late,
+                         outstanding: try row.decode(3), notYetDue: try row.decode(4),
+                         rate: due == 0 ? nil : Double(onTime + late) / Double(due))
     }
 
     /// How each standard's deadlines went: the first step of every clock started in the period
@@ -68,7 +101,7 @@ public enum Reports {
         }
     }
 
-    public static func deadlines(property: String, from: CivilDate, to: CivilDate, on c: PostgresConnection) throws -> [DeadlineOutcome]? {
+    public static func deadlines(property: String, period: ReportPeriod, on c: PostgresConnection) throws -> [DeadlineOutcome]? {
         guard try !c.query("SELECT 1 FROM properties WHERE code = $1", [property]).isEmpty else { return nil }
         return try c.query("""
             SELECT d.standard, d.rule_id, count(*),
@@ -84,7 +117,7 @@ public enum Reports {
               AND d.started_at >= ($2::date::timestamp AT TIME ZONE p.time_zone)
               AND d.started_at < ($3::date::timestamp AT TIME ZONE p.time_zone)
             GROUP BY d.standard, d.rule_id ORDER BY d.standard, d.rule_id
-            """, [property, from.description, to.description]).map { row in
+            """, [property, period.from.description, period.to.description]).map { row in
             DeadlineOutcome(standard: try row.decode(0), ruleID: try row.decode(1), started: try row.decode(2), met: try row.decode(3),
                             meanEarlySeconds: try row.decode(4, as: Double?.self), breached: try row.decode(5),
                             breachedThenMet: try row.decode(6), meanLateSeconds: try row.decode(7, as: Double?.self),

@@ -434,7 +434,19 @@ extension TicketView {
     /// What `role` may see (P1): the caller's phone, and phone numbers typed into the content or
     /// notes, are masked for roles that do not call residents back.
     public func masked(for role: StaffRole) -> TicketView {
-        guard !role.seesResidentContact else { return self }
+        role.seesResidentContact ? self : masked
+    }
+
+    /// As a list shows it to every role (P1): the masked ticket with the unit hidden too. A list
+    /// is never an approved read of a resident's file.
+    public var listed: TicketView {
+        var copy = masked
+        copy.unit = unit.map { _ in "***" }
+        return copy
+    }
+
+    /// The caller's number, and any number typed into the content or a note, masked.
+    var masked: TicketView {
         var copy = self
         copy.callerPhone = callerPhone.map(Masking.phone)
         copy.content = Masking.text(content)

@@ -149,16 +149,16 @@ public enum DeskJSON {
     }()
 
     /// Reads rows PostgreSQL rendered with `to_jsonb` (times as `2026-11-23T09:30:00.123456+08:00`)
-    /// and request bodies (ISO 8601).
+    /// and request bodies (ISO 8601, strictly: see ``Timestamp``; `2026-02-30` is refused, not
+    /// read as 2 March).
     public static let decoder: JSONDecoder = {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .custom { decoder in
             let c = try decoder.singleValueContainer()
             let text = try c.decode(String.self)
-            if let date = try? Date(postgresText: text) { return date }
-            if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
-            if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
-            throw DecodingError.dataCorruptedError(in: c, debugDescription: "\"\(text.prefix(40))\" is not an ISO 8601 time like 2026-11-23T09:30:00+08:00")
+            if let date = Timestamp.parse(text) { return date }
+            let shown = FieldCheck.controlCharacter(in: text) == nil ? String(text.prefix(40)) : "(unreadable)"
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "\"\(shown)\" is not \(Timestamp.format)")
         }
         return d
     }()

@@ -18,6 +18,7 @@ public struct Problem: Sendable, Equatable, Codable, CustomStringConvertible {
     public static let codes = [
         "validation_failed", "required", "unknown_value", "not_allowed", "too_long", "invalid_format", "invalid_utf8", "invalid_json",
         "unknown_property", "idempotency_key_reused", "illegal_transition", "forbidden", "not_found", "body_too_large",
+        "unsupported_media_type", "role_required", "database_unavailable", "internal_error",
     ]
 }
 
@@ -70,30 +71,27 @@ public struct TicketForm: Codable, Sendable, Equatable {
     public static let maxContent = 2000
     public static let maxShort = 64
 
-    /// Checks every field; either a ticket ready to store or every problem found.
-    public func validate() -> Result<NewTicket, ValidationFailure> {
-        var problems: [Problem] = []
+    /// How far from now a requested time may be, either way: further is a typing error (year 9999
+    /// would switch C5's clock off).
+    public static let requestedWindow: TimeInterval = 366 * 86_400
+
+    /// Checks every field; either a ticket ready to store or every problem found. `now` bounds
+    /// `requested_at` (``requestedWindow`` either side).
+    public func validate(now: Date) -> Result<NewTicket, ValidationFailure> {
+        var check = FieldCheck()
         func text(_ value: String?, _ field: String, required: Bool, max: Int) -> String? {
-            let trimmed = value?.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let trimmed, !trimmed.isEmpty else {
-                if required { problems.append(.init(field: field, code: "required", message: "\(field) is required")) }
-                return nil
-            }
-            if trimmed.count > max {
-                problems.append(.init(field: field, code: "too_long", message: "\(field) is \(trimmed.count) characters; at most \(max)"))
-                return nil
-            }
-            return trimmed
+            check.text(value, field, required: required, max: max)
         }
         func choice<E: RawRepresentable & CaseIterable>(_ value: String?, _ field: String, required: Bool, _: E.Type) -> E?
             where E.RawValue == String {
             guard let value, !value.isEmpty else {
-                if required { problems.append(.init(field: field, code: "required", message: "\(field) is required")) }
+                if required { check.add(.init(field: field, code: "required", message: "\(field) is required")) }
                 return nil
             }
             guard let parsed = E(rawValue: value) else {
-                problems.append(.init(field: field, code: "unknown_value",
-                                      message: "\"\(value.prefix(40))\" is not a \(field); one of \(E.allCases.map(\.rawValue).joined(separator: ", "))"))
+                let shown = FieldCheck.controlCharacter(in: value) == nil ? String(value.prefix(40)) : "(unreadable)"
+                check.add(.init(field: field, code: "unknown_value",
+                                message: "\"\(shown)\" is not a \(field); one of \(E.allCases.map(\.rawValue).joined(separator: ", "))"))
                 return nil
             }
             return parsed
@@ -101,7 +99,7 @@ public struct TicketForm: Codable, Sendable, Equatable {
 
         let property = text(self.property, "property", required: true, max: 32)
         if let property, !NewTicket.isPropertyCode(property) {
-            problems.append(.init(field: "property", code: "invalid_format", message: "property is a code like sunrise-garden (a–z, 0–9, -)"))
+            check.add(.init(field: "property", code: "invalid_format", message: "property is a code like sunrise-garden (a–z, 0–9, -)"))
         }
         let kind = choice(kind, "kind", required: true, TicketKind.self)
         let channel = choice(channel ?? "phone", "channel", required: true, IntakeChannel.self)
@@ -115,18 +113,21 @@ public struct TicketForm: Codable, Sendable, Equatable {
         // C6: a complainant is told the result the same day — so a complaint needs a number to call.
         let callerPhone = text(callerPhone, "caller_phone", required: kind == .complaint, max: 32)
         if let callerPhone, !NewTicket.isPhone(callerPhone) {
-            problems.append(.init(field: "caller_phone", code: "invalid_format",
-                                  message: "caller_phone must be 5–20 digits, optionally with +, spaces or hyphens"))
+            check.add(.init(field: "caller_phone", code: "invalid_format",
+                            message: "caller_phone must be 5–20 digits, optionally with +, spaces or hyphens"))
         }
         let takenBy = text(takenBy, "taken_by", required: true, max: Self.maxShort)
         if severity != nil, kind != nil, kind != .complaint {
-            problems.append(.init(field: "severity", code: "not_allowed", message: "severity is for complaints only"))
+            check.add(.init(field: "severity", code: "not_allowed", message: "severity is for complaints only"))
         }
         if emergencyType != nil, kind != nil, kind != .emergency {
-            problems.append(.init(field: "emergency_type", code: "not_allowed", message: "emergency_type is for emergencies only"))
+            check.add(.init(field: "emergency_type", code: "not_allowed", message: "emergency_type is for emergencies only"))
         }
-        guard problems.isEmpty, let property, let kind, let channel, let content, let takenBy else {
-            return .failure(ValidationFailure(problems: problems))
+        if let requestedAt, abs(requestedAt.timeIntervalSince(now)) > Self.requestedWindow {
+            check.add(.init(field: "requested_at", code: "invalid_format", message: "requested_at must be within a year of now"))
+        }
+        guard check.problems.isEmpty, let property, let kind, let channel, let content, let takenBy else {
+            return .failure(ValidationFailure(problems: check.problems))
         }
         return .success(NewTicket(
             property: property, kind: kind, channel: channel, building: building, unit: unit, callerName: callerName,
@@ -217,12 +218,8 @@ public struct StepForm: Codable, Sendable, Equatable {
 
     /// `wordField` is the field this step needs (`outcome`, `reason`, `note`) or `nil`.
     public func validate(wordField: String?, needsDestination: Bool = false, needsAssignee: Bool = false) -> Result<Step, ValidationFailure> {
-        var problems: [Problem] = []
-        let actor = actor?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        if actor.isEmpty { problems.append(.init(field: "actor", code: "required", message: "actor (who is doing this) is required")) }
-        if actor.count > TicketForm.maxShort {
-            problems.append(.init(field: "actor", code: "too_long", message: "actor is at most \(TicketForm.maxShort) characters"))
-        }
+        var check = FieldCheck()
+        let actor = check.text(actor, "actor", required: true, max: TicketForm.maxShort, what: "who is doing this")
         var text: String?
         if let wordField {
             let raw = switch wordField {
@@ -230,36 +227,20 @@ public struct StepForm: Codable, Sendable, Equatable {
             case "reason": reason
             default: note
             }
-            let trimmed = raw?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            if trimmed.isEmpty {
-                problems.append(.init(field: wordField, code: "required", message: "\(wordField) is required for this step"))
-            } else if trimmed.count > TicketForm.maxContent {
-                problems.append(.init(field: wordField, code: "too_long", message: "\(wordField) is at most \(TicketForm.maxContent) characters"))
-            } else {
-                text = trimmed
-            }
+            text = check.text(raw, wordField, required: true, max: TicketForm.maxContent, what: "for this step")
         }
         var destination: WorkQueue?
         if needsDestination {
             if let to, let queue = WorkQueue(name: to) {
                 destination = queue
             } else {
-                problems.append(.init(field: "to", code: to == nil ? "required" : "unknown_value",
-                                      message: "to is the department to transfer to: one of \(WorkQueue.all.map(\.name).joined(separator: ", "))"))
+                check.add(.init(field: "to", code: to == nil ? "required" : "unknown_value",
+                                message: "to is the department to transfer to: one of \(WorkQueue.all.map(\.name).joined(separator: ", "))"))
             }
         }
-        var newAssignee: String?
-        if needsAssignee {
-            let name = assignee?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            if name.isEmpty {
-                problems.append(.init(field: "assignee", code: "required", message: "assignee (who takes the order over) is required"))
-            } else if name.count > TicketForm.maxShort {
-                problems.append(.init(field: "assignee", code: "too_long", message: "assignee is at most \(TicketForm.maxShort) characters"))
-            } else {
-                newAssignee = name
-            }
-        }
-        guard problems.isEmpty else { return .failure(ValidationFailure(problems: problems)) }
+        let newAssignee = needsAssignee
+            ? check.text(assignee, "assignee", required: true, max: TicketForm.maxShort, what: "who takes the order over") : nil
+        guard check.problems.isEmpty, let actor else { return .failure(ValidationFailure(problems: check.problems)) }
         return .success(Step(actor: actor, text: text, to: destination, assignee: newAssignee))
     }
 }
@@ -312,28 +293,20 @@ public struct FollowUpForm: Codable, Sendable, Equatable {
     }
 
     public func validate() -> Result<Outcome, ValidationFailure> {
-        var problems: [Problem] = []
-        let actor = actor?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        if actor.isEmpty { problems.append(.init(field: "actor", code: "required", message: "actor (who made the call) is required")) }
-        if actor.count > TicketForm.maxShort {
-            problems.append(.init(field: "actor", code: "too_long", message: "actor is at most \(TicketForm.maxShort) characters"))
-        }
-        if reached == nil { problems.append(.init(field: "reached", code: "required", message: "reached (true or false) is required")) }
+        var check = FieldCheck()
+        let actor = check.text(actor, "actor", required: true, max: TicketForm.maxShort, what: "who made the call")
+        if reached == nil { check.add(.init(field: "reached", code: "required", message: "reached (true or false) is required")) }
         if reached == true, satisfied == nil {
-            problems.append(.init(field: "satisfied", code: "required", message: "satisfied (true or false) is required when the resident was reached"))
+            check.add(.init(field: "satisfied", code: "required", message: "satisfied (true or false) is required when the resident was reached"))
         }
         if reached == false, satisfied != nil {
-            problems.append(.init(field: "satisfied", code: "invalid_format", message: "satisfied is only given when the resident was reached"))
+            check.add(.init(field: "satisfied", code: "invalid_format", message: "satisfied is only given when the resident was reached"))
         }
-        let note = note?.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let note, note.count > TicketForm.maxContent {
-            problems.append(.init(field: "note", code: "too_long", message: "note is at most \(TicketForm.maxContent) characters"))
-        }
-        if reached == true, satisfied == false, note?.isEmpty ?? true {
-            problems.append(.init(field: "note", code: "required", message: "note (what the resident is unhappy with) is required: it goes back to the department"))
-        }
-        guard problems.isEmpty, let reached else { return .failure(ValidationFailure(problems: problems)) }
-        return .success(Outcome(actor: actor, reached: reached, satisfied: reached ? satisfied : nil, note: note?.isEmpty == true ? nil : note))
+        let unhappy = reached == true && satisfied == false
+        let note = check.text(note, "note", required: unhappy, max: TicketForm.maxContent,
+                              what: unhappy ? "what the resident is unhappy with; it goes back to the department" : nil)
+        guard check.problems.isEmpty, let actor, let reached else { return .failure(ValidationFailure(problems: check.problems)) }
+        return .success(Outcome(actor: actor, reached: reached, satisfied: reached ? satisfied : nil, note: note))
     }
 }
 
@@ -358,27 +331,19 @@ public struct ExtensionForm: Codable, Sendable, Equatable {
 
     /// `now`: the instant `until` must be after (and within a year of).
     public func validate(now: Date) -> Result<Extension, ValidationFailure> {
-        var problems: [Problem] = []
-        let actor = actor?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        if actor.isEmpty { problems.append(.init(field: "actor", code: "required", message: "actor (who recorded the agreement) is required")) }
-        if actor.count > TicketForm.maxShort {
-            problems.append(.init(field: "actor", code: "too_long", message: "actor is at most \(TicketForm.maxShort) characters"))
-        }
+        var check = FieldCheck()
+        let actor = check.text(actor, "actor", required: true, max: TicketForm.maxShort, what: "who recorded the agreement")
         if let until {
             if until <= now {
-                problems.append(.init(field: "until", code: "invalid_format", message: "until must be in the future"))
+                check.add(.init(field: "until", code: "invalid_format", message: "until must be in the future"))
             } else if until > now.addingTimeInterval(366 * 86_400) {
-                problems.append(.init(field: "until", code: "invalid_format", message: "until must be within a year"))
+                check.add(.init(field: "until", code: "invalid_format", message: "until must be within a year"))
             }
         } else {
-            problems.append(.init(field: "until", code: "required", message: "until (the agreed date-time) is required"))
+            check.add(.init(field: "until", code: "required", message: "until (the agreed date-time) is required"))
         }
-        let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        if reason.isEmpty { problems.append(.init(field: "reason", code: "required", message: "reason (what the customer agreed to) is required")) }
-        if reason.count > TicketForm.maxContent {
-            problems.append(.init(field: "reason", code: "too_long", message: "reason is at most \(TicketForm.maxContent) characters"))
-        }
-        guard problems.isEmpty, let until else { return .failure(ValidationFailure(problems: problems)) }
+        let reason = check.text(reason, "reason", required: true, max: TicketForm.maxContent, what: "what the customer agreed to")
+        guard check.problems.isEmpty, let actor, let until, let reason else { return .failure(ValidationFailure(problems: check.problems)) }
         return .success(Extension(actor: actor, until: until, reason: reason))
     }
 }

@@ -276,3 +276,49 @@ public struct WorkCalendar: Sendable {
         return instant(d, time)
     }
 }
+
+extension CivilDate {
+    /// The date on the wall calendar of `timeZone` at `instant`: the property's today is
+    /// `CivilDate.of(Date(), in: zone)`, never the UTC date (at 19:40 UTC it is already tomorrow
+    /// in Shanghai).
+    public static func of(_ instant: Date, in timeZone: TimeZone) -> CivilDate {
+        var g = Calendar(identifier: .gregorian)
+        g.timeZone = timeZone
+        let c = g.dateComponents([.year, .month, .day], from: instant)
+        return CivilDate(year: c.year!, month: c.month!, day: c.day!)!
+    }
+
+    /// Years a date from outside may name: earlier or later is a typing error, never a record.
+    public static let plausibleYears = 2000...2100
+}
+
+/// A report's period, `[from, to)` in the property's own days.
+public struct ReportPeriod: Sendable, Equatable {
+    public var from: CivilDate
+    public var to: CivilDate
+
+    /// Without `from`: this many days before `to`.
+    public static let defaultDays = 30
+
+    public init(from: CivilDate, to: CivilDate) {
+        self.from = from
+        self.to = to
+    }
+
+    /// The period asked for; `to` defaults to the day after the property's today (today counts),
+    /// `from` to ``defaultDays`` before `to`. Refused: `from` not before `to`, or a year outside
+    /// ``CivilDate/plausibleYears``.
+    public static func resolve(from: CivilDate?, to: CivilDate?, now: Date, timeZone: TimeZone) -> Result<ReportPeriod, ValidationFailure> {
+        let to = to ?? CivilDate.of(now, in: timeZone).adding(days: 1)
+        let from = from ?? to.adding(days: -defaultDays)
+        var problems: [Problem] = []
+        for (field, day) in [("from", from), ("to", to)] where !CivilDate.plausibleYears.contains(day.components.year) {
+            problems.append(.init(field: field, code: "invalid_format",
+                                  message: "\(field) must be a date in the years \(CivilDate.plausibleYears.lowerBound)–\(CivilDate.plausibleYears.upperBound)"))
+        }
+        if problems.isEmpty, from >= to {
+            problems.append(.init(field: "from", code: "invalid_format", message: "from must be before to"))
+        }
+        return problems.isEmpty ? .success(ReportPeriod(from: from, to: to)) : .failure(ValidationFailure(problems: problems))
+    }
+}

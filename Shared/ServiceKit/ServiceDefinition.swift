@@ -39,8 +39,12 @@ public struct ServiceDefinition: Sendable {
     /// Checks the service's own settings and files before anything connects: a problem stops the
     /// start with a clear error (``ConfigurationError``), so the closures above may rely on them.
     public let validate: @Sendable ([String: String]) throws -> Void
+    /// Whether `/health/ready` needs the broker. False for a service whose work is writes that
+    /// wait in the outbox (the desk takes calls while the broker restarts); default true.
+    public let brokerRequiredForReady: Bool
 
     public init(name: String, summary: String, defaultHTTPPort: Int, bindings: [String], consumerConcurrency: Int = 1, consumerBatchSize: Int = 1,
+                brokerRequiredForReady: Bool = true,
                 handler makeHandler: @escaping @Sendable (ServiceContext) -> any EventHandler,
                 routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void = { _, _ in },
                 background: @escaping @Sendable (ServiceContext) -> [any Service] = { _ in [] },
@@ -55,6 +59,7 @@ public struct ServiceDefinition: Sendable {
         self.routes = routes
         self.background = background
         self.validate = validate
+        self.brokerRequiredForReady = brokerRequiredForReady
     }
 
     public var queue: String { PropDeskTopology.queueName(service: name) }

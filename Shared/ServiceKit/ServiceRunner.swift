@@ -48,7 +48,9 @@ public enum ServiceRunner {
                                        concurrency: min(definition.consumerConcurrency, settings.databasePoolSize),
                                        batchSize: definition.consumerBatchSize, logger: logger)
         let router = Router()
-        HealthRoutes.add(to: router, service: definition.name, postgres: postgres, amqp: amqp, registry: registry)
+        router.add(middleware: ErrorMiddleware())
+        HealthRoutes.add(to: router, service: definition.name, postgres: postgres, amqp: amqp, registry: registry,
+                         brokerRequired: definition.brokerRequiredForReady)
         definition.routes(router, context)
         let http = Application(
             router: router,

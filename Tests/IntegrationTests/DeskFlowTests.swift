@@ -53,12 +53,15 @@ struct DeskScenario {
         var code: String? { json["code"] as? String }
     }
 
+    /// The desk as it calls the API, unless `headers` say otherwise (a value of "" leaves that
+    /// header out).
+    static let deskHeaders = ["Content-Type": "application/json", "X-PropDesk-Role": "operator", "X-PropDesk-Staff": "test-desk"]
+
     func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(Self.intakePort)\(path)")!)
         request.httpMethod = method
         request.httpBody = body
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        for (k, v) in Self.deskHeaders.merging(headers, uniquingKeysWith: { $1 }) where !v.isEmpty { request.setValue(v, forHTTPHeaderField: k) }
         let (data, response) = try await URLSession.shared.data(for: request)
         let http = response as! HTTPURLResponse
         let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
@@ -341,36 +344,75 @@ extension RealServers {
 
         @Test func badRequestsGetTheirDocumentedErrorAndStoreNothing() async throws {
             try await DeskScenario.run { s async throws in
-                let cases: [(String, Data, Int, String)] = [
-                    ("unknown kind", try JSONSerialization.data(withJSONObject: ["property": s.property, "kind": "haunting", "content": "x", "taken_by": "Li"]),
-                     422, "unknown_value"),
-                    ("complaint without a phone", try JSONSerialization.data(withJSONObject: ["property": s.property, "kind": "complaint", "content": "x", "taken_by": "Li"]),
-                     422, "required"),
-                    ("oversized content", try JSONSerialization.data(withJSONObject: ["property": s.property, "kind": "inquiry",
-                                                                                      "content": String(repeating: "长", count: 2001), "taken_by": "Li"]),
-                     422, "too_long"),
-                    ("bad UTF-8", Data([0x7b, 0x22, 0x6b, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 400, "invalid_utf8"),
-                    ("not JSON", Data("kind=complaint".utf8), 400, "invalid_json"),
-                    ("unknown property", try JSONSerialization.data(withJSONObject: ["property": "no-such-place", "kind": "inquiry", "content": "x", "taken_by": "Li"]),
-                     422, "unknown_property"),
-                    ("a time that is not a time", try JSONSerialization.data(withJSONObject: ["property": s.property, "kind": "inquiry", "content": "x",
-                                                                                              "taken_by": "Li", "requested_at": "tomorrow"]),
-                     422, "invalid_format"),
-                    ("several problems", try JSONSerialization.data(withJSONObject: ["kind": "complaint"]), 422, "validation_failed"),
-                    ("over 64 KiB", Data(("{\"content\":\"" + String(repeating: "x", count: 70_000) + "\"}").utf8), 413, "body_too_large"),
+                func form(_ fields: [String: Any]) throws -> Data {
+                    try JSONSerialization.data(withJSONObject: ["property": s.property, "kind": "inquiry", "content": "x", "taken_by": "Li"]
+                        .merging(fields) { $1 })
+                }
+                let json = ["Content-Type": "application/json"]
+                let cases: [(String, Data, [String: String], Int, String)] = [
+                    ("unknown kind", try form(["kind": "haunting"]), json, 422, "unknown_value"),
+                    ("complaint without a phone", try form(["kind": "complaint"]), json, 422, "required"),
+                    ("content over 2000 characters", try form(["content": String(repeating: "长", count: 2001)]), json, 422, "too_long"),
+                    ("bad UTF-8", Data([0x7b, 0x22, 0x6b, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), json, 400, "invalid_utf8"),
+                    ("not JSON", Data("kind=complaint".utf8), json, 400, "invalid_json"),
+                    ("unknown property", try form(["property": "no-such-place"]), json, 422, "unknown_property"),
+                    ("a time that is not a time", try form(["requested_at": "tomorrow"]), json, 422, "invalid_format"),
+                    ("year 0000", try form(["requested_at": "0000-01-01T00:00:00Z"]), json, 422, "invalid_format"),
+                    ("year 9999", try form(["requested_at": "9999-06-01T00:00:00Z"]), json, 422, "invalid_format"),
+                    ("month 13, day 45, 99:99", try form(["requested_at": "2025-13-45T99:99:99Z"]), json, 422, "invalid_format"),
+                    ("30 February", try form(["requested_at": "2026-02-30T10:00:00+08:00"]), json, 422, "invalid_format"),
+                    ("a NUL in the content", try form(["content": "漏水\u{0}"]), json, 422, "invalid_format"),
+                    ("a NUL in the caller's name", try form(["caller_name": "王\u{0}丽"]), json, 422, "invalid_format"),
+                    ("a NUL in the building", try form(["building": "3号楼\u{0}"]), json, 422, "invalid_format"),
+                    ("a NUL in the category", try form(["category": "noise\u{0}x"]), json, 422, "invalid_format"),
+                    ("JSON sent as text/plain", try form([:]), ["Content-Type": "text/plain"], 415, "unsupported_media_type"),
+                    ("JSON with no Content-Type", try form([:]), ["Content-Type": ""], 415, "unsupported_media_type"),
+                    ("no role", try form([:]), ["X-PropDesk-Role": ""], 401, "role_required"),
+                    ("a staff name over 64 characters", try form([:]), ["X-PropDesk-Staff": String(repeating: "x", count: 65)], 400, "too_long"),
+                    ("several problems", try JSONSerialization.data(withJSONObject: ["kind": "complaint"]), json, 422, "validation_failed"),
+                    ("over 64 KiB", Data(("{\"content\":\"" + String(repeating: "x", count: 70_000) + "\"}").utf8), json, 413, "body_too_large"),
                 ]
-                let tickets = try await s.db.query("SELECT count(*) FROM tickets")[0].decode(0, as: Int.self)
-                let outbox = try await s.db.query("SELECT count(*) FROM outbox")[0].decode(0, as: Int.self)
+                // This property's record: its tickets, its events, and the day's ticket numbers.
+                let record = {
+                    try await s.db.query("""
+                        SELECT (SELECT count(*) FROM tickets WHERE property = $1), (SELECT count(*) FROM outbox WHERE envelope->>'property' = $1),
+                               (SELECT coalesce(sum(last), 0)::int8 FROM ticket_counters WHERE property = $1)
+                        """, [s.property]).map { [try $0.decode(0, as: Int.self), try $0.decode(1, as: Int.self), try $0.decode(2, as: Int.self)] }
+                }
+                let before = try await record()
                 let documented = try OpenAPIDocument().errorCodes
-                for (name, body, status, code) in cases {
-                    let reply = try await s.request("POST", "/tickets", body: body)
+                for (name, body, headers, status, code) in cases {
+                    let reply = try await s.request("POST", "/tickets", body: body, headers: headers)
                     #expect(reply.status == status, "\(name): \(String(decoding: reply.data, as: UTF8.self))")
                     #expect(reply.code == code, "\(name): \(String(decoding: reply.data, as: UTF8.self))")
                     #expect(documented.contains(reply.code ?? ""), "\(name)")
                     #expect(!(reply.json["message"] as? String ?? "").isEmpty, "\(name) has a message for a person")
                 }
-                #expect(try await s.db.query("SELECT count(*) FROM tickets")[0].decode(0, as: Int.self) == tickets)
-                #expect(try await s.db.query("SELECT count(*) FROM outbox")[0].decode(0, as: Int.self) == outbox)
+                #expect(try await record() == before, "a refused request stored something or used up a ticket number")
+                #expect(try await s.db.query("SELECT count(*) FROM tickets WHERE property = 'no-such-place'")[0].decode(0, as: Int.self) == 0)
+
+                // The steps refuse a NUL by field, and the ticket does not move.
+                let id = try #require(try await s.file(["kind": "inquiry", "content": "停车费多少"]).json["id"] as? String)
+                _ = try await s.workOrders(id, count: 1)   // routed: nothing else moves it now
+                let sequence = try await s.ticket(id)["sequence"] as? Int
+                for (path, body, field) in [("notes", ["actor": "Li", "note": "a\u{0}b"], "note"), ("acknowledge", ["actor": "Li\u{0}"], "actor"),
+                                            ("cancel", ["actor": "Li", "reason": "\u{0}"], "reason")] {
+                    let reply = try await s.post("/tickets/\(id)/\(path)", body, headers: ["X-PropDesk-Role": "supervisor"])
+                    #expect(reply.status == 422, "\(path): \(String(decoding: reply.data, as: UTF8.self))")
+                    #expect((reply.json["problems"] as? [[String: Any]])?.first?["field"] as? String == field, "\(path)")
+                }
+                #expect(try await s.ticket(id)["sequence"] as? Int == sequence)
+            }
+        }
+
+        @Test func theDeskLooksUpANumberTypedWithPlusSignsForSpacesAndRefusesANULInTheQuery() async throws {
+            try await DeskScenario.run { s async throws in
+                let spaced = try await s.request("GET", "/callers?phone=138+1234+5678")
+                #expect(spaced.status == 200, "\(String(decoding: spaced.data, as: UTF8.self))")
+                #expect((spaced.json["residents"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["王丽"])
+                let nul = try await s.request("GET", "/tickets?property=%00")
+                #expect(nul.status == 400)
+                #expect(nul.code == "invalid_format")
             }
         }
 
@@ -410,6 +452,27 @@ extension RealServers {
                 let seen = try await s.ticket(id, role: "technician")
                 #expect(seen["caller_phone"] as? String == "138****5678")
                 #expect(seen["content"] as? String == "请回电 138****5678")
+
+                // A list shows nobody's number or unit, not even to the desk, and is no file read.
+                let reader = "desk-\(Servers.unique())"
+                let list = try await s.request("GET", "/tickets?property=\(s.property)", headers: ["X-PropDesk-Staff": reader])
+                let listed = try #require(list.json["tickets"] as? [[String: Any]])
+                #expect(!listed.isEmpty)
+                #expect(listed.allSatisfy { $0["caller_phone"] as? String == "138****5678" && $0["unit"] as? String == "***" }, "\(listed)")
+                #expect(!String(decoding: list.data, as: UTF8.self).contains("13812345678"))
+                #expect(try await s.db.query("SELECT count(*) FROM access_log WHERE actor = $1", [reader])[0].decode(0, as: Int.self) == 0)
+                // Opening the ticket at the desk shows the number, and the read is logged.
+                let opened = try await s.request("GET", "/tickets/\(id)", headers: ["X-PropDesk-Staff": reader])
+                #expect(opened.json["caller_phone"] as? String == "13812345678")
+                #expect(try await s.db.query("SELECT count(*) FROM access_log WHERE actor = $1 AND subject = $2",
+                                             [reader, "ticket \(id.uppercased())"])[0].decode(0, as: Int.self) == 1)
+                // Saying nobody is calling gets nobody's number, and cannot cancel.
+                let anonymous = try await s.request("GET", "/tickets/\(id)", headers: ["X-PropDesk-Role": ""])
+                #expect(anonymous.status == 401 && anonymous.code == "role_required")
+                #expect(!String(decoding: anonymous.data, as: UTF8.self).contains("5678"))
+                let cancel = try await s.post("/tickets/\(id)/cancel", ["actor": "?", "reason": "x"], headers: ["X-PropDesk-Role": ""])
+                #expect(cancel.status == 401)
+                #expect(try await s.ticket(id)["status"] as? String == "open")
             }
         }
 

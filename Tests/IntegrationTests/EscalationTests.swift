@@ -107,10 +107,13 @@ extension RealServers {
             #expect(try await s.deadlineStates(ticket)["C1/2"] == "fired")
             // On the record: acknowledged now, C1 was breached and met late; C7 still runs.
             _ = try await s.desk.post("/tickets/\(ticket)/acknowledge", ["actor": "Wang"], headers: ["X-PropDesk-Role": "supervisor"])
-            try await Task.sleep(for: .seconds(1))
-            let report = try await s.desk.request("GET", "/reports/deadlines?property=\(s.desk.property)").json
-            let rules = Dictionary(uniqueKeysWithValues: (report["rules"] as? [[String: Any]] ?? []).map { ($0["rule_id"] as? String ?? "", $0) })
-            #expect(rules["C1"]?["breached"] as? Int == 1 && rules["C1"]?["breached_then_met"] as? Int == 1)
+            // The report's default period is the property's own days, so this holds at any hour.
+            let rules = try await eventually("C1 met late in the deadline report") { () -> [String: [String: Any]]? in
+                let report = try await s.desk.request("GET", "/reports/deadlines?property=\(s.desk.property)").json
+                let rules = Dictionary(uniqueKeysWithValues: (report["rules"] as? [[String: Any]] ?? []).map { ($0["rule_id"] as? String ?? "", $0) })
+                return rules["C1"]?["breached_then_met"] as? Int == 1 ? rules : nil
+            }
+            #expect(rules["C1"]?["breached"] as? Int == 1)
             #expect((rules["C1"]?["mean_late_seconds"] as? Double ?? 0) > 2)
             #expect(rules["C7"]?["running"] as? Int == 1)
             let unknown = try await s.desk.request("GET", "/reports/deadlines?property=no-such-place")
@@ -156,7 +159,11 @@ extension RealServers {
             first.signal(SIGKILL)
             _ = try await first.wait(timeout: .seconds(10))
             let ticket = try await s.created(["kind": "complaint", "severity": "minor"])
-            try await Task.sleep(for: .seconds(5))   // C1/1, C2/1 and C1/2 are all due now
+            // Escalation is down: nothing plants the clocks yet, so wait until its steps would be due.
+            try await eventually("C1/2's due time (4 s) to pass", timeout: .seconds(20)) {
+                try await s.desk.db.query("SELECT now() >= created_at + interval '4.5 seconds' FROM tickets WHERE id = $1::uuid",
+                                          [ticket])[0].decode(0, as: Bool.self)
+            }
             let second = try await s.startEscalation()
             let got = try await s.events(on: s.breaches, idle: .seconds(4)) { $0.count > 3 }
             #expect(got.map { "\($0.payload.ruleID)/\($0.payload.step)" }.sorted() == ["C1/1", "C1/2", "C2/1"])
@@ -226,7 +233,7 @@ extension RealServers {
             let s = try await ClockScenario()
             let escalation = try await s.startEscalation()
             let ticket = try await s.created(["kind": "complaint", "severity": "minor"])
-            try await Task.sleep(for: .milliseconds(500))   // the clocks are running
+            try await eventually("C1's clock running") { try await s.deadlineStates(ticket)["C1/2"] == "pending" }
             // C1 becomes one step at 1 hour.
             var slower = try #require(ClockScenario.fastRules.first { $0.id == "C1" })
             slower.steps = [ClockStep(.after(seconds: 3_600), tell: [Recipient(.supervisor, .customerService)])]
@@ -272,13 +279,13 @@ extension RealServers {
 
             // Not reached: the call is due again. Not reached again: the retry clock starts over.
             #expect(try await s.desk.post("/tickets/\(ticket)/follow-up", ["actor": "Li", "reached": false], headers: desk).status == 200)
-            try await Task.sleep(for: .seconds(1))
-            #expect(try await s.deadlineStates(ticket)["F-retry/1"] == "pending")
+            try await eventually("the retry call due") { try await s.deadlineStates(ticket)["F-retry/1"] == "pending" }
             #expect(try await s.desk.post("/tickets/\(ticket)/follow-up", ["actor": "Li", "reached": false], headers: desk).status == 200)
-            try await Task.sleep(for: .seconds(1))
-            let retries = try await s.desk.db.query(
+            let retries = { try await s.desk.db.query(
                 "SELECT state FROM deadlines WHERE ticket_id = $1::uuid AND rule_id = 'F-retry' AND step = 1 ORDER BY id", [ticket])
-            #expect(try retries.map { try $0.decode(0, as: String.self) } == ["cancelled", "pending"])
+                .map { try $0.decode(0, as: String.self) } }
+            try await eventually("the second miss to start the retry clock again") { try await retries().count == 2 }
+            #expect(try await retries() == ["cancelled", "pending"])
 
             // Reached and dissatisfied: reopened, back to the departments, the calls counted.
             let unhappy = try await s.desk.post("/tickets/\(ticket)/follow-up",
@@ -290,7 +297,7 @@ extension RealServers {
             #expect(Array(types.suffix(3)) == ["ticket.complaint.follow_up_missed", "ticket.complaint.followed_up", "ticket.complaint.reopened"])
             let orders = try await s.desk.workOrders(ticket, count: 2)
             #expect(orders.contains { $0["round"] as? Int == 2 })
-            try await Task.sleep(for: .seconds(1))
+            try await eventually("the redo's F4 met") { try await s.deadlineStates(ticket)["F4/1"] == "met" }
             let states = try await s.deadlineStates(ticket)
             #expect(states["F-retry/1"] == "met")
             #expect(states["F4/1"] == "met")   // the work order went back within 24 h

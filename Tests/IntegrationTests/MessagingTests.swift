@@ -214,7 +214,7 @@ extension RealServers {
             let consumer = s.consumer("shutdown", handler: RecordingHandler(tag: s.tag, delay: .milliseconds(100)), prefetch: 5)
             let group = ServiceGroup(services: [consumer], logger: Servers.logger)
             let run = Task { try await group.run() }
-            while s.outcomes.all.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            _ = try await eventually("the first delivery handled", poll: .milliseconds(10)) { s.outcomes.all.isEmpty ? nil : true }
             await group.triggerGracefulShutdown()
             try await run.value
             let handled = s.outcomes.all.count

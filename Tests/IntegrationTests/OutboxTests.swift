@@ -60,9 +60,8 @@ extension RealServers {
             // The queue got the committed event twice; the inbox makes it take effect once.
             let consumer = s.consumer("outbox")
             let run = Task { try await consumer.run() }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while s.outcomes.all.count < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            try await Task.sleep(for: .milliseconds(500))  // room for anything that should not be there
+            // Positive signals: the first delivery handled, the second recognised as a duplicate.
+            try await eventually("the redelivery recognised as a duplicate") { s.outcomes.all.count >= 2 }
             run.cancel()
             #expect(s.outcomes.all.sorted { "\($0)" < "\($1)" } == [.duplicate, .handled])
             let effects = try await s.db.query("SELECT message_id FROM test_effects WHERE tag = $1", [s.tag]).map { try $0.decode(0, as: UUID.self) }
@@ -100,12 +99,17 @@ extension RealServers {
                 }
             }
             defer { listening.cancel() }
-            while connected.all.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            try await eventually("the listener connected") { !connected.all.isEmpty }
             // A long sweep interval: only a wake-up can make this fast.
             let relay = OutboxRelay(postgres: service, amqp: s.amqp, sweepInterval: .seconds(60), logger: Servers.logger)
             let run = Task { try await relay.run() }
             defer { run.cancel() }
-            try await Task.sleep(for: .milliseconds(500))
+            // The relay is past its first sweep once a warm-up event has come through; after
+            // that only a wake-up can publish within seconds.
+            try await service.withTransaction { try Outbox.enqueue(EventEnvelope(type: s.key, property: "test"), on: $0) }
+            _ = try await eventually("the relay's first sweep") {
+                try await Servers.collect(s.amqp, queue: s.queue, idle: .seconds(1), timeout: .seconds(5)) { $0.count == 1 }.first
+            }
 
             let own = EventEnvelope(type: s.key, property: "test")
             try await service.withTransaction { try Outbox.enqueue(own, on: $0) }
@@ -120,9 +124,9 @@ extension RealServers {
             try await other.withTransaction { try Outbox.enqueue(foreign, on: $0) }
             let second = try await Servers.collect(s.amqp, queue: s.queue, timeout: .seconds(5)) { $0.count == 1 }
             #expect(second.first?.properties.messageID == foreign.id.uuidString.lowercased())
-            // The only NOTIFY in this service's name came from the other process's commit (it was
-            // sent at that commit; the listener polls every 250 ms).
-            try await Task.sleep(for: .milliseconds(600))
+            // The only NOTIFY in this service's name came from the other process's commit: NOTIFYs
+            // arrive in commit order, so one from the service's own earlier commits would be first.
+            try await eventually("the other process's NOTIFY") { !heard.all.isEmpty }
             #expect(heard.all.count == 1)
             await s.amqp.close()
         }

@@ -120,6 +120,28 @@ enum Servers {
     }
 }
 
+/// Polls `check` until it gives a value (a positive signal), or fails with what it waited for
+/// when `timeout` passes: a wait that ends early on success and never passes by luck.
+func eventually<T>(_ what: String, timeout: Duration = .seconds(20), poll: Duration = .milliseconds(50),
+                   _ check: () async throws -> T?) async throws -> T {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        if let value = try await check() { return value }
+        guard ContinuousClock.now < deadline else { throw WaitTimedOut("\(what): not seen within \(timeout)") }
+        try await Task.sleep(for: poll)
+    }
+}
+
+/// `eventually` for a condition.
+func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+    _ = try await eventually(what, timeout: timeout) { try await condition() ? true : nil }
+}
+
+struct WaitTimedOut: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 struct SetupError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
