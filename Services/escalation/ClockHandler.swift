@@ -7,8 +7,14 @@ import Postgres
 /// Starts and stops clocks as tickets move: an event that starts a clock writes one deadline row
 /// per step of its ladder; an event that meets a clock marks its steps met (a pending step is
 /// then never fired; a fired one records how late the condition was met); a cancelled ticket
-/// cancels its pending steps. Redelivery is harmless: the inbox skips it, and a deadline is unique
-/// per ticket, round, rule and step (and, for a repeating clock, the event that started it).
+/// cancels its pending steps; a reopened ticket ends its earlier rounds' clocks. Redelivery is
+/// harmless: the inbox skips it, and a deadline is unique per ticket, round, rule and step (and,
+/// for a repeating clock, the event that started it).
+///
+/// The outcome does not depend on the order events arrive in: each event leaves a mark
+/// (`clock_marks`), and a clock planted after a mark that meets it is written met at the mark's
+/// time (or cancelled, after a cancel or a later round). A ticket's events are serialised on an
+/// advisory lock, so replicas handling two of them at once see each other's marks.
 struct ClockHandler: EventHandler {
     let policies: Policies
 
@@ -40,9 +46,19 @@ struct ClockHandler: EventHandler {
             throw PoisonMessage("\(envelope.type): payload lacks what clocks need: \(error)")
         }
         let at = envelope.occurredAt
+        try c.executeLater("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", [facts.ticketID])
+        try c.executeLater("""
+            INSERT INTO clock_marks (ticket_id, round, event, occurred_at) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (ticket_id, round, event) DO UPDATE SET occurred_at = least(clock_marks.occurred_at, excluded.occurred_at)
+            """, [facts.ticketID, facts.round, clockEvent.rawValue, at])
         if clockEvent == .cancelled {
             try c.executeLater("UPDATE deadlines SET state = 'cancelled' WHERE ticket_id = $1 AND state = 'pending'", [facts.ticketID])
             return
+        }
+        if clockEvent == .reopened {
+            // The earlier rounds are over: a follow-up call or result report still owed there is not.
+            try c.executeLater("UPDATE deadlines SET state = 'cancelled' WHERE ticket_id = $1 AND round < $2 AND state = 'pending'",
+                               [facts.ticketID, facts.round])
         }
         let policy = try policies.policy(for: envelope.property, on: c)
         if clockEvent == .extended {
@@ -76,15 +92,26 @@ struct ClockHandler: EventHandler {
                 WHERE ticket_id = $1 AND round = $2 AND rule_id = ANY($3::text[]) AND state = 'pending'
                 """, [facts.ticketID, facts.round, PostgresArray(repeating.sorted())])
         }
+        let stops = Dictionary(policy.rules.map { ($0.id, $0.stops) }, uniquingKeysWith: { a, _ in a })
         for d in planned {
+            // Written as it stands: met if a mark of this round already meets it (an event that
+            // overtook this one), cancelled if the ticket was cancelled or has a later round.
+            let meetingEvents = stops[d.ruleID].map { stop in ClockEvent.allCases.filter { $0.meets(stop) }.map(\.rawValue) } ?? []
             try c.executeLater("""
                 INSERT INTO deadlines (ticket_id, property, round, rule_id, standard, title, purpose, step, steps, started_at, due_at, tell,
-                                       started_by)
-                VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, $11::jsonb, $13)
+                                       started_by, state, met_at)
+                SELECT $1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, $11::jsonb, $13,
+                       CASE WHEN gone.yes THEN 'cancelled' WHEN early.at IS NOT NULL THEN 'met' ELSE 'pending' END,
+                       CASE WHEN gone.yes THEN NULL ELSE early.at END
+                FROM (SELECT EXISTS (SELECT 1 FROM clock_marks WHERE ticket_id = $1
+                                     AND ((event = 'cancelled' AND round >= $3) OR round > $3)) AS yes) gone,
+                     (SELECT min(occurred_at) AS at FROM clock_marks
+                      WHERE ticket_id = $1 AND round = $3 AND event = ANY($14::text[]) AND occurred_at >= $9) early
                 ON CONFLICT (ticket_id, round, rule_id, step, started_by) DO NOTHING
                 """, [facts.ticketID, envelope.property, facts.round, d.ruleID, d.standard, d.purpose.rawValue, d.step,
                       ladders[d.ruleID] ?? d.step, at, d.dueAt,
-                      try PostgresJSON(encoding: d.tell, encoder: DeskJSON.encoder), d.title, d.repeats ? envelope.id : nil])
+                      try PostgresJSON(encoding: d.tell, encoder: DeskJSON.encoder), d.title, d.repeats ? envelope.id : nil,
+                      PostgresArray(meetingEvents)])
         }
         if !planned.isEmpty {
             event.logger.debug("clocks started", metadata: ["rules": "\(ladders.keys.sorted().joined(separator: ","))"])

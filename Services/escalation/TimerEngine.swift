@@ -36,8 +36,9 @@ final class TimerEngine: Service, Sendable {
         let listener = PostgresListener(configuration: postgres.configuration, channels: ["propdesk_deadlines"], logger: logger)
         defer { listener.stop() }
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        // The instant the engine sleeps until; a notification of anything earlier wakes it.
-        let target = Mutex<Date>(.distantPast)
+        // The instant the engine sleeps until, on the database's clock (as the due times in the
+        // notifications are); a notification of anything earlier wakes it.
+        let target = Mutex<Date>(.distantFuture)
         let forward = Task {
             for await event in listener.events {
                 switch event {
@@ -51,19 +52,21 @@ final class TimerEngine: Service, Sendable {
         }
         defer { forward.cancel() }
         logger.info("timer engine started")
-        await WakeLoop.run(wakeups, wake: wake, logger: logger, what: "timer engine", sleeping: { pause in
-            let seconds = Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18
-            target.withLock { $0 = Date().addingTimeInterval(seconds) }
-        }) {
+        await WakeLoop.run(wakeups, wake: wake, logger: logger, what: "timer engine") {
+            // Until the sleep is planned, any notification wakes it.
+            target.withLock { $0 = .distantFuture }
             while try await self.fireDue() == self.batchSize {}
-            return min(self.sweepInterval, try await self.untilNextDue())
+            let next = try await self.untilNextDue()
+            let pause = next.pause(atMost: self.sweepInterval)
+            target.withLock { $0 = next.after(pause) }
+            return pause
         }
         logger.info("timer engine stopped")
     }
 
-    /// Time until the earliest pending deadline, on the database's clock.
-    func untilNextDue() async throws -> Duration {
-        try await postgres.timeUntil("SELECT min(due_at) FROM deadlines WHERE state = 'pending'")
+    /// The earliest pending deadline, and the database's clock.
+    func untilNextDue() async throws -> DatabaseInstant {
+        try await postgres.nextInstant("SELECT min(due_at), clock_timestamp() FROM deadlines WHERE state = 'pending'")
     }
 
     /// Fires one batch of due deadlines; returns how many.

@@ -63,15 +63,15 @@ final class DeliveryEngine: Service, Sendable {
         await WakeLoop.run(wakeups, wake: wake, logger: logger, what: "delivery engine") {
             try await self.recoverInDoubt()
             try await self.sendAllDue()
-            let pause = min(.seconds(5), try await self.untilNextDue())
+            let pause = try await self.untilNextDue().pause(atMost: .seconds(5))
             return self.limiter.nextToken().map { min(pause, $0) } ?? pause
         }
         await channels.shutdown()
         logger.info("delivery engine stopped")
     }
 
-    func untilNextDue() async throws -> Duration {
-        try await postgres.timeUntil("SELECT min(not_before) FROM deliveries WHERE state = 'pending'")
+    func untilNextDue() async throws -> DatabaseInstant {
+        try await postgres.nextInstant("SELECT min(not_before), clock_timestamp() FROM deliveries WHERE state = 'pending'")
     }
 
     struct Claimed: Sendable {

@@ -62,11 +62,14 @@ public enum Reports {
                    count(d.id) FILTER (WHERE d.met_at IS NULL AND d.state IN ('pending', 'fired') AND d.due_at <= now()),
                    count(d.id) FILTER (WHERE d.state = 'pending' AND d.due_at > now())
             FROM properties p
-            LEFT JOIN deadlines d ON d.property = p.code AND d.purpose = 'follow_up' AND d.step = 1 AND d.rule_id <> 'F-retry'
+            LEFT JOIN deadlines d ON d.property = p.code AND d.purpose = 'follow_up' AND d.step = 1 AND d.rule_id <> $4
+                -- Not owed: a call cancelled with its round, or one never made in a round the ticket left by reopening.
+                AND d.state <> 'cancelled'
+                AND NOT (d.met_at IS NULL AND EXISTS (SELECT 1 FROM clock_marks m WHERE m.ticket_id = d.ticket_id AND m.round > d.round))
                 AND d.started_at >= ($2::date::timestamp AT TIME ZONE p.time_zone)
                 AND d.started_at < ($3::date::timestamp AT TIME ZONE p.time_zone)
             WHERE p.code = $1 GROUP BY p.code
-            """, [property, period.from.description, period.to.description]).first else { return nil }
+            """, [property, period.from.description, period.to.description, StandardClocks.followUpRetryID]).first else { return nil }
         let due: Int = try row.decode(0)
         let onTime: Int = try row.decode(1)
         let late: Int = try row.decode(2)

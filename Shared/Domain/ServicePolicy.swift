@@ -46,8 +46,9 @@ public enum ClockEvent: String, Codable, Sendable, CaseIterable {
 
 /// When a step of a clock falls due, counted from the clock's start.
 public indirect enum Due: Sendable, Equatable {
-    /// Wall-clock seconds ("within 5 min"). With a schedule, a due time while it is closed moves
-    /// to its next opening.
+    /// Wall-clock seconds ("within 5 min"). With a schedule they count from its next opening,
+    /// and what would fall after a close carries over to the next opening
+    /// (``WorkCalendar/addingWallTime(_:_:to:)``), so a ladder keeps its spacing overnight.
     case after(seconds: Int)
     /// Seconds of the schedule's opening hours ("within 1 working hour").
     case openTime(seconds: Int)
@@ -337,7 +338,7 @@ public enum DeadlinePlanner {
         func snapped(_ d: Date) -> Date { schedule.map { calendar.nextOpening($0, atOrAfter: d) } ?? d }
         switch due {
         case .after(let seconds):
-            return snapped(start.addingTimeInterval(Double(seconds)))
+            return schedule.map { calendar.addingWallTime(seconds, $0, to: start) } ?? start.addingTimeInterval(Double(seconds))
         case .openTime(let seconds):
             return calendar.addingOpenTime(seconds, schedule ?? .reception, to: start)
         case .workingDays(let n):

@@ -10,6 +10,8 @@ import Foundation
 public enum StandardClocks {
     static let minute = 60
     static let hour = 3_600
+    /// The follow-up call made again after a miss: the same call, so reports count only the first.
+    public static let followUpRetryID = "F-retry"
 
     private static func tell(_ recipients: Recipient...) -> [Recipient] { recipients }
     private static func at(_ text: String) -> TimeOfDay { TimeOfDay(text)! }
@@ -166,7 +168,7 @@ public enum StandardClocks {
                   steps: [ClockStep(.workingDays(1), tell: tell(.init(.operator_, .customerService)))]),
         // Not reached: call again after 2 reception hours, then the supervisor hears of it; every
         // missed call starts this again.
-        ClockRule(id: "F-retry", standard: "F4", title: "Resident not reached on the follow-up call: call again", purpose: .followUp,
+        ClockRule(id: followUpRetryID, standard: "F4", title: "Resident not reached on the follow-up call: call again", purpose: .followUp,
                   applies: .init(), starts: .followUpMissed, stops: .followedUp, schedule: .reception,
                   steps: [ClockStep(.openTime(seconds: 2 * hour), tell: tell(.init(.operator_, .customerService))),
                           ClockStep(.openTime(seconds: 8 * hour), tell: tell(.init(.operator_, .customerService), .init(.supervisor, .customerService)))],

@@ -244,6 +244,31 @@ public struct WorkCalendar: Sendable {
         return at
     }
 
+    /// `seconds` of wall time counted from when `schedule` is next open (`start` itself if it is
+    /// open); a due time that would fall after a close carries what is left over to the next
+    /// opening. "Within 5 min" of a call at 03:41 is 09:05, and a ladder of 5, 10, 15 and 30 min
+    /// keeps its spacing (09:05, 09:10, 09:15, 09:30) instead of collapsing onto 09:00; a
+    /// 24-hour clock whose wall-clock due lands in the night moves on by the time it overran.
+    public func addingWallTime(_ seconds: Int, _ schedule: Schedule, to start: Date) -> Date {
+        var at = nextOpening(schedule, atOrAfter: start).addingTimeInterval(Double(max(0, seconds)))
+        for _ in 0..<400 {
+            if isOpen(schedule, at: at) { return at }
+            guard let close = lastClose(schedule, atOrBefore: at) else { return nextOpening(schedule, atOrAfter: at) }
+            at = nextOpening(schedule, atOrAfter: close).addingTimeInterval(at.timeIntervalSince(close))
+        }
+        return at
+    }
+
+    /// The latest close of `schedule` at or before `instant`.
+    func lastClose(_ schedule: Schedule, atOrBefore instant: Date) -> Date? {
+        var d = day(of: instant)
+        for _ in 0..<400 {
+            if let s = span(schedule, on: d), s.close <= instant { return s.close }
+            d = d.adding(days: -1)
+        }
+        return nil
+    }
+
     /// The close of `schedule` on the `n`-th working day after the day of `start`: "within 3
     /// working days" — a Friday request is due on Wednesday, a holiday eve's after the holiday.
     /// `n = 0`: the close on the day of `start` if it is a working day, else the next one's.

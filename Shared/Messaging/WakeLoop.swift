@@ -7,10 +7,7 @@ import ServiceLifecycle
 /// pass. A failing pass is logged and retried after 100 ms, doubling to 5 s. Ends on graceful
 /// shutdown. (The timer engine and the delivery engine run on it.)
 public enum WakeLoop {
-    /// `sleeping` is told each pause before it starts (the timer engine wakes early only for a
-    /// deadline due before the pause ends).
     public static func run(_ wakeups: AsyncStream<Void>, wake: AsyncStream<Void>.Continuation, logger: Logger, what: String,
-                           sleeping: @escaping @Sendable (Duration) -> Void = { _ in },
                            pass: @escaping @Sendable () async throws -> Duration) async {
         await cancelWhenGracefulShutdown {
             var timer: Task<Void, Never>?
@@ -27,7 +24,6 @@ public enum WakeLoop {
                     logger.warning("\(what) failed; retrying", metadata: ["error": "\(error)"])
                     pause = .milliseconds(min(5_000, 100 << min(failures, 6)))
                 }
-                sleeping(pause)
                 timer = Task {
                     do {
                         try await Task.sleep(for: pause)

@@ -104,7 +104,7 @@ public enum NotificationPlan {
             return facts.tell.isEmpty ? [] : [Intent(.staff(facts.tell), .escalation, urgent: true)]
         case ("followup", "due"):
             let staff = facts.tell.isEmpty ? [] : [Intent(.staff(facts.tell), .followUpDue)]
-            let firstCall = facts.step == 1 && facts.ruleID != "F-retry"
+            let firstCall = facts.step == 1 && facts.ruleID != StandardClocks.followUpRetryID
             return staff + (firstCall ? [Intent(.resident, .followUp)] : [])
         case ("billing", "requested") where parts[1] == "approval":
             return [Intent(.staff([Recipient(.departmentManager, .finance)]), .approvalNeeded)]

@@ -54,12 +54,12 @@ public final class PostgresClient: Sendable {
         try await withConnection { connection in try connection.transaction(body) }
     }
 
-    /// How long until `instant`, a query for one timestamptz (NULL: nothing scheduled, an hour),
-    /// measured on the database's clock so replicas with skewed clocks agree. Zero if it passed.
-    public func timeUntil(_ instant: String) async throws -> Duration {
-        let seconds = try await query("SELECT extract(epoch FROM (\(instant)) - clock_timestamp())::float8")[0].decode(0, as: Double?.self)
-        guard let seconds else { return .seconds(3_600) }
-        return seconds <= 0 ? .zero : .milliseconds(Int64((seconds * 1000).rounded(.up)))
+    /// An instant a statement reads (the next due time) and the database's clock when it read it:
+    /// `sql` returns one row of a timestamptz (NULL: nothing scheduled) and `clock_timestamp()`.
+    /// Waits are measured on the database's clock, so replicas with skewed clocks agree.
+    public func nextInstant(_ sql: String, _ parameters: [any PostgresEncodable] = []) async throws -> DatabaseInstant {
+        let row = try await query(sql, parameters)[0]
+        return DatabaseInstant(instant: try row.decode(0, as: Date?.self), now: try row.decode(1, as: Date.self))
     }
 
     public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) async throws -> [PostgresRow] {
@@ -282,5 +282,29 @@ final class Condition: @unchecked Sendable {
         while pending == 0 { lock.wait() }
         pending -= 1
         lock.unlock()
+    }
+}
+
+/// An instant and the database's clock at the moment it was read (``PostgresClient/nextInstant(_:_:)``).
+public struct DatabaseInstant: Sendable, Equatable {
+    public var instant: Date?
+    public var now: Date
+
+    public init(instant: Date?, now: Date) {
+        self.instant = instant
+        self.now = now
+    }
+
+    /// How long until the instant, at most `cap` (also when there is none); zero if it passed.
+    public func pause(atMost cap: Duration) -> Duration {
+        guard let instant else { return cap }
+        let seconds = instant.timeIntervalSince(now)
+        if seconds <= 0 { return .zero }
+        return min(cap, .milliseconds(Int64((seconds * 1000).rounded(.up))))
+    }
+
+    /// The database-clock instant `pause` from now: what a notification's due time is compared to.
+    public func after(_ pause: Duration) -> Date {
+        now.addingTimeInterval(Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18)
     }
 }

@@ -36,9 +36,27 @@ struct ServicePolicyTests {
     @Test func aMajorComplaintReachesTheGeneralManagerAtNightButTheDeskClocksWaitForMorning() {
         let due = deadlines(ClockTicket(kind: .complaint, severity: .major), at: "2025-11-10 22:30")
         #expect(due["C3"]?.first == local("2025-11-10 22:40"))
-        #expect(due["C1"]?.first == local("2025-11-11 09:00"))
+        #expect(due["C1"] == [local("2025-11-11 09:05"), local("2025-11-11 09:15")])
         // After the back office closed: the next morning meeting.
         #expect(due["C4"] == [local("2025-11-11 09:00")])
+    }
+
+    @Test func aComplaintAt0341KeepsItsLadderInOpeningHoursSoTheGeneralManagerHearsAfterTheSupervisor() {
+        let due = deadlines(ClockTicket(kind: .complaint, severity: .minor), at: "2025-11-11 03:41")
+        #expect(due["C1"] == [local("2025-11-11 09:05"), local("2025-11-11 09:15")])
+        #expect(due["C2"] == [local("2025-11-11 09:10"), local("2025-11-11 09:30")])
+    }
+
+    @Test func aComplaintTwoMinutesBeforeTheDeskClosesCarriesTheRestOfItsMinutesToTheMorning() {
+        let due = deadlines(ClockTicket(kind: .complaint, severity: .minor), at: "2025-11-10 20:58")
+        #expect(due["C1"] == [local("2025-11-11 09:03"), local("2025-11-11 09:13")])
+        #expect(due["C2"] == [local("2025-11-11 09:08"), local("2025-11-11 09:28")])
+    }
+
+    @Test func aFollowUpDueInTheNightMovesOnByTheTimeItOverranNotToTheFirstMinuteOfTheDay() {
+        // Resolved Friday 18:00: 24 h later is Saturday 18:00, an hour after the desk's weekend close.
+        let due = deadlines(.resolved, ClockTicket(kind: .complaint), at: "2025-11-07 18:00")
+        #expect(due["F1"] == [local("2025-11-09 10:00")])
     }
 
     @Test func anImportantComplaintOnAFridayEveningReachesTheDepartmentHeadInTheFirstWorkingHour() {

@@ -121,6 +121,75 @@ extension RealServers {
             try await s.stop([escalation])
         }
 
+        @Test func aTicketsEventsArrivingOutOfOrderAtTwoReplicasLeaveTheSameClocksAsInOrder() async throws {
+            let s = try await ClockScenario()
+            let replicas = [try await s.startEscalation(0), try await s.startEscalation(1)]
+            // A ticket on the record whose events this test publishes itself, newest first: the
+            // acknowledgement overtakes the creation (a relay in another replica, a re-sent batch).
+            let ticket = UUID()
+            let number = "OOO-\(Servers.unique())"
+            try await s.desk.db.execute("""
+                INSERT INTO tickets (id, property, number, kind, channel, content, taken_by, severity, status, sequence)
+                VALUES ($1, $2, $3, 'complaint', 'phone', '噪音', 'Li', 'minor', 'acknowledged', 2)
+                """, [ticket, s.desk.property, number])
+            let createdAt = Date()
+            let acknowledgedAt = createdAt.addingTimeInterval(0.5)
+            func event(_ what: String, at: Date, sequence: Int, status: String) -> AMQPMessage {
+                let envelope = EventEnvelope(type: "ticket.complaint.\(what)", occurredAt: at, property: s.desk.property, ticketID: ticket,
+                                             correlationID: ticket, payload: .object([
+                    "ticket_id": .string(ticket.uuidString.lowercased()), "number": .string(number), "kind": .string("complaint"),
+                    "channel": .string("phone"), "status": .string(status), "round": .number(1), "sequence": .number(Double(sequence)),
+                    "severity": .string("minor"), "taken_by": .string("Li"), "summary": .string("噪音"), "actor": .string("Li"),
+                ]))
+                return AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: "\(envelope.type).\(s.desk.property)",
+                                   body: envelope.encoded(), messageID: envelope.id.uuidString.lowercased())
+            }
+            // The acknowledgement is handled (in escalation's inbox) before the creation is even sent.
+            let acknowledged = event("acknowledged", at: acknowledgedAt, sequence: 2, status: "acknowledged")
+            try await s.desk.amqp.publish(acknowledged)
+            try await eventually("escalation handled the acknowledgement") {
+                try await !s.desk.db.query("SELECT 1 FROM inbox WHERE consumer = 'escalation' AND message_id = $1::uuid",
+                                           [try #require(acknowledged.messageID)]).isEmpty
+            }
+            try await s.desk.amqp.publish(event("created", at: createdAt, sequence: 1, status: "open"))
+            // C2 (on site, 3 s) is not met and fires: by then C1 (2 s) would have fired too, had the
+            // late creation planted it as running.
+            let got = try await s.events(on: s.breaches) { all in
+                all.contains { (try? EventEnvelope.decode($0.body).type) == "escalation.c2.breached" }
+            }
+            #expect(got.map(\.payload.ruleID).contains("C2"))
+            #expect(!got.contains { $0.payload.ruleID == "C1" }, "C1 fired although the ticket was acknowledged: \(got.map(\.payload.ruleID))")
+            let states = try await s.deadlineStates(ticket.uuidString.lowercased())
+            #expect(states["C1/1"] == "met" && states["C1/2"] == "met", "\(states)")
+            let metAt = try await s.desk.db.query(
+                "SELECT met_at FROM deadlines WHERE ticket_id = $1 AND rule_id = 'C1' AND step = 1", [ticket])[0].decode(0, as: Date.self)
+            #expect(abs(metAt.timeIntervalSince(acknowledgedAt)) < 0.01, "met when it was acknowledged")
+            try await s.stop(replicas)
+        }
+
+        @Test func aReopenedTicketsEarlierFollowUpCallIsNoLongerOwedAndTheReportSaysSo() async throws {
+            let s = try await ClockScenario()
+            let escalation = try await s.startEscalation()
+            let desk = ["X-PropDesk-Role": "operator", "X-PropDesk-Staff": "Li"]
+            let ticket = try await s.created(["kind": "complaint", "severity": "minor"])
+            #expect(try await s.desk.post("/tickets/\(ticket)/resolve", ["actor": "Wang", "outcome": "fixed"], headers: desk).status == 200)
+            try await eventually("F1 planted") { try await s.deadlineStates(ticket)["F1/1"] == "pending" }
+            let early = try await s.desk.request("GET", "/reports/follow-ups?property=\(s.desk.property)").json
+            #expect(early["due"] as? Int == 0 && early["not_yet_due"] as? Int == 1, "\(early)")
+            #expect(early.keys.contains("rate") && early["rate"] is NSNull, "rate is null while nothing was due: \(early)")
+            // Reopened before the call: round 1's call and result report are over.
+            #expect(try await s.desk.post("/tickets/\(ticket)/reopen", ["actor": "Li", "reason": "still noisy"], headers: desk).status == 200)
+            try await eventually("round 1's clocks ended") {
+                let states = try await s.desk.db.query(
+                    "SELECT rule_id, state FROM deadlines WHERE ticket_id = $1::uuid AND round = 1 AND rule_id IN ('F1', 'C6')", [ticket])
+                    .map { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
+                return !states.isEmpty && states.allSatisfy { $0.1 == "cancelled" }
+            }
+            let report = try await s.desk.request("GET", "/reports/follow-ups?property=\(s.desk.property)").json
+            #expect(report["due"] as? Int == 0 && report["outstanding"] as? Int == 0 && report["not_yet_due"] as? Int == 0, "\(report)")
+            try await s.stop([escalation])
+        }
+
         @Test func aComplaintTakenOnSiteInTimeIsNeverEscalatedAndItsClocksAreRecordedAsMet() async throws {
             let s = try await ClockScenario()
             let escalation = try await s.startEscalation()
