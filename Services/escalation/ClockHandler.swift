@@ -27,9 +27,10 @@ struct ClockHandler: EventHandler {
         var emergencyType: EmergencyType?
         var category: String?
         var requestedAt: Date?
+        var summary: String?
 
         enum CodingKeys: String, CodingKey {
-            case kind, round, severity, category
+            case kind, round, severity, category, summary
             case ticketID = "ticket_id"
             case emergencyType = "emergency_type"
             case requestedAt = "requested_at"
@@ -81,7 +82,7 @@ struct ClockHandler: EventHandler {
                 """, [facts.ticketID, facts.round, PostgresArray(met), at])
         }
         let ticket = ClockTicket(kind: facts.kind, severity: facts.severity, emergencyType: facts.emergencyType,
-                                 category: facts.category, requestedAt: facts.requestedAt)
+                                 category: facts.category, requestedAt: facts.requestedAt, text: facts.summary)
         let planned = DeadlinePlanner.deadlines(for: clockEvent, at: at, ticket: ticket, rules: policy.rules, calendar: policy.calendar)
         let ladders = Dictionary(grouping: planned, by: \.ruleID).mapValues(\.count)
         let repeating = Set(planned.filter(\.repeats).map(\.ruleID))

@@ -50,7 +50,7 @@ enum Replan {
         var result = Result(property: property, clocks: 0, stepsMoved: 0, stepsAdded: 0, stepsCancelled: 0)
         let clocks = try c.query("""
             SELECT DISTINCT ON (d.ticket_id, d.round, d.rule_id, d.started_by) d.ticket_id, d.round, d.rule_id, d.started_at,
-                   t.kind, t.severity, t.emergency_type, t.category, t.requested_at, d.started_by
+                   t.kind, t.severity, t.emergency_type, t.category, t.requested_at, d.started_by, left(t.content, 200)
             FROM deadlines d JOIN tickets t ON t.id = d.ticket_id
             WHERE d.property = $1 AND d.state = 'pending' AND ($2::text IS NULL OR d.rule_id = $2)
             ORDER BY d.ticket_id, d.round, d.rule_id, d.started_by
@@ -66,7 +66,8 @@ enum Replan {
             let ticket = ClockTicket(kind: try TicketKind.decode(row, 4),
                                      severity: try row.decode(5, as: String?.self).flatMap(ComplaintSeverity.init(rawValue:)),
                                      emergencyType: try row.decode(6, as: String?.self).flatMap(EmergencyType.init(rawValue:)),
-                                     category: try row.decode(7, as: String?.self), requestedAt: try row.decode(8, as: Date?.self))
+                                     category: try row.decode(7, as: String?.self), requestedAt: try row.decode(8, as: Date?.self),
+                                     text: try row.decode(10, as: String?.self))
             guard let rule = rules[ruleID], DeadlinePlanner.applies(rule, to: ticket, at: started, calendar: calendar) else {
                 result.stepsCancelled += try c.execute(
                     """

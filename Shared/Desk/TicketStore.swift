@@ -306,10 +306,11 @@ public enum TicketStore {
         return created
     }
 
-    /// The rules that apply to a property: its own and the defaults.
+    /// The rules that apply to a property: its own and the defaults (the table's, and the code's
+    /// ``StandardRouting`` unless a row has the same id).
     public static func routingRules(property: String, on c: PostgresConnection) throws -> [RoutingRule] {
-        try DeskJSON.rows(c.query("SELECT to_jsonb(r) FROM routing_rules r WHERE property IS NULL OR property = $1", [property]),
-                          as: RoutingRule.self)
+        StandardRouting.merged(with: try DeskJSON.rows(
+            c.query("SELECT to_jsonb(r) FROM routing_rules r WHERE property IS NULL OR property = $1", [property]), as: RoutingRule.self))
     }
 
     // MARK: - Internals

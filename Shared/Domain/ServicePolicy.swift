@@ -168,6 +168,9 @@ public struct ClockRule: Codable, Sendable, Equatable {
         public var emergencyTypes: [EmergencyType]?
         /// Any of these words in the ticket's category (case-insensitive).
         public var categories: [String]?
+        /// Any of these words in the ticket's category or text (case-insensitive): an emergency
+        /// described in words (``StandardEmergencies``).
+        public var keywords: [String]?
         /// Only tickets with (true) or without (false) a customer's requested time.
         public var requestedTime: Bool?
         /// Only clocks starting before / at or after this local time (the R3 cut-off).
@@ -175,19 +178,20 @@ public struct ClockRule: Codable, Sendable, Equatable {
         public var startedAtOrAfter: TimeOfDay?
 
         public init(kinds: [TicketKind]? = nil, severities: [ComplaintSeverity]? = nil, emergencyTypes: [EmergencyType]? = nil,
-                    categories: [String]? = nil, requestedTime: Bool? = nil, startedBefore: TimeOfDay? = nil,
+                    categories: [String]? = nil, keywords: [String]? = nil, requestedTime: Bool? = nil, startedBefore: TimeOfDay? = nil,
                     startedAtOrAfter: TimeOfDay? = nil) {
             self.kinds = kinds
             self.severities = severities
             self.emergencyTypes = emergencyTypes
             self.categories = categories
+            self.keywords = keywords
             self.requestedTime = requestedTime
             self.startedBefore = startedBefore
             self.startedAtOrAfter = startedAtOrAfter
         }
 
         enum CodingKeys: String, CodingKey {
-            case kinds, severities, categories
+            case kinds, severities, categories, keywords
             case emergencyTypes = "emergency_types"
             case requestedTime = "requested_time"
             case startedBefore = "started_before"
@@ -265,14 +269,17 @@ public struct ClockTicket: Sendable, Equatable {
     public var emergencyType: EmergencyType?
     public var category: String?
     public var requestedAt: Date?
+    /// What the caller said (the events' masked summary): keyword rules read it.
+    public var text: String?
 
     public init(kind: TicketKind, severity: ComplaintSeverity? = nil, emergencyType: EmergencyType? = nil, category: String? = nil,
-                requestedAt: Date? = nil) {
+                requestedAt: Date? = nil, text: String? = nil) {
         self.kind = kind
         self.severity = severity
         self.emergencyType = emergencyType
         self.category = category
         self.requestedAt = requestedAt
+        self.text = text
     }
 }
 
@@ -326,6 +333,10 @@ public enum DeadlinePlanner {
         if let words = a.categories {
             let category = t.category?.lowercased() ?? ""
             if !words.contains(where: { !$0.isEmpty && category.contains($0.lowercased()) }) { return false }
+        }
+        if let words = a.keywords {
+            let text = ((t.category ?? "") + "\n" + (t.text ?? "")).lowercased()
+            if !words.contains(where: { !$0.isEmpty && text.contains($0.lowercased()) }) { return false }
         }
         if let wanted = a.requestedTime, wanted != (t.requestedAt.map { $0 > start } ?? false) { return false }
         let local = calendar.time(of: start)

@@ -74,17 +74,24 @@ public enum StandardClocks {
 
     // MARK: Repairs and emergencies (R1–R4, R6)
 
+    static let r2Steps = [
+        ClockStep(.after(seconds: minute), tell: tell(.init(.supervisor, .engineering), .init(.technician, .engineering),
+                                                      .init(.supervisor, .security), .init(.controlRoom, .security))),
+        ClockStep(.after(seconds: 5 * minute), tell: tell(.init(.departmentManager, .engineering), .init(.departmentManager, .security))),
+        ClockStep(.after(seconds: 15 * minute), tell: tell(.init(.generalManager, .management))),
+    ]
+
     static let repairs: [ClockRule] = [
         ClockRule(id: "R1", standard: "R1", title: "Repair sent to engineering as a work order within 15 min",
                   applies: .init(kinds: [.repair]), starts: .created, stops: .assigned, schedule: .reception,
                   steps: [ClockStep(.after(seconds: 15 * minute), tell: tell(.init(.supervisor, .customerService)))]),
         // Around the clock, holidays included: engineering and security within 1 minute.
         ClockRule(id: "R2", standard: "R2", title: "Emergency: engineering and security called within 1 min",
-                  applies: .init(kinds: [.emergency]), starts: .created, stops: .acknowledged, schedule: nil,
-                  steps: [ClockStep(.after(seconds: minute), tell: tell(.init(.supervisor, .engineering), .init(.technician, .engineering),
-                                                                        .init(.supervisor, .security), .init(.controlRoom, .security))),
-                          ClockStep(.after(seconds: 5 * minute), tell: tell(.init(.departmentManager, .engineering), .init(.departmentManager, .security))),
-                          ClockStep(.after(seconds: 15 * minute), tell: tell(.init(.generalManager, .management)))]),
+                  applies: .init(kinds: [.emergency]), starts: .created, stops: .acknowledged, schedule: nil, steps: r2Steps),
+        // The same, for an emergency the caller described but the desk filed as something else.
+        ClockRule(id: "R2-text", standard: "R2", title: "Emergency in the caller's words: engineering and security called within 1 min",
+                  applies: .init(kinds: StandardEmergencies.misfiledKinds, keywords: StandardEmergencies.keywords),
+                  starts: .created, stops: .acknowledged, schedule: nil, steps: r2Steps),
         // The cut-off (R3): before 17:00, not repaired that day → reminded / GM told by 09:00 next day.
         ClockRule(id: "R3-before-17", standard: "R3", title: "Filed before 17:00 and not repaired that day: engineering reminded by 09:00 next day",
                   applies: .init(kinds: [.repair], startedBefore: at("17:00")), starts: .created, stops: .resolved, schedule: nil,

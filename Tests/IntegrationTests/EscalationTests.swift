@@ -222,6 +222,24 @@ extension RealServers {
             try await s.stop([escalation])
         }
 
+        @Test func aStuckLiftReportedAsARepairReachesEngineeringAndSecurityUrgentWithItsOneMinuteClock_R2() async throws {
+            let s = try await ClockScenario()
+            let escalation = try await s.startEscalation()
+            let ticket = try await s.created(["kind": "repair", "content": "3号楼电梯困人, 快来人"])
+            let orders = try await s.desk.workOrders(ticket, count: 2)
+            #expect(Set(orders.compactMap { $0["queue"] as? String }) == ["engineering", "security"])
+            #expect(orders.allSatisfy { $0["priority"] as? String == "urgent" })
+            let clock = try await eventually("the one-minute clock planted") { () -> (Double, String)? in
+                try await s.desk.db.query("""
+                    SELECT extract(epoch FROM due_at - started_at)::float8, tell::text FROM deadlines
+                    WHERE ticket_id = $1::uuid AND rule_id = 'R2-text' AND step = 1
+                    """, [ticket]).first.map { (try $0.decode(0, as: Double.self), try $0.decode(1, as: String.self)) }
+            }
+            #expect(abs(clock.0 - 60) < 0.01)
+            #expect(clock.1.contains("control_room") && clock.1.contains("engineering"))
+            try await s.stop([escalation])
+        }
+
         @Test func deadlinesThatFellDueWhileEscalationWasDownFireOnceAtRestart() async throws {
             let s = try await ClockScenario()
             let first = try await s.startEscalation()
