@@ -55,7 +55,7 @@ final class TimerEngine: Service, Sendable {
         await WakeLoop.run(wakeups, wake: wake, logger: logger, what: "timer engine") {
             // Until the sleep is planned, any notification wakes it.
             target.withLock { $0 = .distantFuture }
-            while try await self.fireDue() == self.batchSize {}
+            while try await self.fireDue() == self.batchSize, !Task.isShuttingDownGracefully {}
             let next = try await self.untilNextDue()
             let pause = next.pause(atMost: self.sweepInterval)
             target.withLock { $0 = next.after(pause) }

@@ -99,6 +99,8 @@ final class DeliveryEngine: Service, Sendable {
             start()
             while let claimed = try await group.next() {
                 running -= 1
+                // Stopping: the batches in flight finish and are recorded; no new one is claimed.
+                if Task.isShuttingDownGracefully { continue }
                 if claimed > 0 { start() }
                 if claimed == perLane { while running < lanes { start() } }
             }
@@ -109,12 +111,15 @@ final class DeliveryEngine: Service, Sendable {
     func sendDue(limit: Int) async throws -> Int {
         let limiter = limiter
         let leaseMs = Int(lease.components.seconds * 1000)
+        // Channels out of tokens are left out of the claim itself: a backlog on a slow robot at
+        // the head of the queue never fills the batch and starves the channels behind it.
+        let exhausted = limiter.exhausted().map(\.rawValue)
         let claimed = try await postgres.withTransaction { c -> [Claimed] in
             let candidates = try c.query("""
                 SELECT id, channel, urgent FROM deliveries
-                WHERE state = 'pending' AND not_before <= (SELECT clock_timestamp())
+                WHERE state = 'pending' AND not_before <= (SELECT clock_timestamp()) AND (urgent OR channel <> ALL($2::text[]))
                 ORDER BY urgent DESC, not_before, id LIMIT $1 FOR UPDATE SKIP LOCKED
-                """, [limit])
+                """, [limit, PostgresArray(exhausted)])
             var chosen: [Int64] = []
             for row in candidates {
                 let urgent: Bool = try row.decode(2)
@@ -160,15 +165,28 @@ final class DeliveryEngine: Service, Sendable {
             for await outcome in group { all.append(outcome) }
             return all
         }
-        try await record(outcomes)
+        // A send cut off by cancellation (a stop past its grace period) may or may not have gone
+        // out: its row stays `sending` and becomes `unknown` when the lease runs out, never retried.
+        let finished = Task.isCancelled ? outcomes.filter { $0.1 == nil } : outcomes
+        try await record(finished)
         return claimed.count
     }
 
+    /// Writes each send's outcome. Every change is guarded by the state and attempt it expects
+    /// (`sending`, this attempt): a row the lease recovery already marked `unknown` (and
+    /// reported) stays so, and is never put back to be sent again.
     private func record(_ outcomes: [(Claimed, SendFailure?)]) async throws {
         let retry = settings.retry
         let now = Date()
-        try await postgres.withTransaction { c in
+        let stale = try await postgres.withTransaction { c -> [Int64] in
+            var stale: [Int64] = []
             for (d, failure) in outcomes {
+                // Still ours? Locked, so the lease recovery cannot change it under us.
+                guard try !c.query("SELECT 1 FROM deliveries WHERE id = $1 AND state = 'sending' AND attempts = $2 FOR UPDATE",
+                                   [d.id, d.attempt]).isEmpty else {
+                    stale.append(d.id)
+                    continue
+                }
                 guard let failure else {
                     try c.executeLater("UPDATE deliveries SET state = 'sent', sent_at = clock_timestamp(), lease_until = NULL WHERE id = $1", [d.id])
                     try c.executeLater("""
@@ -193,15 +211,21 @@ final class DeliveryEngine: Service, Sendable {
                     try c.executeLater("""
                         UPDATE deliveries SET state = 'fell_back', lease_until = NULL, last_error = $2 WHERE id = $1
                         """, [d.id, failure.reason])
+                    let next = try c.query("""
+                        SELECT fallbacks->0->>'channel', (SELECT count(*) FROM deliveries o WHERE o.event_id = d.event_id AND o.recipient = d.recipient)
+                        FROM deliveries d WHERE id = $1
+                        """, [d.id])[0]
+                    let channel = ChannelKind(rawValue: try next.decode(0, as: String.self)) ?? .console
+                    let key = DeliveryKey.make(event: d.message.eventID, recipient: d.message.recipient, channel: channel,
+                                               position: try next.decode(1, as: Int.self) + 1)
                     try c.executeLater("""
                         INSERT INTO deliveries (dedupe_key, event_id, event_type, property, ticket_id, audience, recipient, template, channel,
                                                 address, fallbacks, subject, body, urgent)
-                        SELECT event_id::text || '/' || recipient || '/' || (fallbacks->0->>'channel'), event_id, event_type, property,
-                               ticket_id, audience, recipient, template, fallbacks->0->>'channel', fallbacks->0->>'address',
-                               fallbacks - 0, subject, body, urgent
+                        SELECT $2, event_id, event_type, property, ticket_id, audience, recipient, template, fallbacks->0->>'channel',
+                               fallbacks->0->>'address', fallbacks - 0, subject, body, urgent
                         FROM deliveries WHERE id = $1
                         ON CONFLICT (dedupe_key) DO NOTHING
-                        """, [d.id])
+                        """, [d.id, key])
                     c.signalAfterCommit(Self.channel)
                 } else {
                     try c.executeLater("UPDATE deliveries SET state = 'failed', lease_until = NULL, last_error = $2 WHERE id = $1",
@@ -209,8 +233,13 @@ final class DeliveryEngine: Service, Sendable {
                     try Self.reportFailure(d.id, reason: failure.reason, on: c)
                 }
             }
+            return stale
         }
-        for (d, failure) in outcomes {
+        if !stale.isEmpty {
+            logger.warning("send outcomes came after their lease: left as recorded (unknown), not sent again",
+                           metadata: ["deliveries": "\(stale.map(String.init).joined(separator: ","))"])
+        }
+        for (d, failure) in outcomes where !stale.contains(d.id) {
             var metadata: Logger.Metadata = [
                 "delivery": "\(d.id)", "recipient": "\(d.message.recipient)", "channel": "\(d.message.channel.rawValue)",
                 "attempt": "\(d.attempt)",
@@ -284,21 +313,34 @@ final class RateLimiter: Sendable {
 
     /// Takes a token if the channel has one (always true for a channel without a limit).
     func take(_ channel: ChannelKind) -> Bool {
-        guard let rate = rates[channel] else { return true }
+        guard rates[channel] != nil else { return true }
+        return refilled(channel) { b in
+            guard b.tokens >= 1 else { return false }
+            b.tokens -= 1
+            return true
+        }
+    }
+
+    /// The limited channels with no token now: the claim leaves their rows for later (and the
+    /// engine looks again when a token is back, ``nextToken()``).
+    func exhausted() -> [ChannelKind] {
+        rates.keys.sorted { $0.rawValue < $1.rawValue }.filter { channel in refilled(channel) { $0.tokens < 1 } }
+    }
+
+    /// Runs `body` on the channel's bucket after adding the tokens earned since it was last
+    /// looked at; a bucket found empty is marked as holding a message back.
+    private func refilled(_ channel: ChannelKind, _ body: (inout Bucket) -> Bool) -> Bool {
+        let rate = rates[channel]!
         return buckets.withLock { all in
             var b = all[channel]!
             let now = ContinuousClock.now
             let elapsed = b.at.duration(to: now)
             b.tokens = min(max(1, rate), b.tokens + rate * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
             b.at = now
-            defer { all[channel] = b }
-            guard b.tokens >= 1 else {
-                b.waiting = true
-                return false
-            }
-            b.tokens -= 1
-            b.waiting = false
-            return true
+            b.waiting = b.tokens < 1
+            let result = body(&b)
+            all[channel] = b
+            return result
         }
     }
 

@@ -24,6 +24,10 @@ struct NotificationHandler: EventHandler {
         } catch {
             throw PoisonMessage("\(envelope.type): the payload lacks what notification needs: \(error)")
         }
+        let missing = facts.missing(for: envelope.type)
+        guard missing.isEmpty else {
+            throw PoisonMessage("\(envelope.type): the payload lacks what notification needs: \(missing.joined(separator: ", "))")
+        }
         let intents = NotificationPlan.intents(for: envelope.type, facts: facts.eventFacts)
         guard !intents.isEmpty else { return }
         // Read once per transaction: a consumer's batch of events shares them.
@@ -96,6 +100,24 @@ struct NotificationHandler: EventHandler {
         var eventFacts: EventFacts {
             EventFacts(kind: kind.flatMap(TicketKind.init(rawValue:)), tell: tell ?? [], step: step, ruleID: ruleID)
         }
+
+        /// What an event of `type` must carry for its messages to reach anyone: a ticket's and a
+        /// work order's events name the ticket and its kind; a deadline's also its rule, step and
+        /// whom to tell. Without them the event is dead-lettered with this list, never acked
+        /// silently.
+        func missing(for type: String) -> [String] {
+            let family = type.split(separator: ".").first.map(String.init) ?? ""
+            guard ["ticket", "workorder", "escalation", "followup"].contains(family) else { return [] }
+            var missing: [String] = []
+            if ticketID.flatMap(UUID.init(uuidString:)) == nil { missing.append("ticket_id") }
+            if kind.flatMap(TicketKind.init(rawValue:)) == nil { missing.append("kind") }
+            if family == "escalation" || family == "followup" {
+                if tell == nil { missing.append("tell") }
+                if step == nil { missing.append("step") }
+                if ruleID == nil { missing.append("rule_id") }
+            }
+            return missing
+        }
     }
 
     private func reportGaps(_ resolution: DutyRoster.Resolution, for recipient: Recipient, envelope: EventEnvelope,
@@ -163,9 +185,5 @@ struct Delivery {
     var urgent: Bool
     var notBefore: Date
 
-    var dedupeKey: String { Self.key(eventID, recipient, contact.channel) }
-
-    static func key(_ event: UUID, _ recipient: String, _ channel: ChannelKind) -> String {
-        "\(event.uuidString.lowercased())/\(recipient)/\(channel.rawValue)"
-    }
+    var dedupeKey: String { DeliveryKey.make(event: eventID, recipient: recipient, channel: contact.channel, position: 1) }
 }

@@ -39,7 +39,7 @@ struct NotifySettings: Sendable {
         ("PROPDESK_QUIET_HOURS", "21:00-08:00", "residents hear nothing in these hours (the property's time) unless urgent"),
         ("PROPDESK_NOTIFY_RATES", "sms=10,email=10,wecom=0.33,dingtalk=0.33", "messages per second per channel; 0 or absent: no limit"),
         ("PROPDESK_NOTIFY_CONCURRENCY", "32", "sends in flight at once, 1–512"),
-        ("PROPDESK_NOTIFY_HTTP_TIMEOUT_SECONDS", "10", "how long an HTTP channel waits for its reply, 1–120"),
+        ("PROPDESK_NOTIFY_HTTP_TIMEOUT_SECONDS", "10", "how long one send may take (an HTTP request, a whole SMTP session), 1–120"),
     ]
 
     static func load(_ environment: [String: String]) throws(ConfigurationError) -> NotifySettings {

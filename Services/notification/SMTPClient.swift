@@ -6,7 +6,9 @@ import Glibc
 /// A small SMTP client (RFC 5321): EHLO, AUTH PLAIN when the URL has credentials, MAIL, RCPT,
 /// DATA, QUIT, on a plain connection. No STARTTLS: point it at a relay on the same host or
 /// network (Postfix, an smarthost) for mail that leaves the site. Blocking sockets on a thread of
-/// its own, with a timeout on every read and write.
+/// its own. The timeout bounds the whole session, not each exchange: a server that answers each
+/// of its seven replies just in time still fails the attempt within the timeout, so a send never
+/// outlives the delivery's lease (and is never taken for one cut off by a crash).
 struct SMTPClient: Sendable {
     let server: URL
     let timeout: Duration
@@ -33,7 +35,8 @@ struct SMTPClient: Sendable {
     }
 
     private static func session(server: URL, timeout: Int, from: String, to: String, message: String) throws {
-        let connection = try Connection(host: server.host ?? "localhost", port: server.port ?? 25, timeout: timeout)
+        let connection = try Connection(host: server.host ?? "localhost", port: server.port ?? 25,
+                                        deadline: ContinuousClock.now + .seconds(timeout))
         defer { connection.close() }
         try connection.expect(220)
         try connection.command("EHLO propdesk", expect: 250)
@@ -52,9 +55,11 @@ struct SMTPClient: Sendable {
 
     private final class Connection {
         let fd: Int32
+        let deadline: ContinuousClock.Instant
         var buffer = [UInt8]()
 
-        init(host: String, port: Int, timeout: Int) throws {
+        init(host: String, port: Int, deadline: ContinuousClock.Instant) throws {
+            self.deadline = deadline
             var hints = addrinfo()
             hints.ai_family = AF_UNSPEC
             hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -68,10 +73,7 @@ struct SMTPClient: Sendable {
             while let a = info {
                 let s = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
                 if s >= 0 {
-                    var tv = timeval(tv_sec: timeout, tv_usec: 0)
-                    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                    if connect(s, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
+                    if (try? Self.arm(s, until: deadline)) != nil, connect(s, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
                         connected = s
                         break
                     }
@@ -85,10 +87,21 @@ struct SMTPClient: Sendable {
 
         func close() { Glibc.close(fd) }
 
+        /// Sets the socket's read and write timeouts to what is left of the session's time.
+        static func arm(_ fd: Int32, until deadline: ContinuousClock.Instant) throws {
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard left > .zero else { throw Failure(reason: "timed out: the SMTP session took longer than its timeout", permanent: false) }
+            let micros = max(1_000, left.components.seconds * 1_000_000 + left.components.attoseconds / 1_000_000_000_000)
+            var tv = timeval(tv_sec: Int(micros / 1_000_000), tv_usec: suseconds_t(micros % 1_000_000))
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
+
         func command(_ line: String, expect codes: Int...) throws {
             let bytes = Array((line + "\r\n").utf8)
             var sent = 0
             while sent < bytes.count {
+                try Self.arm(fd, until: deadline)
                 let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 guard n > 0 else { throw Failure(reason: "connection lost while writing", permanent: false) }
                 sent += n
@@ -118,6 +131,7 @@ struct SMTPClient: Sendable {
                     buffer.removeSubrange(...end)
                     return line
                 }
+                try Self.arm(fd, until: deadline)
                 var chunk = [UInt8](repeating: 0, count: 4096)
                 let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 guard n > 0 else { throw Failure(reason: n == 0 ? "connection closed" : "timed out waiting for the server", permanent: false) }

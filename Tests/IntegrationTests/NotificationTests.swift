@@ -96,6 +96,16 @@ struct NotifyScenario {
         try await publish(EventEnvelope(id: id, type: "escalation.\(standard.lowercased()).breached", property: property, payload: payload))
     }
 
+    /// Publishes a follow-up call falling due, as escalation would: not urgent, so rate limits apply.
+    func followUpDue(tell: [Recipient]) async throws {
+        try await publish(EventEnvelope(type: "followup.complaint.due", property: property, payload: .object([
+            "ticket_id": .string(UUID().uuidString.lowercased()), "ticket_number": .string("T-20261123-0002"), "kind": .string("complaint"),
+            "round": .number(1), "rule_id": .string("F1"), "standard": .string("F1"), "title": .string("Follow-up call"),
+            "step": .number(2), "steps": .number(2), "started_at": .string("2026-11-23T01:00:00Z"), "due_at": .string("2026-11-24T01:00:00Z"),
+            "fired_at": .string("2026-11-24T01:00:00Z"), "firing_lateness_ms": .number(3), "tell": try JSONValue(encoding: tell),
+        ])))
+    }
+
     /// Publishes an event to `propdesk.events` as its service's relay would.
     func publish(_ envelope: EventEnvelope) async throws {
         try await amqp.publish(AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: "\(envelope.type).\(property)",
@@ -174,6 +184,69 @@ extension RealServers {
             try await s.stop()
         }
 
+        @Test func aSecondContactOnTheSameChannelIsReachedWhenTheFirstIsDead() async throws {
+            let s = try await NotifyScenario(roster: [
+                ("supervisor", "customer_service", "Ma", #"[{"channel":"wecom","address":"dead"},{"channel":"wecom","address":"engineering"}]"#),
+            ])
+            try await s.breach(tell: [Recipient(.supervisor, .customerService)])
+            let got = try await s.receiver.wait { $0.contains { $0.path == "/wecom" } }
+            #expect(got.filter { $0.path == "/wecom" }.count == 1)
+            let d = try await eventually("both deliveries on the record") { () -> [(recipient: String, channel: String, state: String, attempts: Int)]? in
+                let d = try await s.deliveries()
+                return d.map(\.state) == ["fell_back", "sent"] ? d : nil
+            }
+            #expect(d.map(\.channel) == ["wecom", "wecom"])
+            try await s.stop()
+        }
+
+        @Test func aMalformedTicketEventIsDeadLetteredWithItsReasonNotAckedSilently() async throws {
+            let s = try await NotifyScenario(roster: [("supervisor", "customer_service", "Zhao", #"[{"channel":"webhook","address":"desk"}]"#)])
+            let type = "ticket.complaint.created"
+            let dead = try await Servers.scratchQueue(s.amqp, exchange: PropDeskTopology.deadLetterExchange, routingKey: "\(type).\(s.property)")
+            let bad = EventEnvelope(type: type, property: s.property, payload: .object(["number": .string("no ticket id or kind")]))
+            try await s.publish(bad)
+            let parked = try await Servers.collect(s.amqp, queue: dead, timeout: .seconds(20)) { all in
+                all.contains { $0.properties.messageID == bad.id.uuidString.lowercased() }
+            }
+            let mine = try #require(parked.first { $0.properties.messageID == bad.id.uuidString.lowercased() })
+            let reason = mine.properties.headers["x-propdesk-rejection-reason"].flatMap { if case .string(let r) = $0 { r } else { nil } }
+            #expect(reason?.contains("ticket_id") == true && reason?.contains("kind") == true, "\(mine.properties.headers)")
+            #expect(try await s.deliveries().isEmpty)
+            try await s.stop()
+        }
+
+        @Test func aBacklogOnARateLimitedRobotDoesNotHoldUpTheSMSBehindIt() async throws {
+            let s = try await NotifyScenario(roster: [
+                ("technician", "engineering", "Qian", #"[{"channel":"wecom","address":"engineering"}]"#),
+                ("supervisor", "customer_service", "Zhao", #"[{"channel":"sms","address":"13800000043"}]"#),
+            ], extra: ["PROPDESK_NOTIFY_RATES": "wecom=0.2,sms=10"])
+            for _ in 0..<12 { try await s.followUpDue(tell: [Recipient(.technician, .engineering)]) }
+            try await eventually("the robot's backlog queued") {
+                try await s.deliveries().filter { $0.channel == "wecom" }.count == 12
+            }
+            try await s.followUpDue(tell: [Recipient(.supervisor, .customerService)])
+            // The robot may send one message every 5 s: its backlog takes a minute. The SMS does not wait for it.
+            let got = try await s.receiver.wait(timeout: .seconds(15)) { $0.contains { $0.path == "/sms" } }
+            #expect(got.contains { $0.path == "/sms" })
+            #expect(got.filter { $0.path == "/wecom" }.count < 12, "the robot's limit held")
+            try await s.stop()
+        }
+
+        @Test func aDeployLetsTheSendInFlightFinishAndRecordsItSentOnce() async throws {
+            let s = try await NotifyScenario(roster: [("supervisor", nil, "Wu", #"[{"channel":"webhook","address":"slow"}]"#)])
+            s.receiver.stall("/slow", for: .seconds(3))
+            try await s.breach(tell: [Recipient(.supervisor, .customerService)])
+            _ = try await s.receiver.wait { $0.contains { $0.path == "/slow" } }
+            // SIGTERM while the receiver is still answering: the send completes and is recorded.
+            s.service.signal(SIGTERM)
+            #expect(try await s.service.wait(timeout: .seconds(30)) == 0, "\(s.service.output.suffix(800))")
+            let d = try await s.deliveries()
+            #expect(d.map(\.state) == ["sent"], "\(d)")
+            #expect(d.first?.attempts == 1)
+            #expect(s.receiver.requests("/slow").count == 1)
+            try await s.stop()
+        }
+
         @Test func aSendCutOffByKill9IsRecordedAsUnknownReportedAndNeverSentAgain() async throws {
             var s = try await NotifyScenario(roster: [("supervisor", nil, "Wu", #"[{"channel":"webhook","address":"slow"}]"#)],
                                              extra: ["PROPDESK_NOTIFY_HTTP_TIMEOUT_SECONDS": "2"])
@@ -245,6 +318,32 @@ extension RealServers {
             #expect(mail.contains("To: zhou@example.com"))
             #expect(mail.contains("Message-ID: <\(id.uuidString.lowercased()).Zhou.email@propdesk>"))
             #expect(try await s.deliveries().map(\.state) == ["sent"])
+            try await s.stop()
+        }
+
+        @Test func aRelayThatAnswersEachStepJustInTimeStillFailsWithinTheTimeoutAndIsNeverInDoubt() async throws {
+            let smtpPort = 28_197
+            let mailbox = FileManager.default.temporaryDirectory.appendingPathComponent("propdesk-mail-\(Servers.unique())")
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/local/smtp-sink.py").path
+            // 1.5 s before each of the session's seven replies: each within the 2 s timeout, 10.5 s in all,
+            // longer than the delivery's lease (2 × 2 s + 5 s).
+            let sink = try Subprocess("/usr/bin/python3", [script, "\(smtpPort)", mailbox.path, "1.5"])
+            defer { sink.signal(SIGTERM) }
+            try await eventually("the slow SMTP sink listening") { sink.output.contains("smtp sink listening") }
+            let s = try await NotifyScenario(roster: [("general_manager", nil, "Zhou", #"[{"channel":"email","address":"zhou@example.com"}]"#)],
+                                             extra: ["PROPDESK_SMTP_URL": "smtp://127.0.0.1:\(smtpPort)", "PROPDESK_SMTP_FROM": "desk@example.com",
+                                                     "PROPDESK_NOTIFY_HTTP_TIMEOUT_SECONDS": "2", "PROPDESK_NOTIFY_MAX_ATTEMPTS": "2"])
+            try await s.breach(tell: [Recipient(.generalManager)], standard: "C3")
+            let d = try await eventually("the delivery given up", timeout: .seconds(40)) { () -> [(recipient: String, channel: String, state: String, attempts: Int)]? in
+                let d = try await s.deliveries()
+                return d.contains { $0.state != "pending" && $0.state != "sending" } ? d : nil
+            }
+            #expect(d.map(\.state) == ["failed"], "\(d)")
+            let errors = try await s.db.query("""
+                SELECT a.outcome, coalesce(a.error, '') FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.property = $1 ORDER BY attempt
+                """, [s.property]).map { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
+            #expect(errors.map(\.0) == ["failed", "failed"])
+            #expect(errors.allSatisfy { $0.1.contains("timed out") }, "\(errors)")
             try await s.stop()
         }
 
