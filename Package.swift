@@ -117,7 +117,7 @@ let package = Package(
         .executableTarget(name: "PropDeskBilling", dependencies: ["ServiceKit"], path: "Services/billing"),
 
         .executableTarget(name: "PropDeskWorker", dependencies: [
-            "DepartmentWorker", "Desk", "Domain", "AMQP",
+            "DepartmentWorker", "Desk", "Domain", "AMQP", "ServiceKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Services/worker"),
 
@@ -147,6 +147,7 @@ let package = Package(
         // Integration tests: real RabbitMQ and PostgreSQL started by deploy/local/stack.
         .testTarget(name: "IntegrationTests", dependencies: [
             "AMQP", "Postgres", "Messaging", "Schema", "ServiceKit", "Desk", "Domain", "ContractSupport", "LocalReceivers", "Notify",
+            "DepartmentWorker",
         ]),
     ],
     swiftLanguageModes: [.v6]

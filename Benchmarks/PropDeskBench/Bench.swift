@@ -119,7 +119,7 @@ struct OutboxBench: AsyncParsableCommand {
         try await amqp.connect()
         let key = "bench.outbox.r\(UUID().uuidString.prefix(8).lowercased())"
         let queue = "bench.outbox.\(key.suffix(8))"
-        try await amqp.declare(PropDeskTopology.shared() + AMQPTopology(
+        try await amqp.declare(PropDeskTopology.shared(.standard) + AMQPTopology(
             queues: [.init(name: queue, type: .quorum, extraArguments: benchQueueExpiry)],
             bindings: [.init(queue: queue, exchange: PropDeskTopology.eventsExchange, routingKey: key + ".#")]))
         let relay = OutboxRelay(postgres: db, amqp: amqp, batchSize: batch, logger: logger)

@@ -37,7 +37,7 @@ struct DeskBench: AsyncParsableCommand {
         let amqp = AMQPConnection(configuration: try AMQPConfiguration(url: try environment("PROPDESK_AMQP_URL"), connectionName: "bench-desk"),
                                   logger: logger)
         try await amqp.connect()
-        try await amqp.declare(PropDeskTopology.shared() + DeskEvents.workQueues(property: property))
+        try await amqp.declare(PropDeskTopology.shared(.standard) + DeskEvents.workQueues(property: property, .standard))
         let queue = DeskEvents.workQueueName(.department(.engineering), property: property)
         let (host, port) = try parseAddress(intake)
 

@@ -37,7 +37,7 @@ struct TimerBench: AsyncParsableCommand {
                                   logger: logger)
         try await amqp.connect()
         let queue = "bench.timers.\(UUID().uuidString.prefix(8).lowercased())"
-        try await amqp.declare(PropDeskTopology.shared() + AMQPTopology(
+        try await amqp.declare(PropDeskTopology.shared(.standard) + AMQPTopology(
             queues: [.init(name: queue, type: .quorum, extraArguments: benchQueueExpiry)],
             bindings: [.init(queue: queue, exchange: PropDeskTopology.eventsExchange, routingKey: "escalation.bench.breached.\(property)")]))
         // Never leave a million deadlines behind to fire tomorrow. The queue is deleted now, not

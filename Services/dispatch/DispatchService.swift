@@ -46,8 +46,7 @@ final class DispatchHandler: EventHandler {
     func prepare(_ event: ReceivedEvent) async throws {
         let property = event.envelope.property
         guard !declared.withLock({ $0.contains(property) }) else { return }
-        try await amqp.declare(DeskEvents.workQueues(property: property, queueType: settings.queueType,
-                                                     deliveryLimit: settings.deliveryLimit))
+        try await amqp.declare(DeskEvents.workQueues(property: property, settings.queues))
         declared.withLock { _ = $0.insert(property) }
     }
 

@@ -4,6 +4,7 @@ import DepartmentWorker
 import Desk
 import Domain
 import Foundation
+import ServiceKit
 import Logging
 
 /// `propdesk-worker`: a department worker at the command line. `take` takes work orders from the
@@ -56,6 +57,8 @@ struct Take: AsyncParsableCommand {
             throw ValidationError("PROPDESK_AMQP_URL is not set (amqp://user:pass@host:port/vhost)")
         }
         let configuration = try AMQPConfiguration(url: rawURL)
+        // The queues are declared exactly as the services declare them.
+        let queues = try Settings.queueArguments(environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning
@@ -65,9 +68,9 @@ struct Take: AsyncParsableCommand {
         let amqp = AMQPConnection(configuration: configuration, logger: logger)
         try await amqp.connect()
         let worker = DepartmentWorker(property: property, queue: queue, amqp: amqp, intake: try identity.intake(), logger: logger)
-        print("waiting for work on \(worker.queueName) as \(identity.worker)")
         let confirm = self.confirm
-        try await worker.take(count: count == 0 ? nil : count, decide: { order in
+        let waiting = "waiting for work on \(worker.queueName) as \(identity.worker)"
+        try await worker.take(count: count == 0 ? nil : count, queues: queues, waiting: { print(waiting); fflush(nil) }, decide: { order in
             Self.show(order)
             guard confirm else { return .accept }
             print("take it? [y/n/q] ", terminator: "")

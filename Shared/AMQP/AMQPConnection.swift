@@ -45,7 +45,7 @@ public final class AMQPConnection: Sendable {
     }
 
     deinit {
-        mailbox.close()
+        for command in mailbox.close() { command.fail(.closed) }
     }
 
     /// True while a connection is up (false while recovering).
@@ -128,7 +128,8 @@ public final class AMQPConnection: Sendable {
     /// Waits (up to 5 s) for outstanding confirms, closes the connection and ends all consumers.
     public func close() async {
         guard started.load(ordering: .relaxed) else {
-            mailbox.close()
+            // Never connected: whatever was asked of it fails now rather than waiting for ever.
+            for command in mailbox.close() { command.fail(.closed) }
             return
         }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in

@@ -13,6 +13,11 @@ import Messaging
 /// ack. A worker that dies before accepting leaves the delivery unacked: the broker gives the
 /// order to the next worker. An order someone else already took (a redelivery after a race) is
 /// acked and skipped, never accepted twice.
+///
+/// Putting an order back (the worker declines it, stops, or cannot reach intake) publishes it
+/// again to the same queue, confirmed, and then acks the delivery in hand: a declined order is
+/// never counted as a failure against the queue's delivery limit, so it is not dead-lettered
+/// while the record still says `assigned`.
 public struct DepartmentWorker: Sendable {
     public enum Decision: Sendable, Equatable {
         case accept
@@ -47,18 +52,20 @@ public struct DepartmentWorker: Sendable {
     public var queueName: String { DeskEvents.workQueueName(queue, property: property) }
 
     /// Takes work orders until `count` are accepted (nil: until `decide` says stop or the task is
-    /// cancelled). `report` sees every outcome as it happens.
-    public func take(count: Int?, queueType: AMQPTopology.QueueType = .quorum,
+    /// cancelled). `waiting` is called once the queue is declared and consumed; `report` sees every
+    /// outcome as it happens.
+    public func take(count: Int?, queues arguments: QueueArguments, waiting: @Sendable () -> Void = {},
                      decide: @Sendable (WorkOrderEventPayload) async -> Decision,
                      report: @Sendable (Outcome) -> Void) async throws {
-        try await amqp.declare(DeskEvents.workQueues(property: property, queueType: queueType))
+        try await amqp.declare(DeskEvents.workQueues(property: property, arguments))
         let consumer = try await amqp.consume(queue: queueName, prefetch: 1)
+        waiting()
         var accepted = 0
         var stopping = false
         for await delivery in consumer {
             guard !stopping else {
                 // Received before the cancel took effect: not ours to keep.
-                delivery.nack(requeue: true)
+                await putBack(delivery)
                 continue
             }
             let (outcome, stop) = await handle(delivery, decide: decide)
@@ -88,7 +95,7 @@ public struct DepartmentWorker: Sendable {
             }
             let decision = await decide(order)
             guard case .accept = decision else {
-                delivery.nack(requeue: true)
+                await putBack(delivery)
                 return (.putBack(order), decision == .stop)
             }
             do {
@@ -103,8 +110,25 @@ public struct DepartmentWorker: Sendable {
             }
         } catch {
             logger.warning("could not take work order; put back", metadata: ["error": "\(error)", "work_order_id": "\(order.workOrderID)"])
-            delivery.nack(requeue: true)
+            await putBack(delivery)
             return (.putBack(order), true)
+        }
+    }
+
+    /// The order back on its queue for the next worker, as a new message (its delivery count
+    /// starts again), then the delivery in hand acked. If the copy cannot be confirmed the
+    /// delivery is requeued instead: the order is never lost.
+    private func putBack(_ delivery: AMQPDelivery) async {
+        let p = delivery.properties
+        let copy = AMQPMessage(exchange: "", routingKey: queueName, body: delivery.body, messageID: p.messageID,
+                               correlationID: p.correlationID, type: p.type, contentType: p.contentType ?? "application/json",
+                               headers: p.headers.filter { !$0.key.hasPrefix("x-") }, timestamp: p.timestamp)
+        do {
+            try await amqp.publish(copy)
+            delivery.ack()
+        } catch {
+            logger.warning("could not put the order back as a new message; requeued", metadata: ["error": "\(error)"])
+            delivery.nack(requeue: true)
         }
     }
 }

@@ -141,16 +141,18 @@ public final class OutboxRelay: Service, Sendable {
     public func relayBatch(source: String? = nil, afterPublish: (@Sendable () async throws -> Void)? = nil) async throws
         -> (published: Int, failed: Int) {
         guard let claim = try await claim(source: source) else { return (0, 0) }
-        let results = await amqp.publish(claim.rows.map(\.message))
+        // The lease is given back on every path; on a failure that rolls back, and the claimed
+        // rows are free for the next batch at once.
         do {
+            let results = await amqp.publish(claim.rows.map(\.message))
             try await afterPublish?()
+            let outcome = try await record(claim, results)
+            await claim.lease.release()
+            return outcome
         } catch {
-            await claim.lease.release()  // rolls back: the claimed rows are free for the next batch at once
+            await claim.lease.release()
             throw error
         }
-        let outcome = try await record(claim, results)
-        await claim.lease.release()
-        return outcome
     }
 
     /// Rows claimed by `lease`'s open transaction: locked against other relays until marked.

@@ -113,6 +113,7 @@ public final class PostgresConnection {
     }
 
     func transactionEnded(committed: Bool) {
+        transactionConn = nil
         if committed, !pendingSignals.isEmpty { signals?.signal(pendingSignals) }
         pendingSignals = []
         memos = [:]
@@ -170,9 +171,21 @@ public final class PostgresConnection {
 
     var socket: Int32 { conn.map { PQsocket($0) } ?? -1 }
 
+    /// The libpq connection the open transaction's statements went to. A transaction never goes
+    /// on on another one: a silent reconnect mid-transaction would run the rest of it outside the
+    /// transaction, committed statement by statement.
+    private var transactionConn: OpaquePointer?
+
     private func connection() throws -> OpaquePointer {
-        if let conn, PQstatus(conn) == CONNECTION_OK { return conn }
-        try open()
+        if inTransaction, let pinned = transactionConn {
+            guard let conn, conn == pinned, PQstatus(conn) == CONNECTION_OK else {
+                throw PostgresError(kind: .connection,
+                                    message: "connection lost in the middle of a transaction: it is rolled back, not continued on a new connection")
+            }
+            return conn
+        }
+        if conn == nil || PQstatus(conn!) != CONNECTION_OK { try open() }
+        if inTransaction { transactionConn = conn }
         return conn!
     }
 

@@ -36,9 +36,8 @@ public enum ServiceRunner {
             throw StartupError(description: "PROPDESK_AMQP_URL: \(error)")
         }
         try await amqp.declare(
-            PropDeskTopology.shared(queueType: settings.queueType)
-                + PropDeskTopology.serviceQueue(definition.queue, bindings: definition.bindings,
-                                                queueType: settings.queueType, deliveryLimit: settings.deliveryLimit))
+            PropDeskTopology.shared(settings.queues)
+                + PropDeskTopology.serviceQueue(definition.queue, bindings: definition.bindings, settings.queues))
 
         let readyLogger = logger
         let context = ServiceContext(settings: settings, postgres: postgres, amqp: amqp, logger: logger, environment: environment)

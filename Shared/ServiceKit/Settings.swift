@@ -1,6 +1,7 @@
 import Foundation
 import AMQP
 import Logging
+import Messaging
 import Postgres
 
 /// A service's configuration, read from `PROPDESK_*` environment variables. Pure: give it any
@@ -13,8 +14,8 @@ public struct Settings: Sendable {
     public var logLevel: Logger.Level
     public var databasePoolSize: Int
     public var prefetch: UInt16
-    public var queueType: AMQPTopology.QueueType
-    public var deliveryLimit: Int
+    /// How queues are declared (`PROPDESK_QUEUE_TYPE`, `PROPDESK_DELIVERY_LIMIT`).
+    public var queues: QueueArguments
     public var outboxBatchSize: Int
     public var migrateOnStart: Bool
     public var shutdownGraceSeconds: Int
@@ -65,8 +66,7 @@ public struct Settings: Sendable {
             logLevel: reader.logLevel("PROPDESK_LOG_LEVEL", default: .info),
             databasePoolSize: reader.int("PROPDESK_DB_POOL_SIZE", default: 4, range: 1...64),
             prefetch: UInt16(reader.int("PROPDESK_AMQP_PREFETCH", default: 50, range: 1...65535)),
-            queueType: reader.choice("PROPDESK_QUEUE_TYPE", default: .quorum),
-            deliveryLimit: reader.int("PROPDESK_DELIVERY_LIMIT", default: 5, range: 1...1000),
+            queues: reader.queueArguments(),
             outboxBatchSize: reader.int("PROPDESK_OUTBOX_BATCH", default: 500, range: 1...10_000),
             migrateOnStart: reader.bool("PROPDESK_MIGRATE_ON_START", default: true),
             shutdownGraceSeconds: reader.int("PROPDESK_SHUTDOWN_GRACE_SECONDS", default: 20, range: 1...600),
@@ -74,6 +74,15 @@ public struct Settings: Sendable {
             instance: instance)
         if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
         return settings
+    }
+
+    /// The queue arguments alone, for programs that declare queues but are not services (the
+    /// worker command): the same variables, read the same way.
+    public static func queueArguments(environment: [String: String]) throws(ConfigurationError) -> QueueArguments {
+        var reader = Reader(environment: environment)
+        let arguments = reader.queueArguments()
+        if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
+        return arguments
     }
 
     static func defaultInstance() -> String {
@@ -159,4 +168,11 @@ public struct Reader {
 
 extension AMQPTopology.QueueType: CaseIterable {
     public static let allCases: [AMQPTopology.QueueType] = [.quorum, .classic]
+}
+
+extension Reader {
+    mutating func queueArguments() -> QueueArguments {
+        QueueArguments(type: choice("PROPDESK_QUEUE_TYPE", default: QueueArguments.standard.type),
+                       deliveryLimit: int("PROPDESK_DELIVERY_LIMIT", default: QueueArguments.standard.deliveryLimit, range: 1...1000))
+    }
 }

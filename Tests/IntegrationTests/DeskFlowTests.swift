@@ -1,5 +1,6 @@
 import AMQP
 import ContractSupport
+import DepartmentWorker
 import Desk
 import Domain
 import Foundation
@@ -26,7 +27,7 @@ struct DeskScenario {
         db = try await Servers.database()
         property = try await Servers.newProperty(db, prefix: "t")
         amqp = try await Servers.connect()
-        try await amqp.declare(DeskEvents.workQueues(property: property))
+        try await amqp.declare(DeskEvents.workQueues(property: property, .standard))
         assigned = try await Servers.scratchQueue(amqp, routingKey: "workorder.*.assigned.\(property)")
         let env = RealServers.ServiceProcessTests.self
         intake = try Subprocess(try env.binary("intake"), ["serve"], environment: env.environment(["PROPDESK_HTTP_PORT": "\(Self.intakePort)"]))
@@ -281,6 +282,51 @@ extension RealServers {
                 #expect(orders.count == 1)
                 #expect(orders.first?["assignee"] as? String == "B")
                 #expect(orders.first?["status"] as? String == "accepted")
+            }
+        }
+
+        @Test func anOrderPutBackMoreOftenThanTheDeliveryLimitStaysOnTheQueueUntilSomeoneTakesIt() async throws {
+            try await DeskScenario.run { s async throws in
+                let id = try #require(try await s.file(["kind": "door_open", "content": "钥匙锁在屋里"]).json["id"] as? String)
+                _ = try await s.workOrders(id, count: 1)
+                let worker = DepartmentWorker(property: s.property, queue: .department(.concierge), amqp: s.amqp,
+                                              intake: IntakeClient(baseURL: URL(string: "http://127.0.0.1:\(DeskScenario.intakePort)")!, staff: "Zhou"),
+                                              logger: Servers.logger)
+                // Declined seven times (the queue's delivery limit is 5), then taken.
+                let offers = Recorder<Int>()
+                let taking = Task {
+                    try await worker.take(count: 1, queues: .standard, decide: { _ in
+                        offers.append(1)
+                        return offers.all.count <= 7 ? .putBack : .accept
+                    }, report: { _ in })
+                }
+                defer { taking.cancel() }
+                try await eventually("the order taken at the eighth offer", timeout: .seconds(30)) {
+                    try await s.workOrders(id, count: 1).first?["status"] as? String == "accepted"
+                }
+                try await taking.value
+                #expect(offers.all.count == 8)
+                #expect(try await s.workOrders(id, count: 1).first?["assignee"] as? String == "Zhou")
+            }
+        }
+
+        @Test func aWorkerOnClassicQueuesDeclaresThemAsTheServicesDoAndWaitsForWork() async throws {
+            try await DeskScenario.run { s async throws in
+                let property = try await Servers.newProperty(s.db, prefix: "c")
+                let classic = QueueArguments(type: .classic, deliveryLimit: 5)
+                try await s.amqp.declare(DeskEvents.workQueues(property: property, classic))   // as dispatch would, with PROPDESK_QUEUE_TYPE=classic
+                let worker = try Subprocess(try RealServers.ServiceProcessTests.binary("propdesk-worker"),
+                                            ["take", "--department", "engineering", "--property", property, "--worker", "Qian"],
+                                            environment: RealServers.ServiceProcessTests.environment(["PROPDESK_QUEUE_TYPE": "classic"]))
+                defer { worker.signal(SIGKILL) }
+                try await eventually("the worker waiting for work, or its error") {
+                    worker.output.contains("waiting for work") || worker.output.lowercased().contains("error")
+                }
+                #expect(!worker.output.contains("PRECONDITION"), "\(worker.output)")
+                #expect(worker.output.contains("waiting for work"), "\(worker.output)")
+                for queue in WorkQueue.all {
+                    _ = try? await s.amqp.delete(queue: DeskEvents.workQueueName(queue, property: property))
+                }
             }
         }
 

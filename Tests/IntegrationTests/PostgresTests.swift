@@ -127,6 +127,25 @@ extension RealServers {
             #expect(await events.next() == .notification(PostgresNotification(channel: channel, payload: "after")))
         }
 
+        @Test func aTransactionWhoseConnectionDiesIsRolledBackNotFinishedOnANewConnection() async throws {
+            let db = try await Servers.database(size: 1)
+            defer { db.shutdown() }
+            let tag = Servers.unique()
+            try await db.execute("CREATE TABLE IF NOT EXISTS test_pinned (tag text NOT NULL, step int NOT NULL)")
+            await #expect(throws: PostgresError.self) {
+                try await db.withTransaction { c in
+                    try c.execute("INSERT INTO test_pinned VALUES ($1, 1)", [tag])
+                    // The server ends this session mid-transaction.
+                    _ = try? c.query("SELECT pg_terminate_backend(pg_backend_pid())")
+                    try c.execute("INSERT INTO test_pinned VALUES ($1, 2)", [tag])
+                }
+            }
+            // Neither step is on the record: the second did not run in autocommit on a new connection.
+            #expect(try await db.query("SELECT count(*) FROM test_pinned WHERE tag = $1", [tag])[0].decode(0, as: Int.self) == 0)
+            // And the pool's next use reconnects as usual.
+            #expect(try await db.query("SELECT 1")[0].decode(0, as: Int.self) == 1)
+        }
+
         @Test func aWrongDatabaseAddressFailsNamingTheURLWithoutThePassword() async throws {
             var config = try Servers.postgresConfiguration()
             config.port = 1

@@ -81,7 +81,7 @@ enum Servers {
     static func scratchQueue(_ amqp: AMQPConnection, exchange: String = PropDeskTopology.eventsExchange, routingKey: String,
                              deliveryLimit: Int? = nil) async throws -> String {
         let queue = "test.\(unique())"
-        try await amqp.declare(PropDeskTopology.shared() + AMQPTopology(
+        try await amqp.declare(PropDeskTopology.shared(.standard) + AMQPTopology(
             queues: [.init(name: queue, type: .quorum, deadLetterExchange: PropDeskTopology.deadLetterExchange, deliveryLimit: deliveryLimit)],
             bindings: [.init(queue: queue, exchange: exchange, routingKey: routingKey)]))
         return queue

@@ -98,7 +98,7 @@ struct EventEnvelopeTests {
 @Suite("Broker topology")
 struct TopologyTests {
     @Test func aServiceQueueIsAQuorumQueueThatDeadLettersPastItsDeliveryLimit() throws {
-        let t = PropDeskTopology.serviceQueue("propdesk.dispatch", bindings: ["ticket.#", "system.#"], deliveryLimit: 5)
+        let t = PropDeskTopology.serviceQueue("propdesk.dispatch", bindings: ["ticket.#", "system.#"], .standard)
         let q = try #require(t.queues.first)
         #expect(q.arguments["x-queue-type"] == .string("quorum"))
         #expect(q.arguments["x-dead-letter-exchange"] == .string(PropDeskTopology.deadLetterExchange))
@@ -108,7 +108,7 @@ struct TopologyTests {
     }
 
     @Test func eventsNoQueueWantsAreKeptInTheUnroutedQueue() throws {
-        let shared = PropDeskTopology.shared()
+        let shared = PropDeskTopology.shared(.standard)
         let events = try #require(shared.exchanges.first { $0.name == PropDeskTopology.eventsExchange })
         #expect(events.arguments["alternate-exchange"] == .string(PropDeskTopology.unroutedExchange))
         #expect(shared.bindings.contains { $0.queue == PropDeskTopology.unroutedQueue && $0.exchange == PropDeskTopology.unroutedExchange })
@@ -116,7 +116,7 @@ struct TopologyTests {
     }
 
     @Test func classicQueuesCarryNoDeliveryLimit() throws {
-        let q = try #require(PropDeskTopology.serviceQueue("q", bindings: [], queueType: .classic).queues.first)
+        let q = try #require(PropDeskTopology.serviceQueue("q", bindings: [], QueueArguments(type: .classic, deliveryLimit: 5)).queues.first)
         #expect(q.arguments["x-delivery-limit"] == nil)
         #expect(q.arguments["x-queue-type"] == .string("classic"))
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Messaging
 import Testing
 @testable import ServiceKit
 
@@ -16,8 +17,7 @@ struct SettingsTests {
         #expect(s.httpPort == 8081)
         #expect(s.databasePoolSize == 4)
         #expect(s.prefetch == 50)
-        #expect(s.queueType == .quorum)
-        #expect(s.deliveryLimit == 5)
+        #expect(s.queues == QueueArguments(type: .quorum, deliveryLimit: 5))
         #expect(s.migrateOnStart)
         #expect(s.amqp.connectionName.hasPrefix("dispatch@"))
     }
