@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "PropDesk",
-    platforms: [.macOS(.v15)],
+    // Linux only (README): the C interop and the sockets use Glibc.
     products: [
         .executable(name: "intake", targets: ["PropDeskIntake"]),
         .executable(name: "dispatch", targets: ["PropDeskDispatch"]),
@@ -49,10 +49,14 @@ let package = Package(
         // Pure domain: no I/O module.
         .target(name: "Domain", path: "Shared/Domain"),
 
+        // The contracts on the wire, pure: event types, routing keys, payloads, broker names,
+        // dedupe-key formats. Checked against docs/asyncapi.yaml by the contract tests.
+        .target(name: "Contracts", dependencies: ["Domain"], path: "Shared/Contracts"),
+
         // Notification logic, pure: who is on duty, which messages an event calls for, quiet hours,
         // retries, the channels' formats, and the message templates (files).
         .target(name: "Notify", dependencies: [
-            "Domain", .product(name: "Mustache", package: "swift-mustache"),
+            "Domain", "Contracts", .product(name: "Mustache", package: "swift-mustache"),
         ], path: "Shared/Notify", resources: [.copy("Templates")]),
 
         // Schema: versioned SQL migrations and the migrator.
@@ -63,14 +67,14 @@ let package = Package(
 
         // Messaging patterns: envelope, topology, outbox, inbox, consumer runner.
         .target(name: "Messaging", dependencies: [
-            "AMQP", "Postgres", "Domain",
+            "AMQP", "Postgres", "Domain", "Contracts",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Shared/Messaging"),
 
         // The desk: tickets, work orders, routing and their events, in PostgreSQL.
-        .target(name: "Desk", dependencies: ["Domain", "Postgres", "Messaging", "AMQP"], path: "Shared/Desk"),
+        .target(name: "Desk", dependencies: ["Domain", "Contracts", "Postgres", "Messaging"], path: "Shared/Desk"),
 
         // Department workers: take work orders from a department's queue, step them through intake.
         .target(name: "DepartmentWorker", dependencies: [
@@ -117,7 +121,7 @@ let package = Package(
         .executableTarget(name: "PropDeskBilling", dependencies: ["ServiceKit"], path: "Services/billing"),
 
         .executableTarget(name: "PropDeskWorker", dependencies: [
-            "DepartmentWorker", "Desk", "Domain", "AMQP", "ServiceKit",
+            "DepartmentWorker", "Desk", "Domain", "AMQP", "ServiceKit", "Contracts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Services/worker"),
 
@@ -132,10 +136,10 @@ let package = Package(
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"]),
-        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit"]),
+        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "ContractSupport"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Domain"]),
-        .testTarget(name: "NotificationServiceTests", dependencies: ["PropDeskNotification", "Notify", "ServiceKit"]),
+        .testTarget(name: "NotificationServiceTests", dependencies: ["PropDeskNotification", "Notify", "ServiceKit", "ContractSupport"]),
         // Contract tests: the API and the events against docs/openapi.yaml and docs/asyncapi.yaml.
         .target(name: "ContractSupport", dependencies: [.product(name: "Yams", package: "Yams")], path: "Tests/ContractSupport"),
         // A real HTTP receiver on loopback for the notification channels (tests and the bench).
@@ -143,7 +147,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/LocalReceivers"),
-        .testTarget(name: "ContractTests", dependencies: ["ContractSupport", "Desk", "Domain", "Messaging", "Notify", "PropDeskIntake"]),
+        .testTarget(name: "ContractTests", dependencies: ["ContractSupport", "Contracts", "Desk", "Domain", "Messaging", "Notify", "PropDeskIntake"]),
         // Integration tests: real RabbitMQ and PostgreSQL started by deploy/local/stack.
         .testTarget(name: "IntegrationTests", dependencies: [
             "AMQP", "Postgres", "Messaging", "Schema", "ServiceKit", "Desk", "Domain", "ContractSupport", "LocalReceivers", "Notify",

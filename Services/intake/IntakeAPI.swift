@@ -86,7 +86,7 @@ struct IntakeAPI: Sendable {
         let parameters: [any PostgresEncodable]
         if let phone {
             guard NewTicket.isPhone(phone) else {
-                throw APIError.badRequest("invalid_format", "phone must be 5–20 digits", field: "phone")
+                throw APIError.badRequest(.invalidFormat, "phone must be 5–20 digits", field: "phone")
             }
             let digits = phone.filter(\.isNumber)
             sql = "SELECT to_jsonb(r) FROM residents r WHERE right(regexp_replace(phone, '[^0-9]', '', 'g'), 11) = right($1, 11) ORDER BY property, building, unit, name"
@@ -95,7 +95,7 @@ struct IntakeAPI: Sendable {
             sql = "SELECT to_jsonb(r) FROM residents r WHERE property = $1 AND building = $2 AND unit = $3 ORDER BY name"
             parameters = [property, building, unit]
         } else {
-            throw APIError.badRequest("required", "give phone, or property, building and unit", field: "phone")
+            throw APIError.badRequest(.required, "give phone, or property, building and unit", field: "phone")
         }
         let residents = try await postgres.withTransaction { c in
             let found = try DeskJSON.rows(c.query(sql, parameters), as: ResidentView.self)
@@ -119,7 +119,7 @@ struct IntakeAPI: Sendable {
         let new = try Self.valid(form.validate(now: Date()))
         let key = request.headers[.idempotencyKey]
         if let key, key.isEmpty || key.count > 255 {
-            throw APIError.badRequest("invalid_format", "Idempotency-Key must be 1–255 characters", field: "Idempotency-Key")
+            throw APIError.badRequest(.invalidFormat, "Idempotency-Key must be 1–255 characters", field: "Idempotency-Key")
         }
         let hash = Self.fingerprint(try DeskJSON.encoder.encode(form))
         // A new ticket is shown as written; a replay as it is now (it may have moved on).
@@ -141,7 +141,7 @@ struct IntakeAPI: Sendable {
         func choice<E: RawRepresentable & CaseIterable>(_ name: String, _: E.Type) throws -> E? where E.RawValue == String {
             guard let raw = q[name] else { return nil }
             guard let value = E(rawValue: raw) else {
-                throw APIError.badRequest("unknown_value",
+                throw APIError.badRequest(.unknownValue,
                     "\(name) must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))", field: name)
             }
             return value
@@ -154,13 +154,13 @@ struct IntakeAPI: Sendable {
         filter.department = try choice("department", Department.self)
         if let overdue = q["overdue"] {
             guard overdue == "true" || overdue == "false" else {
-                throw APIError.badRequest("unknown_value", "overdue is true or false", field: "overdue")
+                throw APIError.badRequest(.unknownValue, "overdue is true or false", field: "overdue")
             }
             filter.overdue = overdue == "true"
         }
         if let limit = q["limit"] {
             guard let n = Int(limit), (1...200).contains(n) else {
-                throw APIError.badRequest("invalid_format", "limit is a number from 1 to 200", field: "limit")
+                throw APIError.badRequest(.invalidFormat, "limit is a number from 1 to 200", field: "limit")
             }
             filter.limit = n
         }
@@ -269,11 +269,11 @@ struct IntakeAPI: Sendable {
         _ = try who(request)
         let query = try FormQuery(request.uri.query)
         guard let property = query["property"], !property.isEmpty else {
-            throw APIError.badRequest("required", "property is required", field: "property")
+            throw APIError.badRequest(.required, "property is required", field: "property")
         }
         func date(_ name: String) throws -> CivilDate? {
             guard let text = query[name] else { return nil }
-            guard let d = CivilDate(text) else { throw APIError.badRequest("invalid_format", "\(name) is a date YYYY-MM-DD", field: name) }
+            guard let d = CivilDate(text) else { throw APIError.badRequest(.invalidFormat, "\(name) is a date YYYY-MM-DD", field: name) }
             return d
         }
         let from = try date("from"), to = try date("to")
@@ -288,7 +288,7 @@ struct IntakeAPI: Sendable {
         }
         switch found {
         case nil: throw APIError(DeskError.notFound("property \(property.prefix(40))"))
-        case .failure(let failure)?: throw APIError(status: .badRequest, code: failure.problems.first?.code ?? "invalid_format",
+        case .failure(let failure)?: throw APIError(status: .badRequest, code: failure.problems.first?.code ?? .invalidFormat,
                                                     message: failure.description, problems: failure.problems)
         case .success(let value)?: return value
         }
@@ -368,15 +368,15 @@ struct IntakeAPI: Sendable {
         do {
             buffer = try await request.collectBody(upTo: maxBody)
         } catch {
-            throw APIError(status: .contentTooLarge, code: "body_too_large", message: "the body is over \(maxBody / 1024) KiB")
+            throw APIError(status: .contentTooLarge, code: .bodyTooLarge, message: "the body is over \(maxBody / 1024) KiB")
         }
         let data = Data(buffer: buffer)
         if !data.isEmpty, !Self.isJSON(request.headers[.contentType]) {
-            throw APIError(status: .unsupportedMediaType, code: "unsupported_media_type",
+            throw APIError(status: .unsupportedMediaType, code: .unsupportedMediaType,
                            message: "send the body as JSON with Content-Type: application/json")
         }
         guard String(validating: data, as: UTF8.self) != nil else {
-            throw APIError.badRequest("invalid_utf8", "the body is not valid UTF-8")
+            throw APIError.badRequest(.invalidUtf8, "the body is not valid UTF-8")
         }
         do {
             return try DeskJSON.decoder.decode(T.self, from: data.isEmpty ? Data("{}".utf8) : data)
@@ -385,7 +385,7 @@ struct IntakeAPI: Sendable {
         } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
             throw fieldError(context)
         } catch {
-            throw APIError.badRequest("invalid_json", "the body is not a JSON object of the documented shape")
+            throw APIError.badRequest(.invalidJson, "the body is not a JSON object of the documented shape")
         }
     }
 
@@ -398,8 +398,8 @@ struct IntakeAPI: Sendable {
 
     private static func fieldError(_ context: DecodingError.Context) -> APIError {
         let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-        return APIError(status: .unprocessableContent, code: "invalid_format", message: "\(field): \(context.debugDescription)",
-                        problems: [Problem(field: field, code: "invalid_format", message: context.debugDescription)])
+        return APIError(status: .unprocessableContent, code: .invalidFormat, message: "\(field): \(context.debugDescription)",
+                        problems: [Problem(field: field, code: .invalidFormat, message: context.debugDescription)])
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
@@ -429,14 +429,14 @@ struct FormQuery {
             func decode(_ raw: Substring) throws -> String {
                 let spaced = raw.replacingOccurrences(of: "+", with: " ")
                 guard let text = spaced.removingPercentEncoding else {
-                    throw APIError.badRequest("invalid_format", "the query string is not percent-encoded UTF-8")
+                    throw APIError.badRequest(.invalidFormat, "the query string is not percent-encoded UTF-8")
                 }
                 return text
             }
             let name = try decode(parts[0])
             let value = parts.count > 1 ? try decode(parts[1]) : ""
             if let bad = FieldCheck.controlCharacter(in: name + value) {
-                throw APIError.badRequest("invalid_format", "\(name.prefix(20)) contains a control character (\(bad))", field: String(name.prefix(20)))
+                throw APIError.badRequest(.invalidFormat, "\(name.prefix(20)) contains a control character (\(bad))", field: String(name.prefix(20)))
             }
             if values[name] == nil { values[name] = value }
         }

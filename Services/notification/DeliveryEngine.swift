@@ -216,7 +216,7 @@ final class DeliveryEngine: Service, Sendable {
                         FROM deliveries d WHERE id = $1
                         """, [d.id])[0]
                     let channel = ChannelKind(rawValue: try next.decode(0, as: String.self)) ?? .console
-                    let key = DeliveryKey.make(event: d.message.eventID, recipient: d.message.recipient, channel: channel,
+                    let key = DeliveryKey.make(event: d.message.eventID, recipient: d.message.recipient, channel: channel.rawValue,
                                                position: try next.decode(1, as: Int.self) + 1)
                     try c.executeLater("""
                         INSERT INTO deliveries (dedupe_key, event_id, event_type, property, ticket_id, audience, recipient, template, channel,

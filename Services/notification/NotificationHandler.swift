@@ -185,5 +185,5 @@ struct Delivery {
     var urgent: Bool
     var notBefore: Date
 
-    var dedupeKey: String { DeliveryKey.make(event: eventID, recipient: recipient, channel: contact.channel, position: 1) }
+    var dedupeKey: String { DeliveryKey.make(event: eventID, recipient: recipient, channel: contact.channel.rawValue, position: 1) }
 }

@@ -15,14 +15,13 @@ enum NotificationService: PropDeskService {
         // Events that queue up are handled in batches of up to 50, a transaction each (group commit).
         consumerConcurrency: 4, consumerBatchSize: 50,
         handler: { context in
-            // Checked by `validate` before the service started.
-            let handler = NotificationHandler(templates: try! MessageTemplates.bundled(),
-                                              quietHours: try! NotifySettings.load(context.environment).quietHours)
+            let handler = NotificationHandler(templates: try MessageTemplates.bundled(),
+                                              quietHours: try NotifySettings.load(context.environment).quietHours)
             return EventRouter([("system.", DiagnosticsHandler())]
                 + ["ticket.", "workorder.", "escalation.", "followup.", "billing."].map { ($0, handler) })
         },
         background: { context in
-            let settings = try! NotifySettings.load(context.environment)
+            let settings = try NotifySettings.load(context.environment)
             return [DeliveryEngine(postgres: context.postgres, channels: Channels(settings: settings, logger: context.logger),
                                    settings: settings, logger: context.logger)]
         },

@@ -24,26 +24,21 @@ struct NotifySettings: Sendable {
     var concurrency: Int
     var httpTimeout: Duration
 
-    static let reference: [(name: String, defaultValue: String?, meaning: String)] = [
-        ("PROPDESK_SMTP_URL", nil, "e-mail: smtp://[user:password@]host:port (plain SMTP, AUTH PLAIN; use a local relay for TLS)"),
-        ("PROPDESK_SMTP_FROM", "propdesk@localhost", "the From address of e-mails"),
-        ("PROPDESK_WEBHOOKS", nil, "generic webhooks: name=https://…;name2=…, the names used as roster addresses"),
-        ("PROPDESK_WECOM_ROBOTS", nil, "WeCom group robots: name=https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…;…"),
-        ("PROPDESK_DINGTALK_ROBOTS", nil, "DingTalk group robots: name=https://oapi.dingtalk.com/robot/send?access_token=…;…"),
-        ("PROPDESK_SMS_URL", nil, "the SMS gateway's URL (POST)"),
-        ("PROPDESK_SMS_BODY", #"{"to":"{{phone}}","text":"{{text}}"}"#, "the gateway's request body; {{phone}} and {{text}} are filled in"),
-        ("PROPDESK_SMS_HEADERS", nil, "extra request headers: Name: value;Name2: value (an API key, say)"),
-        ("PROPDESK_CONSOLE_FILE", nil, "the console channel's file (JSON lines); unset: the log"),
-        ("PROPDESK_NOTIFY_MAX_ATTEMPTS", "5", "sends on one channel before falling back to the person's next, 1–20"),
-        ("PROPDESK_NOTIFY_RETRY_BASE_MS", "1000", "first retry wait, doubling (with jitter) up to 5 minutes, 10–600000"),
-        ("PROPDESK_QUIET_HOURS", "21:00-08:00", "residents hear nothing in these hours (the property's time) unless urgent"),
-        ("PROPDESK_NOTIFY_RATES", "sms=10,email=10,wecom=0.33,dingtalk=0.33", "messages per second per channel; 0 or absent: no limit"),
-        ("PROPDESK_NOTIFY_CONCURRENCY", "32", "sends in flight at once, 1–512"),
-        ("PROPDESK_NOTIFY_HTTP_TIMEOUT_SECONDS", "10", "how long one send may take (an HTTP request, a whole SMTP session), 1–120"),
-    ]
-
     static func load(_ environment: [String: String]) throws(ConfigurationError) -> NotifySettings {
         var reader = Reader(environment: environment)
+        let settings = read(&reader)
+        if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
+        return settings
+    }
+
+    /// Every variable the service reads of its own, with its default (the README's table).
+    static var variables: [Reader.Variable] {
+        var reader = Reader(environment: [:])
+        _ = read(&reader)
+        return reader.variables
+    }
+
+    private static func read(_ reader: inout Reader) -> NotifySettings {
         func url(_ name: String, _ text: String?) -> URL? {
             guard let text else { return nil }
             guard let url = URL(string: text), let scheme = url.scheme, url.host != nil,
@@ -102,7 +97,6 @@ struct NotifySettings: Sendable {
             quietHours: quiet ?? .standard, rates: rates,
             concurrency: reader.int("PROPDESK_NOTIFY_CONCURRENCY", default: 32, range: 1...512),
             httpTimeout: .seconds(reader.int("PROPDESK_NOTIFY_HTTP_TIMEOUT_SECONDS", default: 10, range: 1...120)))
-        if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
         return settings
     }
 

@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import Contracts
 import DepartmentWorker
 import Desk
 import Domain

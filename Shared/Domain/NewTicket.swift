@@ -1,25 +1,42 @@
 import Foundation
 
+/// Every code a request can be refused with, and the two a failure on our side has: the API's
+/// refusals are typed with it, so a code not listed here cannot be sent, and the contract test
+/// holds this list and the OpenAPI document's together.
+public enum ErrorCode: String, CaseIterable, Codable, Sendable {
+    case validationFailed = "validation_failed"
+    case required
+    case unknownValue = "unknown_value"
+    case notAllowed = "not_allowed"
+    case tooLong = "too_long"
+    case invalidFormat = "invalid_format"
+    case invalidUtf8 = "invalid_utf8"
+    case invalidJson = "invalid_json"
+    case unknownProperty = "unknown_property"
+    case idempotencyKeyReused = "idempotency_key_reused"
+    case illegalTransition = "illegal_transition"
+    case forbidden
+    case notFound = "not_found"
+    case bodyTooLarge = "body_too_large"
+    case unsupportedMediaType = "unsupported_media_type"
+    case roleRequired = "role_required"
+    case databaseUnavailable = "database_unavailable"
+    case internalError = "internal_error"
+}
+
 /// One thing wrong with a request, machine-readable (`code`, `field`) and human (`message`).
 public struct Problem: Sendable, Equatable, Codable, CustomStringConvertible {
     public var field: String?
-    public var code: String
+    public var code: ErrorCode
     public var message: String
 
-    public init(field: String?, code: String, message: String) {
+    public init(field: String?, code: ErrorCode, message: String) {
         self.field = field
         self.code = code
         self.message = message
     }
 
     public var description: String { field.map { "\($0): \(message)" } ?? message }
-
-    /// Every code a request can be refused with; the OpenAPI document lists the same set.
-    public static let codes = [
-        "validation_failed", "required", "unknown_value", "not_allowed", "too_long", "invalid_format", "invalid_utf8", "invalid_json",
-        "unknown_property", "idempotency_key_reused", "illegal_transition", "forbidden", "not_found", "body_too_large",
-        "unsupported_media_type", "role_required", "database_unavailable", "internal_error",
-    ]
 }
 
 /// A ticket as the desk files it (I1): the fields of the paper form, as the API receives them.
@@ -85,12 +102,12 @@ public struct TicketForm: Codable, Sendable, Equatable {
         func choice<E: RawRepresentable & CaseIterable>(_ value: String?, _ field: String, required: Bool, _: E.Type) -> E?
             where E.RawValue == String {
             guard let value, !value.isEmpty else {
-                if required { check.add(.init(field: field, code: "required", message: "\(field) is required")) }
+                if required { check.add(.init(field: field, code: .required, message: "\(field) is required")) }
                 return nil
             }
             guard let parsed = E(rawValue: value) else {
                 let shown = FieldCheck.controlCharacter(in: value) == nil ? String(value.prefix(40)) : "(unreadable)"
-                check.add(.init(field: field, code: "unknown_value",
+                check.add(.init(field: field, code: .unknownValue,
                                 message: "\"\(shown)\" is not a \(field); one of \(E.allCases.map(\.rawValue).joined(separator: ", "))"))
                 return nil
             }
@@ -99,7 +116,7 @@ public struct TicketForm: Codable, Sendable, Equatable {
 
         let property = text(self.property, "property", required: true, max: 32)
         if let property, !NewTicket.isPropertyCode(property) {
-            check.add(.init(field: "property", code: "invalid_format", message: "property is a code like sunrise-garden (a–z, 0–9, -)"))
+            check.add(.init(field: "property", code: .invalidFormat, message: "property is a code like sunrise-garden (a–z, 0–9, -)"))
         }
         let kind = choice(kind, "kind", required: true, TicketKind.self)
         let channel = choice(channel ?? "phone", "channel", required: true, IntakeChannel.self)
@@ -113,18 +130,18 @@ public struct TicketForm: Codable, Sendable, Equatable {
         // C6: a complainant is told the result the same day — so a complaint needs a number to call.
         let callerPhone = text(callerPhone, "caller_phone", required: kind == .complaint, max: 32)
         if let callerPhone, !NewTicket.isPhone(callerPhone) {
-            check.add(.init(field: "caller_phone", code: "invalid_format",
+            check.add(.init(field: "caller_phone", code: .invalidFormat,
                             message: "caller_phone must be 5–20 digits, optionally with +, spaces or hyphens"))
         }
         let takenBy = text(takenBy, "taken_by", required: true, max: Self.maxShort)
         if severity != nil, kind != nil, kind != .complaint {
-            check.add(.init(field: "severity", code: "not_allowed", message: "severity is for complaints only"))
+            check.add(.init(field: "severity", code: .notAllowed, message: "severity is for complaints only"))
         }
         if emergencyType != nil, kind != nil, kind != .emergency {
-            check.add(.init(field: "emergency_type", code: "not_allowed", message: "emergency_type is for emergencies only"))
+            check.add(.init(field: "emergency_type", code: .notAllowed, message: "emergency_type is for emergencies only"))
         }
         if let requestedAt, abs(requestedAt.timeIntervalSince(now)) > Self.requestedWindow {
-            check.add(.init(field: "requested_at", code: "invalid_format", message: "requested_at must be within a year of now"))
+            check.add(.init(field: "requested_at", code: .invalidFormat, message: "requested_at must be within a year of now"))
         }
         guard check.problems.isEmpty, let property, let kind, let channel, let content, let takenBy else {
             return .failure(ValidationFailure(problems: check.problems))
@@ -234,7 +251,7 @@ public struct StepForm: Codable, Sendable, Equatable {
             if let to, let queue = WorkQueue(name: to) {
                 destination = queue
             } else {
-                check.add(.init(field: "to", code: to == nil ? "required" : "unknown_value",
+                check.add(.init(field: "to", code: to == nil ? .required : .unknownValue,
                                 message: "to is the department to transfer to: one of \(WorkQueue.all.map(\.name).joined(separator: ", "))"))
             }
         }
@@ -295,12 +312,12 @@ public struct FollowUpForm: Codable, Sendable, Equatable {
     public func validate() -> Result<Outcome, ValidationFailure> {
         var check = FieldCheck()
         let actor = check.text(actor, "actor", required: true, max: TicketForm.maxShort, what: "who made the call")
-        if reached == nil { check.add(.init(field: "reached", code: "required", message: "reached (true or false) is required")) }
+        if reached == nil { check.add(.init(field: "reached", code: .required, message: "reached (true or false) is required")) }
         if reached == true, satisfied == nil {
-            check.add(.init(field: "satisfied", code: "required", message: "satisfied (true or false) is required when the resident was reached"))
+            check.add(.init(field: "satisfied", code: .required, message: "satisfied (true or false) is required when the resident was reached"))
         }
         if reached == false, satisfied != nil {
-            check.add(.init(field: "satisfied", code: "invalid_format", message: "satisfied is only given when the resident was reached"))
+            check.add(.init(field: "satisfied", code: .invalidFormat, message: "satisfied is only given when the resident was reached"))
         }
         let unhappy = reached == true && satisfied == false
         let note = check.text(note, "note", required: unhappy, max: TicketForm.maxContent,
@@ -335,12 +352,12 @@ public struct ExtensionForm: Codable, Sendable, Equatable {
         let actor = check.text(actor, "actor", required: true, max: TicketForm.maxShort, what: "who recorded the agreement")
         if let until {
             if until <= now {
-                check.add(.init(field: "until", code: "invalid_format", message: "until must be in the future"))
+                check.add(.init(field: "until", code: .invalidFormat, message: "until must be in the future"))
             } else if until > now.addingTimeInterval(366 * 86_400) {
-                check.add(.init(field: "until", code: "invalid_format", message: "until must be within a year"))
+                check.add(.init(field: "until", code: .invalidFormat, message: "until must be within a year"))
             }
         } else {
-            check.add(.init(field: "until", code: "required", message: "until (the agreed date-time) is required"))
+            check.add(.init(field: "until", code: .required, message: "until (the agreed date-time) is required"))
         }
         let reason = check.text(reason, "reason", required: true, max: TicketForm.maxContent, what: "what the customer agreed to")
         guard check.problems.isEmpty, let actor, let until, let reason else { return .failure(ValidationFailure(problems: check.problems)) }

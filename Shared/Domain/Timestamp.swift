@@ -74,16 +74,16 @@ public struct FieldCheck {
         let trimmed = value?.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let trimmed, !trimmed.isEmpty else {
             if required {
-                problems.append(.init(field: field, code: "required", message: what.map { "\(field) (\($0)) is required" } ?? "\(field) is required"))
+                problems.append(.init(field: field, code: .required, message: what.map { "\(field) (\($0)) is required" } ?? "\(field) is required"))
             }
             return nil
         }
         if let bad = Self.controlCharacter(in: trimmed) {
-            problems.append(.init(field: field, code: "invalid_format", message: "\(field) contains a control character (\(bad)); it is not stored"))
+            problems.append(.init(field: field, code: .invalidFormat, message: "\(field) contains a control character (\(bad)); it is not stored"))
             return nil
         }
         if trimmed.count > max {
-            problems.append(.init(field: field, code: "too_long", message: "\(field) is \(trimmed.count) characters; at most \(max)"))
+            problems.append(.init(field: field, code: .tooLong, message: "\(field) is \(trimmed.count) characters; at most \(max)"))
             return nil
         }
         return trimmed

@@ -338,11 +338,11 @@ public struct ReportPeriod: Sendable, Equatable {
         let from = from ?? to.adding(days: -defaultDays)
         var problems: [Problem] = []
         for (field, day) in [("from", from), ("to", to)] where !CivilDate.plausibleYears.contains(day.components.year) {
-            problems.append(.init(field: field, code: "invalid_format",
+            problems.append(.init(field: field, code: .invalidFormat,
                                   message: "\(field) must be a date in the years \(CivilDate.plausibleYears.lowerBound)–\(CivilDate.plausibleYears.upperBound)"))
         }
         if problems.isEmpty, from >= to {
-            problems.append(.init(field: "from", code: "invalid_format", message: "from must be before to"))
+            problems.append(.init(field: "from", code: .invalidFormat, message: "from must be before to"))
         }
         return problems.isEmpty ? .success(ReportPeriod(from: from, to: to)) : .failure(ValidationFailure(problems: problems))
     }

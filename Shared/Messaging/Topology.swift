@@ -1,14 +1,8 @@
 import AMQP
+// The wire contracts (event names, payloads, broker names) come with Messaging: whoever puts
+// events on the wire or takes them off uses them.
+@_exported import Contracts
 
-/// The broker layout every PropDesk service shares.
-///
-/// - `propdesk.events` (topic): every domain event, routing key = event type. Unroutable events go
-///   to its alternate exchange `propdesk.unrouted` (fanout) and wait in queue `propdesk.unrouted`,
-///   so an event no queue was bound for is kept, not dropped.
-/// - `propdesk.dlx` (topic) → queue `propdesk.dead-letter` (binding `#`): poison messages, both
-///   those a consumer rejects with a reason header and those over a queue's delivery limit.
-/// - one queue per service, `propdesk.<service>`, durable (quorum by default), dead-lettering to
-///   `propdesk.dlx`, with a delivery limit.
 /// How every PropDesk queue is declared, services' and workers' alike: one value, read from
 /// `PROPDESK_QUEUE_TYPE` and `PROPDESK_DELIVERY_LIMIT` (ServiceKit's settings). A queue declared
 /// twice with other arguments is refused by the broker (406 PRECONDITION_FAILED), so nothing
@@ -27,19 +21,7 @@ public struct QueueArguments: Sendable, Equatable {
     public static let standard = QueueArguments(type: .quorum, deliveryLimit: 5)
 }
 
-public enum PropDeskTopology {
-    public static let eventsExchange = "propdesk.events"
-    public static let unroutedExchange = "propdesk.unrouted"
-    public static let unroutedQueue = "propdesk.unrouted"
-    public static let deadLetterExchange = "propdesk.dlx"
-    public static let deadLetterQueue = "propdesk.dead-letter"
-
-    /// Header a consumer sets when it dead-letters a message itself: why it was refused.
-    public static let rejectionReasonHeader = "x-propdesk-rejection-reason"
-    public static let rejectedByHeader = "x-propdesk-rejected-by"
-    public static let originalExchangeHeader = "x-propdesk-original-exchange"
-    public static let originalRoutingKeyHeader = "x-propdesk-original-routing-key"
-
+extension PropDeskTopology {
     public static func shared(_ arguments: QueueArguments) -> AMQPTopology {
         AMQPTopology(
             exchanges: [
@@ -56,8 +38,6 @@ public enum PropDeskTopology {
                 .init(queue: deadLetterQueue, exchange: deadLetterExchange, routingKey: "#"),
             ])
     }
-
-    public static func queueName(service: String) -> String { "propdesk.\(service)" }
 
     /// A service's own queue, bound to `propdesk.events` with each routing-key pattern.
     public static func serviceQueue(_ queue: String, bindings: [String], _ arguments: QueueArguments) -> AMQPTopology {

@@ -1,16 +1,5 @@
 import Foundation
 
-/// A delivery's dedupe key, the one format (the receiver sees it as the webhook's
-/// `Idempotency-Key` and the e-mail's `Message-ID`): `<event id>/<recipient>/<channel>` for the
-/// person's first contact, `…/<channel>/<n>` for their n-th, a fallback. A second contact on the
-/// same channel is a delivery of its own, never a collision with the first.
-public enum DeliveryKey {
-    public static func make(event: UUID, recipient: String, channel: ChannelKind, position: Int) -> String {
-        let key = "\(event.uuidString.lowercased())/\(recipient)/\(channel.rawValue)"
-        return position <= 1 ? key : key + "/\(position)"
-    }
-}
-
 /// A message ready for a channel: who, where, what.
 public struct OutgoingMessage: Sendable, Equatable {
     /// ``DeliveryKey``: the receiver can use it to drop a repeat (webhook header

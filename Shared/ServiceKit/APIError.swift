@@ -8,7 +8,7 @@ import Hummingbird
 /// `problems` names each field that was wrong. Nothing is stored when a request is refused.
 public struct APIError: HTTPResponseError {
     public let status: HTTPResponse.Status
-    public let code: String
+    public let code: ErrorCode
     public let message: String
     public var problems: [Problem] = []
     /// Seconds, for a 429 or 503.
@@ -21,24 +21,24 @@ public struct APIError: HTTPResponseError {
     }
 
     public static func validation(_ failure: ValidationFailure) -> APIError {
-        let code = failure.problems.count == 1 ? failure.problems[0].code : "validation_failed"
+        let code = failure.problems.count == 1 ? failure.problems[0].code : .validationFailed
         return APIError(status: .unprocessableContent, code: code, message: failure.description, problems: failure.problems)
     }
 
-    public static func badRequest(_ code: String, _ message: String, field: String? = nil) -> APIError {
+    public static func badRequest(_ code: ErrorCode, _ message: String, field: String? = nil) -> APIError {
         APIError(status: .badRequest, code: code, message: message,
                  problems: [Problem(field: field, code: code, message: message)])
     }
 
     public static func forbidden(_ role: StaffRole, _ step: String) -> APIError {
-        APIError(status: .forbidden, code: "forbidden", message: "a \(role.rawValue.replacingOccurrences(of: "_", with: " ")) may not \(step)")
+        APIError(status: .forbidden, code: .forbidden, message: "a \(role.rawValue.replacingOccurrences(of: "_", with: " ")) may not \(step)")
     }
 
     public static func notFound(_ what: String) -> APIError {
-        APIError(status: .notFound, code: "not_found", message: "\(what) not found")
+        APIError(status: .notFound, code: .notFound, message: "\(what) not found")
     }
 
-    public init(status: HTTPResponse.Status, code: String, message: String, problems: [Problem] = []) {
+    public init(status: HTTPResponse.Status, code: ErrorCode, message: String, problems: [Problem] = []) {
         self.status = status
         self.code = code
         self.message = message
@@ -56,12 +56,12 @@ public enum StaffHeaders {
 
     public static func identify(_ request: Request) throws -> (staff: String, role: StaffRole) {
         guard let roleName = request.headers[role], !roleName.isEmpty else {
-            throw APIError(status: .unauthorized, code: "role_required",
+            throw APIError(status: .unauthorized, code: .roleRequired,
                            message: "say who is calling: X-PropDesk-Role is required (one of \(StaffRole.allCases.map(\.rawValue).joined(separator: ", ")))",
-                           problems: [Problem(field: "X-PropDesk-Role", code: "role_required", message: "X-PropDesk-Role is required")])
+                           problems: [Problem(field: "X-PropDesk-Role", code: .roleRequired, message: "X-PropDesk-Role is required")])
         }
         guard let parsed = StaffRole(rawValue: roleName) else {
-            throw APIError.badRequest("unknown_value",
+            throw APIError.badRequest(.unknownValue,
                 "X-PropDesk-Role must be one of \(StaffRole.allCases.map(\.rawValue).joined(separator: ", "))", field: "X-PropDesk-Role")
         }
         var check = FieldCheck()

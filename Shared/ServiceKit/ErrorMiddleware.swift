@@ -24,7 +24,7 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("database unavailable", metadata: [
                 "method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)",
             ])
-            var response = try ErrorBody.response(status: .serviceUnavailable, code: "database_unavailable",
+            var response = try ErrorBody.response(status: .serviceUnavailable, code: .databaseUnavailable,
                                                   message: "the database cannot be reached just now; nothing was changed — try again shortly")
             response.headers[.retryAfter] = "\(Self.retryAfterSeconds)"
             return response
@@ -34,7 +34,7 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("request failed", metadata: [
                 "method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(String(reflecting: error))",
             ])
-            return try ErrorBody.response(status: .internalServerError, code: "internal_error",
+            return try ErrorBody.response(status: .internalServerError, code: .internalError,
                                           message: "something went wrong on our side; it is logged (request \(context.id))")
         }
     }
@@ -42,7 +42,7 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// The JSON body of every refusal and failure: `{"code": …, "message": …, "problems": [...]}`.
 public struct ErrorBody: Encodable {
-    public var code: String
+    public var code: ErrorCode
     public var message: String
     public var problems: [Problem]
 
@@ -52,7 +52,7 @@ public struct ErrorBody: Encodable {
         return e
     }()
 
-    public static func response(status: HTTPResponse.Status, code: String, message: String, problems: [Problem] = []) throws -> Response {
+    public static func response(status: HTTPResponse.Status, code: ErrorCode, message: String, problems: [Problem] = []) throws -> Response {
         let body = try encoder.encode(ErrorBody(code: code, message: message, problems: problems))
         return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(bytes: body)))

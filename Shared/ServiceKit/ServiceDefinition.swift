@@ -31,11 +31,13 @@ public struct ServiceDefinition: Sendable {
     /// The most deliveries one consumer transaction handles when they queue up (group commit,
     /// see ``MessageConsumer``); 1: a transaction per delivery.
     public let consumerBatchSize: Int
-    public let makeHandler: @Sendable (ServiceContext) -> any EventHandler
+    /// The handler; an error here (a template or setting it could not load) stops the start with
+    /// that error, like a bad setting.
+    public let makeHandler: @Sendable (ServiceContext) throws -> any EventHandler
     public let routes: @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void
     /// Long-running work of the service's own besides consuming (escalation's timer engine),
     /// started after the consumer and stopped before it.
-    public let background: @Sendable (ServiceContext) -> [any Service]
+    public let background: @Sendable (ServiceContext) throws -> [any Service]
     /// Checks the service's own settings and files before anything connects: a problem stops the
     /// start with a clear error (``ConfigurationError``), so the closures above may rely on them.
     public let validate: @Sendable ([String: String]) throws -> Void
@@ -45,9 +47,9 @@ public struct ServiceDefinition: Sendable {
 
     public init(name: String, summary: String, defaultHTTPPort: Int, bindings: [String], consumerConcurrency: Int = 1, consumerBatchSize: Int = 1,
                 brokerRequiredForReady: Bool = true,
-                handler makeHandler: @escaping @Sendable (ServiceContext) -> any EventHandler,
+                handler makeHandler: @escaping @Sendable (ServiceContext) throws -> any EventHandler,
                 routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void = { _, _ in },
-                background: @escaping @Sendable (ServiceContext) -> [any Service] = { _ in [] },
+                background: @escaping @Sendable (ServiceContext) throws -> [any Service] = { _ in [] },
                 validate: @escaping @Sendable ([String: String]) throws -> Void = { _ in }) {
         self.name = name
         self.summary = summary

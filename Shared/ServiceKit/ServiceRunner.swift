@@ -42,8 +42,18 @@ public enum ServiceRunner {
         let readyLogger = logger
         let context = ServiceContext(settings: settings, postgres: postgres, amqp: amqp, logger: logger, environment: environment)
         let relay = OutboxRelay(postgres: postgres, amqp: amqp, batchSize: settings.outboxBatchSize, logger: logger)
+        let handler: any EventHandler
+        let background: [any Service]
+        do {
+            handler = try definition.makeHandler(context)
+            background = try definition.background(context)
+        } catch {
+            await amqp.close()
+            postgres.shutdown()
+            throw StartupError(description: "\(definition.name) could not start: \(error)")
+        }
         let consumer = MessageConsumer(name: definition.name, queue: definition.queue, amqp: amqp, postgres: postgres,
-                                       handler: definition.makeHandler(context), prefetch: settings.prefetch,
+                                       handler: handler, prefetch: settings.prefetch,
                                        concurrency: min(definition.consumerConcurrency, settings.databasePoolSize),
                                        batchSize: definition.consumerBatchSize, logger: logger)
         let router = Router()
@@ -65,7 +75,7 @@ public enum ServiceRunner {
                 .init(service: Retention(postgres: postgres, days: settings.retentionDays, logger: logger)),
                 .init(service: relay),
                 .init(service: consumer),
-            ] + definition.background(context).map { .init(service: $0) } + [
+            ] + background.map { .init(service: $0) } + [
                 .init(service: http),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

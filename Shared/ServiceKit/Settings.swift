@@ -22,33 +22,28 @@ public struct Settings: Sendable {
     public var retentionDays: Int
     public var instance: String
 
-    /// Every setting: name, default (nil = required), meaning. The README's table is checked
-    /// against this list by a test.
-    public static let reference: [(name: String, defaultValue: String?, meaning: String)] = [
-        ("PROPDESK_AMQP_URL", nil, "RabbitMQ: amqp://user:password@host:port/vhost[?heartbeat=10&connection_timeout=5&reply_timeout=30]"),
-        ("PROPDESK_DATABASE_URL", nil, "PostgreSQL: postgres://user:password@host:port/database[?connect_timeout=5]"),
-        ("PROPDESK_HTTP_HOST", "127.0.0.1", "address the health/metrics (and API) server binds"),
-        ("PROPDESK_HTTP_PORT", "per service: intake 8080, dispatch 8081, escalation 8082, notification 8083, billing 8084", "its port"),
-        ("PROPDESK_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
-        ("PROPDESK_DB_POOL_SIZE", "4", "PostgreSQL connections (threads) per process, 1–64"),
-        ("PROPDESK_AMQP_PREFETCH", "50", "unacknowledged deliveries a consumer may hold, 1–65535"),
-        ("PROPDESK_QUEUE_TYPE", "quorum", "quorum or classic (delivery limits need quorum)"),
-        ("PROPDESK_DELIVERY_LIMIT", "5", "deliveries before a failing message is dead-lettered, 1–1000"),
-        ("PROPDESK_OUTBOX_BATCH", "500", "events the outbox relay publishes per confirm batch, 1–10000"),
-        ("PROPDESK_MIGRATE_ON_START", "true", "apply pending migrations when the service starts (true/false)"),
-        ("PROPDESK_SHUTDOWN_GRACE_SECONDS", "20", "how long a graceful shutdown may take before work is cancelled, 1–600"),
-        ("PROPDESK_RETENTION_DAYS", "7", "published outbox rows and handled inbox rows are deleted after this many days, 1–3650"),
-        ("PROPDESK_INSTANCE", "hostname-pid", "this replica's name in logs and broker connection names"),
-    ]
-
     /// `needsBroker: false` is for commands that touch only the database (`migrate`, `ping`):
     /// `PROPDESK_AMQP_URL` is then optional, though still checked when set.
     public static func load(service: String, defaultHTTPPort: Int, environment: [String: String],
                             needsBroker: Bool = true) throws(ConfigurationError) -> Settings {
         var reader = Reader(environment: environment)
+        let settings = read(&reader, service: service, defaultHTTPPort: defaultHTTPPort, needsBroker: needsBroker)
+        if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
+        return settings
+    }
+
+    /// Every variable the services read, with its default: what the README's table must show.
+    /// The reading code is the one declaration; nothing keeps a second list.
+    public static var variables: [Reader.Variable] {
+        var reader = Reader(environment: [:])
+        _ = read(&reader, service: "any", defaultHTTPPort: 8080, needsBroker: true)
+        return reader.variables
+    }
+
+    private static func read(_ reader: inout Reader, service: String, defaultHTTPPort: Int, needsBroker: Bool) -> Settings {
         let amqpURL = needsBroker ? reader.required("PROPDESK_AMQP_URL") : reader.optional("PROPDESK_AMQP_URL")
         let databaseURL = reader.required("PROPDESK_DATABASE_URL")
-        let instance = environment["PROPDESK_INSTANCE"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultInstance()
+        let instance = reader.optional("PROPDESK_INSTANCE") ?? Self.defaultInstance()
         var amqp = AMQPConfiguration()
         if let amqpURL {
             do { amqp = try AMQPConfiguration(url: amqpURL, connectionName: "\(service)@\(instance)") }
@@ -72,7 +67,6 @@ public struct Settings: Sendable {
             shutdownGraceSeconds: reader.int("PROPDESK_SHUTDOWN_GRACE_SECONDS", default: 20, range: 1...600),
             retentionDays: reader.int("PROPDESK_RETENTION_DAYS", default: 7, range: 1...3650),
             instance: instance)
-        if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
         return settings
     }
 
@@ -105,13 +99,28 @@ public struct Reader {
     let environment: [String: String]
     public private(set) var problems: [String] = []
 
+    /// A variable as it was read: its name and the default it falls back to (`required` for one
+    /// that has none and must be set, nil for one that may be left unset).
+    public struct Variable: Sendable, Equatable {
+        public var name: String
+        public var defaultValue: String?
+    }
+
+    /// Every variable read so far, in order: the declaration the README's table is checked against.
+    public private(set) var variables: [Variable] = []
+
     public init(environment: [String: String]) {
         self.environment = environment
+    }
+
+    private mutating func declare(_ name: String, _ defaultValue: String?) {
+        if !variables.contains(where: { $0.name == name }) { variables.append(Variable(name: name, defaultValue: defaultValue)) }
     }
 
     public mutating func problem(_ name: String, _ message: String) { problems.append("\(name): \(message)") }
 
     public mutating func required(_ name: String) -> String? {
+        declare(name, "required")
         guard let value = environment[name], !value.isEmpty else {
             problem(name, "is required and not set")
             return nil
@@ -119,15 +128,18 @@ public struct Reader {
         return value
     }
 
-    public func optional(_ name: String) -> String? {
-        environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    public mutating func optional(_ name: String) -> String? {
+        declare(name, nil)
+        return environment[name].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    public func string(_ name: String, default value: String) -> String {
-        environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? value
+    public mutating func string(_ name: String, default value: String) -> String {
+        declare(name, value)
+        return environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? value
     }
 
     public mutating func int(_ name: String, default value: Int, range: ClosedRange<Int>) -> Int {
+        declare(name, "\(value)")
         guard let text = environment[name], !text.isEmpty else { return value }
         guard let v = Int(text), range.contains(v) else {
             problem(name, "must be a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(text)\"")
@@ -137,6 +149,7 @@ public struct Reader {
     }
 
     public mutating func bool(_ name: String, default value: Bool) -> Bool {
+        declare(name, "\(value)")
         guard let text = environment[name], !text.isEmpty else { return value }
         switch text.lowercased() {
         case "true", "1", "yes": return true
@@ -148,6 +161,7 @@ public struct Reader {
     }
 
     public mutating func logLevel(_ name: String, default value: Logger.Level) -> Logger.Level {
+        declare(name, value.rawValue)
         guard let text = environment[name], !text.isEmpty else { return value }
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
             problem(name, "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
@@ -157,6 +171,7 @@ public struct Reader {
     }
 
     public mutating func choice<T: RawRepresentable & CaseIterable>(_ name: String, default value: T) -> T where T.RawValue == String {
+        declare(name, value.rawValue)
         guard let text = environment[name], !text.isEmpty else { return value }
         guard let v = T(rawValue: text.lowercased()) else {
             problem(name, "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")

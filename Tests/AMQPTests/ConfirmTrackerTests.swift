@@ -78,7 +78,7 @@ struct ConfirmTrackerTests {
         #expect(t.pendingCount == 1)
     }
 
-    @Test func manyConfirmsKeepOrderAcrossCompaction() {
+    @Test func twentyThousandConfirmsInOverlappingBatchesAreEachReportedOnceInOrder() {
         var t = ConfirmTracker<Int>()
         var confirmed: [Int] = []
         for i in 1...20_000 {

@@ -21,7 +21,7 @@ struct ConnectionStateMachineTests {
         #expect(m.state == .closed)
     }
 
-    @Test func aLostConnectionFailsInFlightWorkThenReconnectsAndResumes() {
+    @Test func aLostConnectionSaysToFailWhatIsInFlightThenReconnectsAndResumes() {
         var m = ConnectionStateMachine()
         _ = m.start()
         _ = m.connectSucceeded()

@@ -19,8 +19,10 @@ struct ContractTests {
         #expect(document.operations.subtracting(served).isEmpty, "documented but not served")
     }
 
-    @Test func everyErrorCodeTheAPICanGiveIsDocumented() throws {
-        #expect(try OpenAPIDocument().errorCodes == Set(Problem.codes))
+    /// Every refusal and failure is typed with `ErrorCode` (`APIError`, `Problem`, `ErrorBody`
+    /// take nothing else), so its cases are the codes the services can send.
+    @Test func everyErrorCodeTheAPICanGiveIsDocumentedAndNoOther() throws {
+        #expect(try OpenAPIDocument().errorCodes == Set(ErrorCode.allCases.map(\.rawValue)))
     }
 
     @Test func theDocumentedEnumerationsAreTheOnesTheCodeAccepts() throws {

@@ -29,7 +29,7 @@ struct TicketFormTests {
         var form = Self.complaint
         form.kind = "haunting"
         let p = problems(form)
-        #expect(p.map(\.code) == ["unknown_value"])
+        #expect(p.map(\.code) == [.unknownValue])
         #expect(p.first?.field == "kind")
         #expect(p.first?.message.contains("complaint, repair, emergency") == true)
     }
@@ -37,7 +37,7 @@ struct TicketFormTests {
     @Test func aComplaintWithoutAPhoneToCallBackIsRefused_C6() {
         var form = Self.complaint
         form.callerPhone = "  "
-        #expect(problems(form) == [Problem(field: "caller_phone", code: "required", message: "caller_phone is required")])
+        #expect(problems(form) == [Problem(field: "caller_phone", code: .required, message: "caller_phone is required")])
         var inquiry = form
         inquiry.kind = "inquiry"
         #expect(problems(inquiry).isEmpty)
@@ -46,7 +46,7 @@ struct TicketFormTests {
     @Test func oversizedContentIsRefusedWithItsLength() {
         var form = Self.complaint
         form.content = String(repeating: "噪", count: TicketForm.maxContent + 1)
-        #expect(problems(form).map(\.code) == ["too_long"])
+        #expect(problems(form).map(\.code) == [.tooLong])
     }
 
     @Test func everyProblemIsReportedAtOnce() {
@@ -61,7 +61,7 @@ struct TicketFormTests {
         form.emergencyType = "stopped_lift"
         #expect(problems(form).isEmpty)
         form.kind = "repair"
-        #expect(problems(form).map(\.code) == ["not_allowed"])
+        #expect(problems(form).map(\.code) == [.notAllowed])
     }
 
     @Test func severityIsForComplaintsOnly() {
@@ -75,7 +75,7 @@ struct TicketFormTests {
     func aPropertyCodeIsLowerCaseLettersDigitsAndHyphens(code: String) {
         var form = Self.complaint
         form.property = code
-        #expect(problems(form).map(\.code) == ["invalid_format"])
+        #expect(problems(form).map(\.code) == [.invalidFormat])
     }
 
     @Test func aTicketNumberIsReadableOnThePhone_I1() {
@@ -104,7 +104,7 @@ struct TicketFormTests {
         case "category": form.category = poisoned
         default: form.takenBy = poisoned
         }
-        #expect(problems(form) == [Problem(field: field, code: "invalid_format",
+        #expect(problems(form) == [Problem(field: field, code: .invalidFormat,
                                            message: "\(field) contains a control character (U+0000); it is not stored")])
     }
 
@@ -116,7 +116,7 @@ struct TicketFormTests {
                 continue
             }
             #expect(failure.problems.map(\.field) == [field])
-            #expect(failure.problems.map(\.code) == ["invalid_format"])
+            #expect(failure.problems.map(\.code) == [.invalidFormat])
         }
         #expect((try? FollowUpForm(actor: "Li", reached: true, satisfied: false, note: "脏\u{0}").validate().get()) == nil)
         #expect((try? ExtensionForm(actor: "Li", until: Self.now.addingTimeInterval(60), reason: "\u{0}").validate(now: Self.now).get()) == nil)

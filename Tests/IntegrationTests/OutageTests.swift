@@ -1,5 +1,6 @@
 import AMQP
 import Domain
+import Messaging
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -58,7 +59,11 @@ extension RealServers {
                     throw error
                 }
                 try await Servers.stack("start-rabbitmq")
-                let orders = try await s.onQueue(.department(.engineering))
+                // Intake's relay and dispatch reconnect with their back-off; the order arrives when they have.
+                try await eventually("the test's own broker connection back", timeout: .seconds(60)) { s.amqp.isConnected }
+                let arrived = try await Servers.collect(s.amqp, queue: DeskEvents.workQueueName(.department(.engineering), property: s.property),
+                                                        idle: .seconds(45), timeout: .seconds(60), until: { $0.count >= 1 })
+                let orders = try arrived.map { try EventEnvelope.decode($0.body).decodePayload(WorkOrderEventPayload.self) }
                 #expect(orders.map { $0.ticketID.uuidString.lowercased() } == [try #require(ticket).lowercased()])
             }
         }
