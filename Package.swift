@@ -76,6 +76,9 @@ let package = Package(
         // The desk: tickets, work orders, routing and their events, in PostgreSQL.
         .target(name: "Desk", dependencies: ["Domain", "Contracts", "Postgres", "Messaging"], path: "Shared/Desk"),
 
+        // Reports from the record, read-only (they can run on a standby).
+        .target(name: "Reports", dependencies: ["Domain", "Postgres"], path: "Shared/Reports"),
+
         // Department workers: take work orders from a department's queue, step them through intake.
         .target(name: "DepartmentWorker", dependencies: [
             "Desk", "AMQP", "Messaging", "Domain",
@@ -96,7 +99,7 @@ let package = Package(
 
         // The five services.
         .executableTarget(name: "PropDeskIntake", dependencies: [
-            "ServiceKit", "Desk",
+            "ServiceKit", "Desk", "Reports",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ], path: "Services/intake"),

@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import Messaging
 import Postgres
+import Reports
 import ServiceKit
 
 /// The phone desk's HTTP API. ``routes`` is the whole surface; `docs/openapi.yaml` describes the
@@ -17,6 +18,8 @@ import ServiceKit
 /// never show them, and every unmasked read is written to `access_log`.
 struct IntakeAPI: Sendable {
     let postgres: PostgresClient
+    /// Read-only, for the reports (``Reports``).
+    let reports: PostgresClient
     let logger: Logger
 
     /// Request bodies over this are refused with 413 before they are read.
@@ -277,7 +280,7 @@ struct IntakeAPI: Sendable {
             return d
         }
         let from = try date("from"), to = try date("to")
-        let found = try await postgres.withConnection { c -> Result<T, ValidationFailure>? in
+        let found = try await reports.withConnection { c -> Result<T, ValidationFailure>? in
             guard let period = try Reports.period(property: property, from: from, to: to, now: Date(), on: c) else { return nil }
             switch period {
             case .failure(let failure): return .failure(failure)

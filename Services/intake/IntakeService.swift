@@ -1,3 +1,4 @@
+import Postgres
 import ServiceKit
 
 /// Intake — the phone desk's HTTP API: tickets in, on the record. Every ticket and every step on
@@ -13,7 +14,9 @@ enum IntakeService: PropDeskService {
         brokerRequiredForReady: false,
         handler: { _ in DiagnosticsHandler() },
         routes: { router, context in
-            IntakeAPI(postgres: context.postgres, logger: context.logger).register(on: router)
+            // Reports read on a connection of their own, read-only (a standby's, when configured).
+            let reports = PostgresClient(configuration: context.settings.reportsDatabase, size: 2, logger: context.logger)
+            IntakeAPI(postgres: context.postgres, reports: reports, logger: context.logger).register(on: router)
         })
 }
 

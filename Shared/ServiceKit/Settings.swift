@@ -9,6 +9,9 @@ import Postgres
 public struct Settings: Sendable {
     public var amqp: AMQPConfiguration
     public var database: PostgresConfiguration
+    /// Where reports read (`PROPDESK_REPORTS_DATABASE_URL`, a standby's say; default the
+    /// database itself), always read-only.
+    public var reportsDatabase: PostgresConfiguration
     public var httpHost: String
     public var httpPort: Int
     public var logLevel: Logger.Level
@@ -54,8 +57,15 @@ public struct Settings: Sendable {
             do { database = try PostgresConfiguration(url: databaseURL, applicationName: "propdesk-\(service)") }
             catch { reader.problem("PROPDESK_DATABASE_URL", "\(error)") }
         }
+        var reportsDatabase = database
+        if let reportsURL = reader.optional("PROPDESK_REPORTS_DATABASE_URL") {
+            do { reportsDatabase = try PostgresConfiguration(url: reportsURL, applicationName: "propdesk-\(service)") }
+            catch { reader.problem("PROPDESK_REPORTS_DATABASE_URL", "\(error)") }
+        }
+        reportsDatabase.applicationName += "-reports"
+        reportsDatabase.sessionSettings["default_transaction_read_only"] = "on"
         let settings = Settings(
-            amqp: amqp, database: database,
+            amqp: amqp, database: database, reportsDatabase: reportsDatabase,
             httpHost: reader.string("PROPDESK_HTTP_HOST", default: "127.0.0.1"),
             httpPort: reader.int("PROPDESK_HTTP_PORT", default: defaultHTTPPort, range: 1...65535),
             logLevel: reader.logLevel("PROPDESK_LOG_LEVEL", default: .info),

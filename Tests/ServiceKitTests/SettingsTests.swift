@@ -23,6 +23,18 @@ struct SettingsTests {
         #expect(s.amqp.connectionName.hasPrefix("dispatch@"))
     }
 
+    @Test func reportsReadOnAReadOnlyConnectionToTheDatabaseOrTheStandbyNamed() throws {
+        let same = try Settings.load(service: "intake", defaultHTTPPort: 8080, environment: minimal)
+        #expect(same.reportsDatabase.port == same.database.port)
+        #expect(same.reportsDatabase.sessionSettings["default_transaction_read_only"] == "on")
+        #expect(same.database.sessionSettings["default_transaction_read_only"] == nil)
+        var env = minimal
+        env["PROPDESK_REPORTS_DATABASE_URL"] = "postgres://reader:pw@127.0.0.1:25433/propdesk"
+        let standby = try Settings.load(service: "intake", defaultHTTPPort: 8080, environment: env)
+        #expect(standby.reportsDatabase.port == 25433 && standby.database.port == 25432)
+        #expect(standby.reportsDatabase.sessionSettings["default_transaction_read_only"] == "on")
+    }
+
     @Test func missingURLsAreBothNamed() {
         #expect(throws: ConfigurationError(problems: [
             "PROPDESK_AMQP_URL: is required and not set", "PROPDESK_DATABASE_URL: is required and not set",

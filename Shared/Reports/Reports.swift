@@ -2,7 +2,10 @@ import Domain
 import Foundation
 import Postgres
 
-/// Reports read from the record.
+/// Reports read from the record: the deadlines' outcomes and the follow-up rate. They live in a
+/// module of their own, apart from the desk that writes tickets, and run on a read-only
+/// connection (`PROPDESK_REPORTS_DATABASE_URL`, by default the database itself), so they can
+/// be moved to a standby without touching the desk.
 public enum Reports {
     /// The period of a report for `property`: the dates asked for, with the defaults taken from
     /// the property's own today (``ReportPeriod/resolve(from:to:now:timeZone:)``); nil when there
