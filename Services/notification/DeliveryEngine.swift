@@ -179,11 +179,15 @@ final class DeliveryEngine: Service, Sendable {
         let retry = settings.retry
         let now = Date()
         let stale = try await postgres.withTransaction { c -> [Int64] in
+            // Which rows are still ours, in one statement: locked, so the lease recovery cannot
+            // change them under us.
+            let ours = Set(try c.query("""
+                SELECT d.id FROM deliveries d JOIN unnest($1::bigint[], $2::int[]) AS o(id, attempt) ON d.id = o.id AND d.attempts = o.attempt
+                WHERE d.state = 'sending' FOR UPDATE OF d
+                """, [PostgresArray(outcomes.map(\.0.id)), PostgresArray(outcomes.map(\.0.attempt))]).map { try $0.decode(0, as: Int64.self) })
             var stale: [Int64] = []
             for (d, failure) in outcomes {
-                // Still ours? Locked, so the lease recovery cannot change it under us.
-                guard try !c.query("SELECT 1 FROM deliveries WHERE id = $1 AND state = 'sending' AND attempts = $2 FOR UPDATE",
-                                   [d.id, d.attempt]).isEmpty else {
+                guard ours.contains(d.id) else {
                     stale.append(d.id)
                     continue
                 }

@@ -55,3 +55,17 @@ struct PostgresValueTests {
         #expect(PostgresArray([String?.none, "x"]).postgresText == #"{NULL,"x"}"#)
     }
 }
+
+@Suite("Waiting on the database's clock")
+struct DatabaseInstantTests {
+    let now = Date(timeIntervalSince1970: 1_796_154_000)
+
+    @Test func theWaitIsMeasuredFromTheDatabasesNowAndCapped() {
+        let soon = DatabaseInstant(instant: now.addingTimeInterval(1.2345), now: now)
+        #expect(soon.pause(atMost: .seconds(5)) == .milliseconds(1_235))
+        #expect(abs(soon.after(soon.pause(atMost: .seconds(5))).timeIntervalSince(now) - 1.235) < 1e-6)
+        #expect(DatabaseInstant(instant: now.addingTimeInterval(60), now: now).pause(atMost: .seconds(5)) == .seconds(5))
+        #expect(DatabaseInstant(instant: now.addingTimeInterval(-3), now: now).pause(atMost: .seconds(5)) == .zero)
+        #expect(DatabaseInstant(instant: nil, now: now).pause(atMost: .seconds(5)) == .seconds(5))
+    }
+}
