@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import Domain
 import Foundation
 import Histogram
 import LocalReceivers
@@ -169,17 +170,18 @@ struct NotifyBench: AsyncParsableCommand {
         let start = ContinuousClock.now
         var sent = 0
         var pending: [PublishConfirms] = []
+        // A breach as the timer engine publishes it (the contract's payload), naming the supervisor.
+        let due = Date(timeIntervalSince1970: 1_795_392_000)
+        let breach = try JSONValue(encoding: DeadlineEventPayload(
+            ticketID: UUID(uuidString: "be4c0000-0000-4000-8000-000000000001")!, ticketNumber: "BN-BENCH", kind: .complaint, round: 1,
+            ruleID: "BENCH", standard: "BENCH", title: "bench", step: 1, steps: 1, startedAt: due, dueAt: due, firedAt: due,
+            tell: [Recipient(.supervisor)]))
         while sent < count {
             let n = min(perTick, count - sent)
             var messages: [AMQPMessage] = []
             let now = Date()
             for _ in 0..<n {
-                let envelope = EventEnvelope(type: "escalation.bench.breached", property: benchProperty, payload: .object([
-                    "ticket_number": .string("BN-BENCH"), "kind": .string("complaint"), "standard": .string("BENCH"), "title": .string("bench"),
-                    "step": .number(1), "steps": .number(1), "rule_id": .string("BENCH"),
-                    "due_at": .string("2026-11-23T00:00:00Z"), "started_at": .string("2026-11-23T00:00:00Z"),
-                    "tell": .array([.object(["role": .string("supervisor")])]),
-                ]))
+                let envelope = EventEnvelope(type: "escalation.bench.breached", property: benchProperty, payload: breach)
                 sentAt.record(envelope.id.uuidString.lowercased(), now)
                 messages.append(AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: "\(envelope.type).\(benchProperty)",
                                             body: envelope.encoded(), messageID: envelope.id.uuidString.lowercased()))
