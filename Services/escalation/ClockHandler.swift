@@ -93,11 +93,14 @@ struct ClockHandler: EventHandler {
                 WHERE ticket_id = $1 AND round = $2 AND rule_id = ANY($3::text[]) AND state = 'pending'
                 """, [facts.ticketID, facts.round, PostgresArray(repeating.sorted())])
         }
-        let stops = Dictionary(policy.rules.map { ($0.id, $0.stops) }, uniquingKeysWith: { a, _ in a })
+        // Per planted rule, the events that meet it (for the marks of events that overtook this one).
+        let meeting = Dictionary(policy.rules.filter { ladders[$0.id] != nil }.map { rule in
+            (rule.id, ClockEvent.allCases.filter { $0.meets(rule.stops) }.map(\.rawValue))
+        }, uniquingKeysWith: { a, _ in a })
         for d in planned {
             // Written as it stands: met if a mark of this round already meets it (an event that
             // overtook this one), cancelled if the ticket was cancelled or has a later round.
-            let meetingEvents = stops[d.ruleID].map { stop in ClockEvent.allCases.filter { $0.meets(stop) }.map(\.rawValue) } ?? []
+            let meetingEvents = meeting[d.ruleID] ?? []
             try c.executeLater("""
                 INSERT INTO deadlines (ticket_id, property, round, rule_id, standard, title, purpose, step, steps, started_at, due_at, tell,
                                        started_by, state, met_at)

@@ -280,21 +280,18 @@ struct IntakeAPI: Sendable {
             return d
         }
         let from = try date("from"), to = try date("to")
-        let found = try await reports.withConnection { c -> Result<T, ValidationFailure>? in
-            guard let period = try Reports.period(property: property, from: from, to: to, now: Date(), on: c) else { return nil }
-            switch period {
-            case .failure(let failure): return .failure(failure)
-            case .success(let period):
-                guard let value = try read(property, period, c) else { return nil }
-                return .success(value)
+        let found: T?
+        do {
+            found = try await reports.withConnection { c -> T? in
+                guard let period = try Reports.period(property: property, from: from, to: to, now: Date(), on: c) else { return nil }
+                return try read(property, period, c)
             }
+        } catch let failure as ValidationFailure {
+            throw APIError(status: .badRequest, code: failure.problems.first?.code ?? .invalidFormat,
+                           message: failure.description, problems: failure.problems)
         }
-        switch found {
-        case nil: throw APIError(DeskError.notFound("property \(property.prefix(40))"))
-        case .failure(let failure)?: throw APIError(status: .badRequest, code: failure.problems.first?.code ?? .invalidFormat,
-                                                    message: failure.description, problems: failure.problems)
-        case .success(let value)?: return value
-        }
+        guard let found else { throw APIError(DeskError.notFound("property \(property.prefix(40))")) }
+        return found
     }
 
     func workOrderStep(_ action: WorkOrderAction, _ request: Request, _ context: BasicRequestContext) async throws -> Response {

@@ -10,11 +10,12 @@ public enum Reports {
     /// The period of a report for `property`: the dates asked for, with the defaults taken from
     /// the property's own today (``ReportPeriod/resolve(from:to:now:timeZone:)``); nil when there
     /// is no such property.
+    /// Throws the ``ValidationFailure`` of a period that is not one.
     public static func period(property: String, from: CivilDate?, to: CivilDate?, now: Date,
-                              on c: PostgresConnection) throws -> Result<ReportPeriod, ValidationFailure>? {
+                              on c: PostgresConnection) throws -> ReportPeriod? {
         guard let row = try c.query("SELECT time_zone FROM properties WHERE code = $1", [property]).first else { return nil }
         let zone = TimeZone(identifier: try row.decode(0, as: String.self)) ?? TimeZone(identifier: "Asia/Shanghai")!
-        return ReportPeriod.resolve(from: from, to: to, now: now, timeZone: zone)
+        return try ReportPeriod.resolve(from: from, to: to, now: now, timeZone: zone).get()
     }
 
     /// Follow-up calls (P3, F4: 100%) for tickets resolved in a period.

@@ -11,13 +11,9 @@ public struct APIError: HTTPResponseError {
     public let code: ErrorCode
     public let message: String
     public var problems: [Problem] = []
-    /// Seconds, for a 429 or 503.
-    public var retryAfter: Int?
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = try ErrorBody.response(status: status, code: code, message: message, problems: problems)
-        if let retryAfter { response.headers[.retryAfter] = "\(retryAfter)" }
-        return response
+        try ErrorBody.response(status: status, code: code, message: message, problems: problems)
     }
 
     public static func validation(_ failure: ValidationFailure) -> APIError {
