@@ -138,7 +138,12 @@ extension RealServers {
             try await s.breach(id: id, tell: [Recipient(.supervisor, .customerService)])
             try await eventually("the second copy recognised as a duplicate") { s.service.output.contains("duplicate delivery ignored") }
             #expect(s.receiver.requests("/desk").count == 1)
-            #expect(try await s.deliveries().map(\.state) == ["sent"])
+            // The receiver has it before the sender writes the outcome: wait for the record.
+            let recorded = try await eventually("the delivery's outcome recorded") { () -> [String]? in
+                let states = try await s.deliveries().map(\.state)
+                return states.contains("sending") || states.contains("pending") ? nil : states
+            }
+            #expect(recorded == ["sent"])
             try await s.stop()
         }
 
@@ -173,7 +178,11 @@ extension RealServers {
             let sms = try #require(got.first { $0.path == "/sms" }, "\(got.map(\.path)) \(recorded)")
             #expect(sms.json["to"] as? String == "13800000042")
             #expect((sms.json["text"] as? String)?.contains("R2") == true)
-            let d = try await s.deliveries()
+            // The receiver answers before the sender writes the outcome: wait for the record.
+            let d = try await eventually("the SMS recorded") { () -> [(recipient: String, channel: String, state: String, attempts: Int)]? in
+                let d = try await s.deliveries()
+                return d.allSatisfy({ $0.state != "sending" && $0.state != "pending" }) ? d : nil
+            }
             #expect(d.map(\.channel) == ["wecom", "sms"])
             #expect(d.map(\.state) == ["fell_back", "sent"])
             #expect(d[0].attempts == 4)
@@ -317,7 +326,12 @@ extension RealServers {
             let mail = try String(contentsOf: mailbox.appendingPathComponent(try #require(files.first)), encoding: .utf8)
             #expect(mail.contains("To: zhou@example.com"))
             #expect(mail.contains("Message-ID: <\(id.uuidString.lowercased()).Zhou.email@propdesk>"))
-            #expect(try await s.deliveries().map(\.state) == ["sent"])
+            // The receiver has it before the sender writes the outcome: wait for the record.
+            let recorded = try await eventually("the delivery's outcome recorded") { () -> [String]? in
+                let states = try await s.deliveries().map(\.state)
+                return states.contains("sending") || states.contains("pending") ? nil : states
+            }
+            #expect(recorded == ["sent"])
             try await s.stop()
         }
 
