@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "notification", targets: ["PropDeskNotification"]),
         .executable(name: "billing", targets: ["PropDeskBilling"]),
         .executable(name: "propdesk-worker", targets: ["PropDeskWorker"]),
+        .executable(name: "propdesk-admin", targets: ["PropDeskAdmin"]),
         .executable(name: "propdesk-bench", targets: ["PropDeskBench"]),
     ],
     dependencies: [
@@ -27,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // C interop: tiny system-library targets; no Swift code includes a C header directly.
@@ -79,6 +82,16 @@ let package = Package(
         // Reports from the record, read-only (they can run on a standby).
         .target(name: "Reports", dependencies: ["Domain", "Postgres"], path: "Shared/Reports"),
 
+        // Identity: staff accounts, passwords (bcrypt), second factor (TOTP), sessions and
+        // tokens, failed-login throttling and the audit log, in PostgreSQL.
+        .target(name: "Identity", dependencies: [
+            "Domain", "Postgres",
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Shared/Identity"),
+
         // Department workers: take work orders from a department's queue, step them through intake.
         .target(name: "DepartmentWorker", dependencies: [
             "Desk", "AMQP", "Messaging", "Domain",
@@ -87,7 +100,7 @@ let package = Package(
 
         // Service kit: configuration, logging, metrics, health, lifecycle, commands.
         .target(name: "ServiceKit", dependencies: [
-            "AMQP", "Postgres", "Messaging", "Schema", "Domain",
+            "AMQP", "Postgres", "Messaging", "Schema", "Domain", "Identity",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -128,10 +141,17 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Services/worker"),
 
+        // Accounts: the first administrator, demo accounts, role changes (audited).
+        .executableTarget(name: "PropDeskAdmin", dependencies: [
+            "Identity", "Domain", "Postgres", "ServiceKit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Services/admin"),
+
         // Benchmarks: run on purpose, never as tests.
         .executableTarget(name: "PropDeskBench", dependencies: [
-            "AMQP", "Postgres", "Messaging", "Schema", "CRabbitMQ", "Desk", "Domain", "LocalReceivers",
+            "AMQP", "Postgres", "Messaging", "Schema", "CRabbitMQ", "Desk", "Domain", "LocalReceivers", "Identity",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], path: "Benchmarks/PropDeskBench"),
 
@@ -141,6 +161,7 @@ let package = Package(
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "ContractSupport"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity"]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Domain"]),
         .testTarget(name: "NotificationServiceTests", dependencies: ["PropDeskNotification", "Notify", "ServiceKit", "ContractSupport"]),
         // Contract tests: the API and the events against docs/openapi.yaml and docs/asyncapi.yaml.
@@ -154,7 +175,7 @@ let package = Package(
         // Integration tests: real RabbitMQ and PostgreSQL started by deploy/local/stack.
         .testTarget(name: "IntegrationTests", dependencies: [
             "AMQP", "Postgres", "Messaging", "Schema", "ServiceKit", "Desk", "Domain", "ContractSupport", "LocalReceivers", "Notify",
-            "DepartmentWorker",
+            "DepartmentWorker", "Identity", "PropDeskIntake",
         ]),
     ],
     swiftLanguageModes: [.v6]

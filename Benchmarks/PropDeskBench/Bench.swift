@@ -13,11 +13,16 @@ struct Bench: AsyncParsableCommand {
         commandName: "propdesk-bench",
         abstract: "PropDesk benchmarks: each measures a PropDesk path against a baseline in the same run.",
         discussion: "Needs PROPDESK_AMQP_URL and PROPDESK_DATABASE_URL (eval \"$(deploy/local/stack env)\").",
-        subcommands: [AMQPBench.self, OutboxBench.self, DeskBench.self, TimerBench.self, NotifyBench.self])
+        subcommands: [AMQPBench.self, OutboxBench.self, DeskBench.self, TimerBench.self, NotifyBench.self, AuthBench.self])
 }
 
+/// A variable, or the contents of the file `NAME_FILE` names (as the services read secrets).
 func environment(_ name: String) throws -> String {
-    guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else {
+    let env = ProcessInfo.processInfo.environment
+    if let path = env[name + "_FILE"], let text = try? String(contentsOfFile: path, encoding: .utf8) {
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    guard let v = env[name], !v.isEmpty else {
         throw BenchError("\(name) is not set: eval \"$(deploy/local/stack env)\" first")
     }
     return v

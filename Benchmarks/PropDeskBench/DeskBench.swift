@@ -40,6 +40,8 @@ struct DeskBench: AsyncParsableCommand {
         try await amqp.declare(PropDeskTopology.shared(.standard) + DeskEvents.workQueues(property: property, .standard))
         let queue = DeskEvents.workQueueName(.department(.engineering), property: property)
         let (host, port) = try parseAddress(intake)
+        // Every request is signed in, as the desk's are: a bench operator's bearer token.
+        let token = try await benchToken(db, intake: intake, roles: [.operator_])
 
         let pgbench = try await pgbenchInsertOnly(pg, on: db, clients: clients, transactions: pgbenchTransactions)
         print(String(format: "pgbench insert-only, %d clients: %.0f tps (the database's ceiling for one-row transactions)", clients, pgbench))
@@ -52,7 +54,7 @@ struct DeskBench: AsyncParsableCommand {
             let total = offered * seconds
             let before = CPUUsage.now()
             let result = try await measure(run: String(run), offered: offered, total: total, host: host, port: port,
-                                           property: property, queue: queue, amqp: amqp)
+                                           property: property, queue: queue, amqp: amqp, token: token)
             let cpu = CPUUsage.now().cores(since: before)
             print(String(format: "%14d  %8.0f  %6.1f  %6.1f  %6.1f  %6d  %7d", offered, result.achieved, result.p50, result.p99, result.max,
                          result.errors, result.missing))
@@ -82,7 +84,7 @@ struct DeskBench: AsyncParsableCommand {
     }
 
     func measure(run: String, offered: Int, total: Int, host: String, port: Int, property: String, queue: String,
-                 amqp: AMQPConnection) async throws -> Result {
+                 amqp: AMQPConnection, token: String) async throws -> Result {
         let state = LoadState(total: total)
         let consumer = try await amqp.consume(queue: queue, prefetch: 2000)
         let marker = "bench \(run) #"
@@ -108,7 +110,7 @@ struct DeskBench: AsyncParsableCommand {
                     let body = #"{"property":"\#(property)","kind":"repair","category":"plumbing","building":"1号楼","unit":"101","#
                         + #""caller_phone":"13800000000","content":"\#(marker)\#(i)","taken_by":"bench"}"#
                     do {
-                        if connection == nil { connection = try HTTPConnection(host: host, port: port) }
+                        if connection == nil { connection = try HTTPConnection(host: host, port: port, token: token) }
                         let status = try connection!.post("/tickets", body: body)
                         if status != 201 { state.failed() }
                     } catch {
@@ -193,10 +195,13 @@ final class LoadState: @unchecked Sendable {
 final class HTTPConnection {
     private let fd: Int32
     private let host: String
+    /// `Authorization: Bearer …`, or nothing.
+    private let authorization: String
     private var buffer = [UInt8]()
 
-    init(host: String, port: Int) throws {
+    init(host: String, port: Int, token: String?) throws {
         self.host = host
+        authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw BenchError("socket: \(String(cString: strerror(errno)))") }
         var address = sockaddr_in()
@@ -219,7 +224,14 @@ final class HTTPConnection {
     /// Sends the request and returns the response status (the body is read and dropped).
     func post(_ path: String, body: String) throws -> Int {
         let bodyBytes = Array(body.utf8)
-        let request = Array("POST \(path) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\nX-PropDesk-Role: operator\r\nX-PropDesk-Staff: bench\r\nContent-Length: \(bodyBytes.count)\r\n\r\n".utf8) + bodyBytes
+        return try send(Array("POST \(path) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\n\(authorization)Content-Length: \(bodyBytes.count)\r\n\r\n".utf8) + bodyBytes)
+    }
+
+    func get(_ path: String) throws -> Int {
+        try send(Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\n\(authorization)\r\n".utf8))
+    }
+
+    private func send(_ request: [UInt8]) throws -> Int {
         var sent = 0
         while sent < request.count {
             let n = request[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

@@ -29,11 +29,13 @@ enum Replan {
         }
     }
 
-    static func routes(_ router: Router<BasicRequestContext>, postgres: PostgresClient) {
+    static func routes(_ router: Router<PropDeskRequestContext>, postgres: PostgresClient) {
+        let authenticator = Authenticator(postgres: postgres)
         router.post("/policies/:property/replan") { request, context -> Response in
-            let (_, role) = try StaffHeaders.identify(request)
-            guard role.supervises, role != .supervisor else { throw APIError.forbidden(role, "replan running deadlines (a manager's step)") }
+            let caller = try await authenticator.caller(request, context, .policiesReplan)
             let property = context.parameters.get("property") ?? ""
+            // Another property's policies read like an unknown property's.
+            guard caller.scope.covers(property: property) else { throw APIError.notFound("property \(property.prefix(40))") }
             let rule = request.uri.queryParameters["rule"].map(String.init)
             do {
                 let result = try await postgres.withTransaction { try replan(property: property, rule: rule, on: $0) }

@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Identity
 import Logging
 import Messaging
 import Postgres
@@ -12,76 +13,93 @@ import ServiceKit
 /// The phone desk's HTTP API. ``routes`` is the whole surface; `docs/openapi.yaml` describes the
 /// same routes and a test holds the two together.
 ///
-/// Callers say who they are with `X-PropDesk-Role` (required) and `X-PropDesk-Staff` (their
-/// name), see ``StaffHeaders``. There is no login here: put the API behind the office's gateway,
-/// which sets both. The role decides whether residents' phone numbers are shown (P1); lists
-/// never show them, and every unmasked read is written to `access_log`.
+/// Every route names the permission it needs (``Permission``, `x-propdesk-permission` in the
+/// document) and signs its caller in (``Authenticator``: 401 without valid credentials, 403
+/// without the permission). What a caller reads and changes is limited to their scope in the
+/// queries themselves (``TicketStore/ticket(_:within:on:)``): an id outside it is 404. The
+/// signed-in person is the actor on every step and the `taken_by` of every ticket they file,
+/// whatever the body says. Lists never show residents' numbers; every unmasked read is an audit
+/// row (P1).
 struct IntakeAPI: Sendable {
     let postgres: PostgresClient
     /// Read-only, for the reports (``Reports``).
     let reports: PostgresClient
+    let auth: AuthSettings
     let logger: Logger
 
     /// Request bodies over this are refused with 413 before they are read.
     static let maxBody = 64 * 1024
 
+    typealias Handler = @Sendable (IntakeAPI, Request, PropDeskRequestContext, Caller) async throws -> Response
+
     struct Route: Sendable {
         let method: HTTPRequest.Method
         /// In OpenAPI form: `/tickets/{id}`.
         let path: String
-        let handler: @Sendable (IntakeAPI, Request, BasicRequestContext) async throws -> Response
+        let permission: Permission
+        let handler: Handler
 
-        init(_ method: HTTPRequest.Method, _ path: String,
-             _ handler: @escaping @Sendable (IntakeAPI, Request, BasicRequestContext) async throws -> Response) {
+        init(_ method: HTTPRequest.Method, _ path: String, _ permission: Permission, _ handler: @escaping Handler) {
             self.method = method
             self.path = path
+            self.permission = permission
             self.handler = handler
         }
     }
 
     static let routes: [Route] = [
-        Route(.get, "/properties") { api, _, _ in try await api.properties() },
-        Route(.get, "/callers") { api, request, _ in try await api.callers(request) },
-        Route(.post, "/tickets") { api, request, context in try await api.createTicket(request, context) },
-        Route(.get, "/tickets") { api, request, _ in try await api.listTickets(request) },
-        Route(.get, "/tickets/{id}") { api, request, context in try await api.readTicket(request, context) },
+        Route(.get, "/properties", .propertiesRead) { api, _, _, caller in try await api.properties(caller) },
+        Route(.get, "/callers", .callersLookup) { api, request, _, caller in try await api.callers(request, caller) },
+        Route(.post, "/tickets", .ticketsCreate) { api, request, context, caller in try await api.createTicket(request, context, caller) },
+        Route(.get, "/tickets", .ticketsRead) { api, request, _, caller in try await api.listTickets(request, caller) },
+        Route(.get, "/tickets/{id}", .ticketsRead) { api, request, context, caller in try await api.readTicket(request, context, caller) },
     ] + TicketAction.allCases.map { action in
-        Route(.post, "/tickets/{id}/\(action.pathSegment)") { api, request, context in try await api.ticketStep(action, request, context) }
-    } + [
-        Route(.post, "/tickets/{id}/follow-up") { api, request, context in try await api.followUp(request, context) },
-        Route(.get, "/reports/follow-ups") { api, request, _ in try await api.followUpReport(request) },
-        Route(.get, "/reports/deadlines") { api, request, _ in try await api.deadlineReport(request) },
-        Route(.post, "/tickets/{id}/extend") { api, request, context in try await api.extend(request, context) },
-        Route(.get, "/work-orders/{id}") { api, request, context in try await api.readWorkOrder(request, context) },
-    ] + WorkOrderAction.allCases.filter { $0 != .cancel }.map { action in
-        Route(.post, "/work-orders/{id}/\(action.pathSegment)") { api, request, context in
-            try await api.workOrderStep(action, request, context)
+        Route(.post, "/tickets/{id}/\(action.pathSegment)", action.permission) { api, request, context, caller in
+            try await api.ticketStep(action, request, context, caller)
         }
-    }
+    } + [
+        Route(.post, "/tickets/{id}/follow-up", .ticketsDesk) { api, request, context, caller in try await api.followUp(request, context, caller) },
+        Route(.get, "/reports/follow-ups", .reportsRead) { api, request, _, caller in try await api.followUpReport(request, caller) },
+        Route(.get, "/reports/deadlines", .reportsRead) { api, request, _, caller in try await api.deadlineReport(request, caller) },
+        Route(.post, "/tickets/{id}/extend", .ticketsDesk) { api, request, context, caller in try await api.extend(request, context, caller) },
+        Route(.get, "/work-orders/{id}", .workOrdersRead) { api, request, context, caller in try await api.readWorkOrder(request, context, caller) },
+    ] + WorkOrderAction.allCases.filter { $0 != .cancel }.map { action in
+        Route(.post, "/work-orders/{id}/\(action.pathSegment)", action.permission) { api, request, context, caller in
+            try await api.workOrderStep(action, request, context, caller)
+        }
+    } + ResidentFiles.routes
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<PropDeskRequestContext>) {
+        let authenticator = Authenticator(postgres: postgres)
         for route in Self.routes {
-            let hummingbirdPath = route.path.replacingOccurrences(of: "{id}", with: ":id")
             let api = self
-            router.on(RouterPath(hummingbirdPath), method: route.method) { request, context in
-                try await route.handler(api, request, context)
+            router.on(RouterPath(Self.hummingbirdPath(route.path)), method: route.method) { request, context in
+                let caller = try await authenticator.caller(request, context, route.permission)
+                return try await route.handler(api, request, context, caller)
             }
         }
+        SignIn(postgres: postgres, settings: auth, logger: logger).register(on: router)
+    }
+
+    /// `/tickets/{id}` → `/tickets/:id`.
+    static func hummingbirdPath(_ path: String) -> String {
+        path.replacingOccurrences(of: "{id}", with: ":id")
     }
 
     // MARK: - Handlers
 
-    /// The register of properties (code, name, prefix, zone) is no secret: no role needed.
-    func properties() async throws -> Response {
+    /// The properties the caller serves (code, name, prefix, zone).
+    func properties(_ caller: Caller) async throws -> Response {
+        let mine = PostgresArray(caller.identity.properties)
         let list = try await postgres.withConnection { c in
-            try DeskJSON.rows(c.query("SELECT to_jsonb(p) FROM properties p ORDER BY code"), as: PropertyView.self)
+            try DeskJSON.rows(c.query("SELECT to_jsonb(p) FROM properties p WHERE code = ANY($1::text[]) ORDER BY code", [mine]), as: PropertyView.self)
         }
         return try Self.json(["properties": list])
     }
 
     /// `GET /callers?phone=…` or `?property=…&building=…&unit=…`: who is calling, from the register.
-    func callers(_ request: Request) async throws -> Response {
-        let (staff, role) = try who(request)
+    func callers(_ request: Request, _ caller: Caller) async throws -> Response {
+        let role = caller.role
         let q = try FormQuery(request.uri.query)
         let phone = q["phone"]
         let property = q["property"], building = q["building"], unit = q["unit"]
@@ -92,19 +110,23 @@ struct IntakeAPI: Sendable {
                 throw APIError.badRequest(.invalidFormat, "phone must be 5–20 digits", field: "phone")
             }
             let digits = phone.filter(\.isNumber)
-            sql = "SELECT to_jsonb(r) FROM residents r WHERE right(regexp_replace(phone, '[^0-9]', '', 'g'), 11) = right($1, 11) ORDER BY property, building, unit, name"
-            parameters = [String(digits)]
+            sql = """
+                SELECT to_jsonb(r) FROM residents r WHERE right(regexp_replace(phone, '[^0-9]', '', 'g'), 11) = right($1, 11)
+                AND property = ANY($2::text[]) ORDER BY property, building, unit, name
+                """
+            parameters = [String(digits), PostgresArray(caller.identity.properties)]
         } else if let property, let building, let unit {
-            sql = "SELECT to_jsonb(r) FROM residents r WHERE property = $1 AND building = $2 AND unit = $3 ORDER BY name"
-            parameters = [property, building, unit]
+            sql = "SELECT to_jsonb(r) FROM residents r WHERE property = $1 AND building = $2 AND unit = $3 AND property = ANY($4::text[]) ORDER BY name"
+            parameters = [property, building, unit, PostgresArray(caller.identity.properties)]
         } else {
             throw APIError.badRequest(.required, "give phone, or property, building and unit", field: "phone")
         }
         let residents = try await postgres.withTransaction { c in
             let found = try DeskJSON.rows(c.query(sql, parameters), as: ResidentView.self)
-            if role.seesResidentContact, !found.isEmpty {
-                try Self.logAccess(c, staff: staff, role: role, subject: found.map { "resident \($0.id)" }.joined(separator: ","),
-                                   purpose: "caller lookup")
+            if role.seesResidentContact {
+                for resident in found {
+                    try Self.logContactRead(c, caller, subject: "resident \(resident.id.uuidString.lowercased())", purpose: "caller lookup")
+                }
             }
             return found
         }
@@ -116,10 +138,12 @@ struct IntakeAPI: Sendable {
         return try Self.json(["residents": shown] as [String: [ResidentView]])
     }
 
-    func createTicket(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        _ = try who(request)
-        let form = try await Self.decodeBody(TicketForm.self, request, context)
+    func createTicket(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        var form = try await Self.decodeBody(TicketForm.self, request, context)
+        form.takenBy = caller.identity.name
         let new = try Self.valid(form.validate(now: Date()))
+        // A property outside the caller's reads like one that does not exist.
+        guard caller.scope.covers(property: new.property) else { throw APIError(DeskError.unknownProperty(new.property)) }
         let key = request.headers[.idempotencyKey]
         if let key, key.isEmpty || key.count > 255 {
             throw APIError.badRequest(.invalidFormat, "Idempotency-Key must be 1–255 characters", field: "Idempotency-Key")
@@ -138,8 +162,7 @@ struct IntakeAPI: Sendable {
         return response
     }
 
-    func listTickets(_ request: Request) async throws -> Response {
-        _ = try who(request)
+    func listTickets(_ request: Request, _ caller: Caller) async throws -> Response {
         let q = try FormQuery(request.uri.query)
         func choice<E: RawRepresentable & CaseIterable>(_ name: String, _: E.Type) throws -> E? where E.RawValue == String {
             guard let raw = q[name] else { return nil }
@@ -167,6 +190,7 @@ struct IntakeAPI: Sendable {
             }
             filter.limit = n
         }
+        filter.scope = caller.scope
         let chosen = filter
         let tickets = try await postgres.withConnection { c in try TicketStore.list(chosen, on: c) }
         // A list shows no resident's number or unit to anyone (P1): opening one ticket does, for
@@ -174,23 +198,23 @@ struct IntakeAPI: Sendable {
         return try Self.json(["tickets": tickets.map(\.listed)])
     }
 
-    func readTicket(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let (staff, role) = try who(request)
+    func readTicket(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let role = caller.role
         let id = try Self.id(context)
         let ticket = try await deskTransaction { c -> TicketView in
-            guard let ticket = try TicketStore.ticket(id, on: c) else { throw DeskError.notFound("ticket") }
+            guard let ticket = try TicketStore.ticket(id, within: caller.scope, on: c) else { throw DeskError.notFound("ticket") }
             if role.seesResidentContact, ticket.callerPhone != nil {
-                try Self.logAccess(c, staff: staff, role: role, subject: "ticket \(id)", purpose: "ticket read")
+                try Self.logContactRead(c, caller, subject: "ticket \(id.uuidString.lowercased())", purpose: "ticket read")
             }
             return ticket
         }
         return try Self.json(ticket.masked(for: role))
     }
 
-    func readWorkOrder(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let (_, role) = try who(request)
+    func readWorkOrder(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let role = caller.role
         let id = try Self.id(context)
-        guard var order = try await postgres.withConnection({ c in try TicketStore.workOrder(id, on: c) }) else {
+        guard var order = try await postgres.withConnection({ c in try TicketStore.workOrder(id, within: caller.scope, on: c) }) else {
             throw APIError.notFound("work order")
         }
         // Department staff see the work order's ticket with the resident's contact masked.
@@ -198,60 +222,63 @@ struct IntakeAPI: Sendable {
         return try Self.json(order)
     }
 
-    func ticketStep(_ action: TicketAction, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let (_, role) = try who(request)
-        guard TicketLifecycle.may(role, action) else { throw APIError.forbidden(role, "\(action.rawValue) a ticket") }
+    func ticketStep(_ action: TicketAction, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let role = caller.role
         let id = try Self.id(context)
-        let step = try Self.validate(try await Self.decodeBody(StepForm.self, request, context), wordField: action.wordField)
+        let step = try Self.validate(try await Self.decodeBody(StepForm.self, request, context), by: caller, wordField: action.wordField)
+        let scope = caller.scope
         let ticket = try await deskTransaction { c in
+            guard try TicketStore.reaches(scope, ticket: id, on: c) else { throw DeskError.notFound("ticket") }
             try TicketStore.apply(action, ticket: id, by: Actor(name: step.actor, role: role), text: step.text, on: c)
-            return try TicketStore.ticket(id, on: c)!
+            return try TicketStore.ticket(id, within: scope, on: c)!
         }
         logger.info("ticket step", metadata: ["ticket_id": "\(id)", "action": "\(action.rawValue)", "status": "\(ticket.status.rawValue)"])
         return try Self.json(ticket.masked(for: role))
     }
 
     /// The outcome of a follow-up call, by the desk.
-    func followUp(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let (ticket, outcome) = try await deskChange(request, context, "record a follow-up call", FollowUpForm.self,
-                                                     validate: { $0.validate() }, change: TicketStore.recordFollowUp)
+    func followUp(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let (ticket, outcome) = try await deskChange(request, context, caller, FollowUpForm.self,
+                                                     validate: { var f = $0; f.actor = caller.identity.name; return f.validate() }, change: TicketStore.recordFollowUp)
         logger.info("follow-up recorded", metadata: ["ticket_id": "\(ticket.id)", "reached": "\(outcome.reached)", "status": "\(ticket.status.rawValue)"])
         return try Self.json(ticket)
     }
 
     /// A later time agreed with the customer, recorded by the desk.
-    func extend(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let (ticket, ext) = try await deskChange(request, context, "extend a ticket's deadline", ExtensionForm.self,
-                                                 validate: { $0.validate(now: Date()) }, change: TicketStore.extend)
+    func extend(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let (ticket, ext) = try await deskChange(request, context, caller, ExtensionForm.self,
+                                                 validate: { var f = $0; f.actor = caller.identity.name; return f.validate(now: Date()) }, change: TicketStore.extend)
         logger.info("ticket extended", metadata: ["ticket_id": "\(ticket.id)", "until": "\(ext.until)"])
         return try Self.json(ticket)
     }
 
-    /// A change to one ticket that only the desk's roles make: checks the role, validates the
-    /// body, runs `change` in a transaction and returns the ticket as the caller may see it.
+    /// A change to one ticket that only the desk's roles make (the route's permission): validates
+    /// the body, runs `change` in a transaction on a ticket in the caller's scope and returns the
+    /// ticket as the caller may see it.
     private func deskChange<Form: Decodable, Valid: Sendable>(
-        _ request: Request, _ context: BasicRequestContext, _ what: String, _ form: Form.Type,
+        _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller, _ form: Form.Type,
         validate: (Form) -> Result<Valid, ValidationFailure>,
         change: @escaping @Sendable (Valid, UUID, StaffRole, PostgresConnection) throws -> TicketView
     ) async throws -> (TicketView, Valid) {
-        let (_, role) = try who(request)
-        guard role.worksTheDesk else { throw APIError.forbidden(role, what) }
+        let role = caller.role
+        let scope = caller.scope
         let id = try Self.id(context)
         let valid = try Self.valid(validate(try await Self.decodeBody(form, request, context)))
         let ticket = try await deskTransaction { c in
+            guard try TicketStore.reaches(scope, ticket: id, on: c) else { throw DeskError.notFound("ticket") }
             _ = try change(valid, id, role, c)
-            return try TicketStore.ticket(id, on: c)!
+            return try TicketStore.ticket(id, within: scope, on: c)!
         }
         return (ticket.masked(for: role), valid)
     }
 
-    func followUpReport(_ request: Request) async throws -> Response {
-        let report = try await report(request) { property, period, c in try Reports.followUps(property: property, period: period, on: c) }
+    func followUpReport(_ request: Request, _ caller: Caller) async throws -> Response {
+        let report = try await report(request, caller) { property, period, c in try Reports.followUps(property: property, period: period, on: c) }
         return try Self.json(report)
     }
 
-    func deadlineReport(_ request: Request) async throws -> Response {
-        let (property, period, rows) = try await report(request) { property, period, c in
+    func deadlineReport(_ request: Request, _ caller: Caller) async throws -> Response {
+        let (property, period, rows) = try await report(request, caller) { property, period, c in
             try Reports.deadlines(property: property, period: period, on: c).map { (property, period, $0) }
         }
         return try Self.json(DeadlineReport(property: property, from: period.from, to: period.to, rules: rows))
@@ -267,13 +294,14 @@ struct IntakeAPI: Sendable {
     /// A report over `property` (required) and the period `from`, `to` (dates; default: the 30
     /// days up to and including the property's own today): 404 for an unknown property, 400 for
     /// a period that is not one.
-    private func report<T: Sendable>(_ request: Request,
+    private func report<T: Sendable>(_ request: Request, _ caller: Caller,
                                      _ read: @escaping @Sendable (String, ReportPeriod, PostgresConnection) throws -> T?) async throws -> T {
-        _ = try who(request)
         let query = try FormQuery(request.uri.query)
         guard let property = query["property"], !property.isEmpty else {
             throw APIError.badRequest(.required, "property is required", field: "property")
         }
+        // Another property's report reads like an unknown property's.
+        guard caller.scope.covers(property: property) else { throw APIError(DeskError.notFound("property \(property.prefix(40))")) }
         func date(_ name: String) throws -> CivilDate? {
             guard let text = query[name] else { return nil }
             guard let d = CivilDate(text) else { throw APIError.badRequest(.invalidFormat, "\(name) is a date YYYY-MM-DD", field: name) }
@@ -294,16 +322,17 @@ struct IntakeAPI: Sendable {
         return found
     }
 
-    func workOrderStep(_ action: WorkOrderAction, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let (_, role) = try who(request)
-        guard WorkOrderLifecycle.may(role, action) else { throw APIError.forbidden(role, "\(action.rawValue) a work order") }
+    func workOrderStep(_ action: WorkOrderAction, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let role = caller.role
         let id = try Self.id(context)
-        let step = try Self.validate(try await Self.decodeBody(StepForm.self, request, context), wordField: action.wordField,
+        let step = try Self.validate(try await Self.decodeBody(StepForm.self, request, context), by: caller, wordField: action.wordField,
                                      needsDestination: action == .transfer, needsAssignee: action == .reassign)
+        let scope = caller.scope
         let order = try await deskTransaction { c in
+            guard try TicketStore.reaches(scope, workOrder: id, on: c) else { throw DeskError.notFound("work order") }
             try TicketStore.apply(action, workOrder: id, by: Actor(name: step.actor, role: role), text: step.text,
                                   transferTo: step.to, assignee: step.assignee, on: c)
-            return try TicketStore.workOrder(id, on: c)!
+            return try TicketStore.workOrder(id, within: scope, on: c)!
         }
         logger.info("work order step", metadata: ["work_order_id": "\(id)", "action": "\(action.rawValue)", "status": "\(order.status.rawValue)"])
         var shown = order
@@ -331,25 +360,30 @@ struct IntakeAPI: Sendable {
         }
     }
 
-    private func who(_ request: Request) throws -> (staff: String, role: StaffRole) {
-        try StaffHeaders.identify(request)
+    /// P1: an unmasked read of a resident's contact, on the record.
+    static func logContactRead(_ c: PostgresConnection, _ caller: Caller, subject: String, purpose: String) throws {
+        try Audit.record(c, actor: caller.login, action: .contactRead, subject: subject, reason: purpose, address: caller.address,
+                         detail: ["role": caller.role.rawValue])
     }
 
-    private static func logAccess(_ c: PostgresConnection, staff: String, role: StaffRole, subject: String, purpose: String) throws {
-        try c.execute("INSERT INTO access_log (actor, role, subject, purpose) VALUES ($1, $2, $3, $4)",
-                      [staff, role.rawValue, subject, purpose])
-    }
-
-    private static func id(_ context: BasicRequestContext) throws -> UUID {
+    static func id(_ context: PropDeskRequestContext) throws -> UUID {
         guard let raw = context.parameters.get("id"), let id = UUID(uuidString: raw) else {
             throw APIError.notFound("nothing with that id; ids are UUIDs like 8f0c…")
         }
         return id
     }
 
-    private static func validate(_ form: StepForm, wordField: String?, needsDestination: Bool = false,
+    /// The step as the signed-in caller takes it: they are its actor, whatever the body says.
+    private static func validate(_ form: StepForm, by caller: Caller, wordField: String?, needsDestination: Bool = false,
                                  needsAssignee: Bool = false) throws -> StepForm.Step {
-        try valid(form.validate(wordField: wordField, needsDestination: needsDestination, needsAssignee: needsAssignee))
+        // An actor in the body is ignored, but not if it is unreadable: that is still refused.
+        if let given = form.actor, let bad = FieldCheck.controlCharacter(in: given) {
+            throw APIError.validation(ValidationFailure(problems: [Problem(field: "actor", code: .invalidFormat,
+                                                                            message: "actor contains a control character (\(bad))")]))
+        }
+        var form = form
+        form.actor = caller.identity.name
+        return try valid(form.validate(wordField: wordField, needsDestination: needsDestination, needsAssignee: needsAssignee))
     }
 
     /// The validated value, or a 422 listing every problem.
@@ -362,7 +396,7 @@ struct IntakeAPI: Sendable {
 
     /// Reads a JSON body: 413 over ``maxBody``, 400 for bytes that are not UTF-8 or not JSON,
     /// 422 for a field of the wrong type or format (naming it).
-    static func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+    static func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, _ context: PropDeskRequestContext) async throws -> T {
         var request = request
         let buffer: ByteBuffer
         do {

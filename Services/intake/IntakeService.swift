@@ -16,7 +16,7 @@ enum IntakeService: PropDeskService {
         routes: { router, context in
             // Reports read on a connection of their own, read-only (a standby's, when configured).
             let reports = PostgresClient(configuration: context.settings.reportsDatabase, size: 2, logger: context.logger)
-            IntakeAPI(postgres: context.postgres, reports: reports, logger: context.logger).register(on: router)
+            IntakeAPI(postgres: context.postgres, reports: reports, auth: context.settings.auth, logger: context.logger).register(on: router)
         })
 }
 

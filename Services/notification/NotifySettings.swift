@@ -50,7 +50,7 @@ struct NotifySettings: Sendable {
         }
         func named(_ name: String) -> [String: URL] {
             var result: [String: URL] = [:]
-            for pair in (reader.optional(name) ?? "").split(separator: ";") where !pair.isEmpty {
+            for pair in (reader.secret(name, required: false) ?? "").split(separator: ";") where !pair.isEmpty {
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2, !parts[0].isEmpty, let u = url(name, parts[1]) else {
                     if pair.split(separator: "=", maxSplits: 1).count != 2 { reader.problem(name, "entries are name=url, separated by ;") }
@@ -76,18 +76,18 @@ struct NotifySettings: Sendable {
         let quiet = QuietHours(quietText)
         if quiet == nil { reader.problem("PROPDESK_QUIET_HOURS", "must be HH:MM-HH:MM, got \"\(quietText)\"") }
         var headers: [(String, String)] = []
-        for pair in (reader.optional("PROPDESK_SMS_HEADERS") ?? "").split(separator: ";") where !pair.isEmpty {
+        for pair in (reader.secret("PROPDESK_SMS_HEADERS", required: false) ?? "").split(separator: ";") where !pair.isEmpty {
             let parts = pair.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             if parts.count == 2, !parts[0].isEmpty { headers.append((parts[0], parts[1])) } else {
                 reader.problem("PROPDESK_SMS_HEADERS", "entries are Name: value, separated by ;")
             }
         }
         let settings = NotifySettings(
-            smtp: url("PROPDESK_SMTP_URL", reader.optional("PROPDESK_SMTP_URL")),
+            smtp: url("PROPDESK_SMTP_URL", reader.secret("PROPDESK_SMTP_URL", required: false)),
             smtpFrom: reader.string("PROPDESK_SMTP_FROM", default: "propdesk@localhost"),
             webhooks: named("PROPDESK_WEBHOOKS"), wecomRobots: named("PROPDESK_WECOM_ROBOTS"),
             dingtalkRobots: named("PROPDESK_DINGTALK_ROBOTS"),
-            smsURL: url("PROPDESK_SMS_URL", reader.optional("PROPDESK_SMS_URL")),
+            smsURL: url("PROPDESK_SMS_URL", reader.secret("PROPDESK_SMS_URL", required: false)),
             smsBody: reader.string("PROPDESK_SMS_BODY", default: #"{"to":"{{phone}}","text":"{{text}}"}"#),
             smsHeaders: headers,
             consoleFile: reader.optional("PROPDESK_CONSOLE_FILE"),

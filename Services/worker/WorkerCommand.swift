@@ -12,30 +12,70 @@ import Logging
 /// department's queue; the other commands are the steps on a work order the worker holds. Every
 /// step goes through intake (same rules and validation as the desk).
 ///
-/// Environment: `PROPDESK_AMQP_URL` (for `take`), `PROPDESK_INTAKE_URL` (default
-/// `http://127.0.0.1:8080`).
+/// Environment: `PROPDESK_AMQP_URL` or `PROPDESK_AMQP_URL_FILE` (for `take`: the workers' broker
+/// user), `PROPDESK_INTAKE_URL` (default `http://127.0.0.1:8080`), `PROPDESK_TOKEN_FILE`.
 @main
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "propdesk-worker",
         abstract: "Take and work your department's work orders.",
-        subcommands: [Take.self, Show.self, OnSite.self, Note.self, Resolve.self, Release.self, Transfer.self])
+        subcommands: [Login.self, Take.self, Show.self, OnSite.self, Note.self, Resolve.self, Release.self, Transfer.self])
 }
 
+/// Where the worker's token is kept: `--token-file`, else `PROPDESK_TOKEN_FILE`, else
+/// `~/.propdesk/token`. `propdesk-worker login` writes it (mode 0600).
 struct Identity: ParsableArguments {
-    @Option(help: "Your name, as the timeline records it.") var worker: String
-    @Option(help: "Your role: technician (default), supervisor, department_manager, control_room, …")
-    var role: String = StaffRole.technician.rawValue
+    @Option(help: "The file holding your token (from propdesk-worker login).") var tokenFile: String?
 
-    func intake() throws -> IntakeClient {
-        guard let role = StaffRole(rawValue: role) else {
-            throw ValidationError("--role must be one of \(StaffRole.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+    var path: String {
+        tokenFile ?? ProcessInfo.processInfo.environment["PROPDESK_TOKEN_FILE"]
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".propdesk/token")
+    }
+
+    static func baseURL() throws -> URL {
         let raw = ProcessInfo.processInfo.environment["PROPDESK_INTAKE_URL"] ?? "http://127.0.0.1:8080"
         guard let url = URL(string: raw), url.scheme == "http" || url.scheme == "https" else {
             throw ValidationError("PROPDESK_INTAKE_URL is not an http(s) URL: \(raw)")
         }
-        return IntakeClient(baseURL: url, staff: worker, role: role)
+        return url
+    }
+
+    func intake() throws -> IntakeClient {
+        guard let data = FileManager.default.contents(atPath: path),
+              let token = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
+            throw ValidationError("no token in \(path): sign in first with propdesk-worker login --login <you>")
+        }
+        return IntakeClient(baseURL: try Self.baseURL(), token: token)
+    }
+}
+
+struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sign in and keep a token for the other commands (the password is read from standard input or a file).")
+    @Option(help: "Your sign-in name.") var login: String
+    @Option(help: "Read the password from this file instead of standard input.") var passwordFile: String?
+    @Option(help: "The 6-digit code from your authenticator app, if your role needs one.") var code: String?
+    @OptionGroup var identity: Identity
+
+    func run() async throws {
+        let password: String?
+        if let passwordFile {
+            password = FileManager.default.contents(atPath: passwordFile).flatMap { String(data: $0, encoding: .utf8) }?
+                .split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init)
+        } else {
+            print("password: ", terminator: "")
+            fflush(nil)
+            password = readLine(strippingNewline: true)
+        }
+        guard let password, !password.isEmpty else { throw ValidationError("no password given") }
+        let (token, expires) = try await IntakeClient.signIn(baseURL: try Identity.baseURL(), login: login, password: password, code: code)
+        let path = identity.path
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: path, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write \(path)")
+        }
+        print("signed in as \(login); token in \(path) until \(expires.formatted(.iso8601))")
+        fflush(nil)
     }
 }
 
@@ -54,8 +94,16 @@ struct Take: AsyncParsableCommand {
             throw ValidationError("--department must be one of \(WorkQueue.all.map(\.name).joined(separator: ", "))")
         }
         guard NewTicket.isPropertyCode(property) else { throw ValidationError("--property is a code like sunrise-garden") }
-        guard let rawURL = ProcessInfo.processInfo.environment["PROPDESK_AMQP_URL"] else {
-            throw ValidationError("PROPDESK_AMQP_URL is not set (amqp://user:pass@host:port/vhost)")
+        // The token decides who is working: only for their own departments and properties.
+        let intake = try identity.intake()
+        let me = try await intake.me()
+        guard me.properties.contains(property) else { throw ValidationError("\(me.login) does not serve \(property)") }
+        if me.scope.departments != nil, !me.departments.contains(queue.department) {
+            throw ValidationError("\(me.login) works for \(me.departments.map(\.rawValue).joined(separator: ", ")), not \(queue.department.rawValue)")
+        }
+        var reader = Reader(environment: ProcessInfo.processInfo.environment)
+        guard let rawURL = reader.secret("PROPDESK_AMQP_URL", required: true) else {
+            throw ValidationError(reader.problems.joined(separator: "; ") + " (amqp://user:pass@host:port/vhost)")
         }
         let configuration = try AMQPConfiguration(url: rawURL)
         // The queues are declared exactly as the services declare them.
@@ -68,9 +116,9 @@ struct Take: AsyncParsableCommand {
         let logger = Logger(label: "propdesk.worker")
         let amqp = AMQPConnection(configuration: configuration, logger: logger)
         try await amqp.connect()
-        let worker = DepartmentWorker(property: property, queue: queue, amqp: amqp, intake: try identity.intake(), logger: logger)
+        let worker = DepartmentWorker(property: property, queue: queue, amqp: amqp, intake: intake, logger: logger)
         let confirm = self.confirm
-        let waiting = "waiting for work on \(worker.queueName) as \(identity.worker)"
+        let waiting = "waiting for work on \(worker.queueName) as \(me.name)"
         try await worker.take(count: count == 0 ? nil : count, queues: queues, waiting: { print(waiting); fflush(nil) }, decide: { order in
             Self.show(order)
             guard confirm else { return .accept }

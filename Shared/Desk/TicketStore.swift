@@ -128,6 +128,8 @@ public enum TicketStore {
         /// Still open and past the customer's requested time.
         public var overdue: Bool = false
         public var limit: Int = 50
+        /// Who is asking: only tickets inside it are listed (nil: everything, for the services).
+        public var scope: AccessScope?
 
         public init(property: String? = nil, status: TicketStatus? = nil, kind: TicketKind? = nil, department: Department? = nil,
                     number: String? = nil, overdue: Bool = false, limit: Int = 50) {
@@ -157,6 +159,11 @@ public enum TicketStore {
             add({ "EXISTS (SELECT 1 FROM work_orders w WHERE w.ticket_id = t.id AND w.round = t.round AND w.department = \($0))" }, d.rawValue)
         }
         if filter.overdue { conditions.append("t.status IN ('open', 'acknowledged', 'on_site') AND t.requested_at < now()") }
+        if let scope = filter.scope {
+            let (sql, values) = scopeCondition(scope, first: parameters.count + 1)
+            conditions.append("true" + sql)
+            parameters += values
+        }
         parameters.append(filter.limit)
         let sql = "SELECT to_jsonb(t) FROM tickets t"
             + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))

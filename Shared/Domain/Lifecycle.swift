@@ -67,16 +67,6 @@ public struct IllegalTransition: Error, Sendable, Equatable, CustomStringConvert
 }
 
 public enum TicketLifecycle {
-    /// Who may take a step on a ticket: closing, reopening and cancelling belong to the desk that
-    /// owns the ticket (I2) and to supervisors, not to department staff, who work through their
-    /// work orders.
-    public static func may(_ role: StaffRole, _ action: TicketAction) -> Bool {
-        switch action {
-        case .acknowledge, .onSite, .note, .resolve: true
-        case .close, .reopen, .cancel: role.worksTheDesk
-        }
-    }
-
     /// The status after `action`, or why it is not allowed from `status`.
     public static func apply(_ action: TicketAction, to status: TicketStatus) throws(IllegalTransition) -> TicketStatus {
         let next: TicketStatus? = switch (action, status) {
@@ -148,11 +138,6 @@ public enum WorkOrderAction: String, CaseIterable, Codable, Sendable {
 }
 
 public enum WorkOrderLifecycle {
-    /// Reassigning to a named person is a supervisor's call; every other step is the department's.
-    public static func may(_ role: StaffRole, _ action: WorkOrderAction) -> Bool {
-        action == .reassign ? role.supervises : true
-    }
-
     public static func apply(_ action: WorkOrderAction, to status: WorkOrderStatus) throws(IllegalTransition) -> WorkOrderStatus {
         let next: WorkOrderStatus? = switch (action, status) {
         case (.accept, .assigned): .accepted

@@ -19,7 +19,16 @@ public enum ErrorCode: String, CaseIterable, Codable, Sendable {
     case notFound = "not_found"
     case bodyTooLarge = "body_too_large"
     case unsupportedMediaType = "unsupported_media_type"
-    case roleRequired = "role_required"
+    /// No credentials, or a session or token that is unknown, expired, revoked or altered.
+    case notSignedIn = "not_signed_in"
+    case invalidCredentials = "invalid_credentials"
+    /// The account's role needs a one-time code from the authenticator app.
+    case secondFactorRequired = "second_factor_required"
+    case tooManyAttempts = "too_many_attempts"
+    /// A cookie-authenticated change without the session's `X-CSRF-Token`.
+    case csrfTokenMissing = "csrf_token_missing"
+    /// Reading this resident's file needs an approved request.
+    case approvalRequired = "approval_required"
     case databaseUnavailable = "database_unavailable"
     case internalError = "internal_error"
 }

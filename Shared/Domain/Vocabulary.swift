@@ -39,7 +39,8 @@ public enum Department: String, CaseIterable, Codable, Sendable {
     case management         // 管理处主任/总经理
 }
 
-/// Who is acting, as the API's callers declare it (`X-PropDesk-Role`).
+/// A member of staff's role (STANDARDS.md "Departments"); an account holds one or more
+/// (table `staff`), and ``AccessPolicy`` says what each may do.
 public enum StaffRole: String, CaseIterable, Codable, Sendable {
     case operator_ = "operator"                 // 前台/接待员
     case supervisor                             // 主管
@@ -48,13 +49,15 @@ public enum StaffRole: String, CaseIterable, Codable, Sendable {
     case viceGeneralManager = "vice_general_manager" // 副总经理
     case technician                             // 值班技工 and other department staff
     case controlRoom = "control_room"           // 中控室
+    case chiefEngineer = "chief_engineer"       // 总工程师: heads engineering
+    case finance                                // 财务: money, not tickets
 
     /// P1: who may read a resident's full phone number. The desk calls residents back; department
     /// staff work from the unit and reach the resident through the desk.
     public var seesResidentContact: Bool {
         switch self {
         case .operator_, .supervisor, .departmentManager, .generalManager, .viceGeneralManager: true
-        case .technician, .controlRoom: false
+        case .technician, .controlRoom, .chiefEngineer, .finance: false
         }
     }
 
@@ -65,8 +68,8 @@ public enum StaffRole: String, CaseIterable, Codable, Sendable {
     /// Supervisors and above: they hand work to a named person.
     public var supervises: Bool {
         switch self {
-        case .supervisor, .departmentManager, .generalManager, .viceGeneralManager: true
-        case .operator_, .technician, .controlRoom: false
+        case .supervisor, .departmentManager, .generalManager, .viceGeneralManager, .chiefEngineer: true
+        case .operator_, .technician, .controlRoom, .finance: false
         }
     }
 }

@@ -12,8 +12,11 @@ import Synchronization
 /// commit (``PostgresClient/commitSignals(_:)``), and by NOTIFY on `propdesk_outbox` from writers
 /// elsewhere that name it (the notification names the writer's `application_name`; an unnamed
 /// one wakes every relay). Services' own sessions send no NOTIFY (`propdesk.outbox_notify = off`,
-/// migration 0004). It sweeps every `sweepInterval` (default 5 s) and after every reconnect for
-/// anyone's rows, so what a missed wake-up or a stopped service left behind still goes out.
+/// migration 0004). It sweeps every `sweepInterval` (default 5 s) and after every reconnect, so
+/// what a missed wake-up left behind still goes out: for anyone's rows, or only for its own
+/// service's (`sweepsOthers: false`, as the services run it: each service's broker user may
+/// publish only its own event types, so a stopped service's events wait in the outbox for it or
+/// a replica of it).
 /// Each batch (default 500 rows) is claimed with `FOR UPDATE SKIP LOCKED` inside a transaction
 /// that stays open while the batch is published, so several relays share the work and a relay
 /// that dies between publishing and marking leaves its rows to be published again: at least
@@ -29,8 +32,11 @@ public final class OutboxRelay: Service, Sendable {
     private let published = Counter(label: "propdesk_outbox_published_total")
     private let failed = Counter(label: "propdesk_outbox_publish_failures_total")
 
+    private let sweepsOthers: Bool
+
     public init(postgres: PostgresClient, amqp: AMQPConnection, batchSize: Int = 500,
-                pipelineDepth: Int = 2, sweepInterval: Duration = .seconds(5), logger: Logger) {
+                pipelineDepth: Int = 2, sweepInterval: Duration = .seconds(5), sweepsOthers: Bool = true, logger: Logger) {
+        self.sweepsOthers = sweepsOthers
         self.postgres = postgres
         self.amqp = amqp
         self.batchSize = batchSize
@@ -91,7 +97,7 @@ public final class OutboxRelay: Service, Sendable {
                     }
                     // At full depth, a finishing batch wakes the loop again.
                     guard inFlight.value < self.pipelineDepth else { continue }
-                    let source = sweepAll.take() ? nil : own
+                    let source = sweepAll.take() && self.sweepsOthers ? nil : own
                     // Claiming and sending run here, one batch after another, so batches reach the
                     // broker in claim order; waiting for a batch's confirms and marking it run in
                     // the group, so the next claim need not wait for them. A batch that fails, or

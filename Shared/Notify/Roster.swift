@@ -70,8 +70,8 @@ public enum DutyRoster {
     /// The next role up when nobody holds `role` (the department is kept).
     public static func nextUp(_ role: StaffRole) -> StaffRole? {
         switch role {
-        case .technician, .operator_, .controlRoom: .supervisor
-        case .supervisor: .departmentManager
+        case .technician, .operator_, .controlRoom, .finance: .supervisor
+        case .supervisor, .chiefEngineer: .departmentManager
         case .departmentManager: .viceGeneralManager
         case .viceGeneralManager: .generalManager
         case .generalManager: nil

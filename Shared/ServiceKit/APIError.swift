@@ -11,9 +11,13 @@ public struct APIError: HTTPResponseError {
     public let code: ErrorCode
     public let message: String
     public var problems: [Problem] = []
+    /// Headers the refusal carries (`Retry-After` on a lock-out).
+    public var headers: HTTPFields = [:]
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        try ErrorBody.response(status: status, code: code, message: message, problems: problems)
+        var response = try ErrorBody.response(status: status, code: code, message: message, problems: problems)
+        response.headers.append(contentsOf: headers)
+        return response
     }
 
     public static func validation(_ failure: ValidationFailure) -> APIError {
@@ -30,6 +34,13 @@ public struct APIError: HTTPResponseError {
         APIError(status: .forbidden, code: .forbidden, message: "a \(role.rawValue.replacingOccurrences(of: "_", with: " ")) may not \(step)")
     }
 
+    /// No credentials, or ones that sign nobody in (unknown, expired, revoked, altered).
+    public static func notSignedIn(_ message: String = "sign in first: POST /auth/login, then send the session cookie or Authorization: Bearer <token>") -> APIError {
+        var error = APIError(status: .unauthorized, code: .notSignedIn, message: message)
+        error.headers[.wwwAuthenticate] = "Bearer realm=\"PropDesk\""
+        return error
+    }
+
     public static func notFound(_ what: String) -> APIError {
         APIError(status: .notFound, code: .notFound, message: "\(what) not found")
     }
@@ -39,32 +50,5 @@ public struct APIError: HTTPResponseError {
         self.code = code
         self.message = message
         self.problems = problems
-    }
-}
-
-/// Who is calling, as the office's gateway declares it: `X-PropDesk-Role` (required: a request
-/// without it is refused, never taken for the desk) and `X-PropDesk-Staff` (their name, at most
-/// 64 characters). The same check on every service's routes.
-public enum StaffHeaders {
-    public static let role = HTTPField.Name("X-PropDesk-Role")!
-    public static let staff = HTTPField.Name("X-PropDesk-Staff")!
-    public static let maxStaff = 64
-
-    public static func identify(_ request: Request) throws -> (staff: String, role: StaffRole) {
-        guard let roleName = request.headers[role], !roleName.isEmpty else {
-            throw APIError(status: .unauthorized, code: .roleRequired,
-                           message: "say who is calling: X-PropDesk-Role is required (one of \(StaffRole.allCases.map(\.rawValue).joined(separator: ", ")))",
-                           problems: [Problem(field: "X-PropDesk-Role", code: .roleRequired, message: "X-PropDesk-Role is required")])
-        }
-        guard let parsed = StaffRole(rawValue: roleName) else {
-            throw APIError.badRequest(.unknownValue,
-                "X-PropDesk-Role must be one of \(StaffRole.allCases.map(\.rawValue).joined(separator: ", "))", field: "X-PropDesk-Role")
-        }
-        var check = FieldCheck()
-        let name = check.text(request.headers[staff], "X-PropDesk-Staff", required: false, max: maxStaff)
-        if let failure = check.failure {
-            throw APIError(status: .badRequest, code: failure.problems[0].code, message: failure.description, problems: failure.problems)
-        }
-        return (name ?? "unnamed", parsed)
     }
 }

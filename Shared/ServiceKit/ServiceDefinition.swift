@@ -34,7 +34,7 @@ public struct ServiceDefinition: Sendable {
     /// The handler; an error here (a template or setting it could not load) stops the start with
     /// that error, like a bad setting.
     public let makeHandler: @Sendable (ServiceContext) throws -> any EventHandler
-    public let routes: @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void
+    public let routes: @Sendable (Router<PropDeskRequestContext>, ServiceContext) -> Void
     /// Long-running work of the service's own besides consuming (escalation's timer engine),
     /// started after the consumer and stopped before it.
     public let background: @Sendable (ServiceContext) throws -> [any Service]
@@ -48,7 +48,7 @@ public struct ServiceDefinition: Sendable {
     public init(name: String, summary: String, defaultHTTPPort: Int, bindings: [String], consumerConcurrency: Int = 1, consumerBatchSize: Int = 1,
                 brokerRequiredForReady: Bool = true,
                 handler makeHandler: @escaping @Sendable (ServiceContext) throws -> any EventHandler,
-                routes: @escaping @Sendable (Router<BasicRequestContext>, ServiceContext) -> Void = { _, _ in },
+                routes: @escaping @Sendable (Router<PropDeskRequestContext>, ServiceContext) -> Void = { _, _ in },
                 background: @escaping @Sendable (ServiceContext) throws -> [any Service] = { _ in [] },
                 validate: @escaping @Sendable ([String: String]) throws -> Void = { _ in }) {
         self.name = name

@@ -41,7 +41,7 @@ public enum ServiceRunner {
 
         let readyLogger = logger
         let context = ServiceContext(settings: settings, postgres: postgres, amqp: amqp, logger: logger, environment: environment)
-        let relay = OutboxRelay(postgres: postgres, amqp: amqp, batchSize: settings.outboxBatchSize, logger: logger)
+        let relay = OutboxRelay(postgres: postgres, amqp: amqp, batchSize: settings.outboxBatchSize, sweepsOthers: false, logger: logger)
         let handler: any EventHandler
         let background: [any Service]
         do {
@@ -56,7 +56,7 @@ public enum ServiceRunner {
                                        handler: handler, prefetch: settings.prefetch,
                                        concurrency: min(definition.consumerConcurrency, settings.databasePoolSize),
                                        batchSize: definition.consumerBatchSize, logger: logger)
-        let router = Router()
+        let router = Router(context: PropDeskRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         HealthRoutes.add(to: router, service: definition.name, postgres: postgres, amqp: amqp, registry: registry,
                          brokerRequired: definition.brokerRequiredForReady)

@@ -1,5 +1,6 @@
 import Foundation
 import AMQP
+import Identity
 import Logging
 import Messaging
 import Postgres
@@ -24,6 +25,7 @@ public struct Settings: Sendable {
     public var shutdownGraceSeconds: Int
     public var retentionDays: Int
     public var instance: String
+    public var auth: AuthSettings
 
     /// `needsBroker: false` is for commands that touch only the database (`migrate`, `ping`):
     /// `PROPDESK_AMQP_URL` is then optional, though still checked when set.
@@ -44,8 +46,8 @@ public struct Settings: Sendable {
     }
 
     private static func read(_ reader: inout Reader, service: String, defaultHTTPPort: Int, needsBroker: Bool) -> Settings {
-        let amqpURL = needsBroker ? reader.required("PROPDESK_AMQP_URL") : reader.optional("PROPDESK_AMQP_URL")
-        let databaseURL = reader.required("PROPDESK_DATABASE_URL")
+        let amqpURL = reader.secret("PROPDESK_AMQP_URL", required: needsBroker)
+        let databaseURL = reader.secret("PROPDESK_DATABASE_URL", required: true)
         let instance = reader.optional("PROPDESK_INSTANCE") ?? Self.defaultInstance()
         var amqp = AMQPConfiguration()
         if let amqpURL {
@@ -58,7 +60,7 @@ public struct Settings: Sendable {
             catch { reader.problem("PROPDESK_DATABASE_URL", "\(error)") }
         }
         var reportsDatabase = database
-        if let reportsURL = reader.optional("PROPDESK_REPORTS_DATABASE_URL") {
+        if let reportsURL = reader.secret("PROPDESK_REPORTS_DATABASE_URL", required: false) {
             do { reportsDatabase = try PostgresConfiguration(url: reportsURL, applicationName: "propdesk-\(service)") }
             catch { reader.problem("PROPDESK_REPORTS_DATABASE_URL", "\(error)") }
         }
@@ -76,7 +78,15 @@ public struct Settings: Sendable {
             migrateOnStart: reader.bool("PROPDESK_MIGRATE_ON_START", default: true),
             shutdownGraceSeconds: reader.int("PROPDESK_SHUTDOWN_GRACE_SECONDS", default: 20, range: 1...600),
             retentionDays: reader.int("PROPDESK_RETENTION_DAYS", default: 7, range: 1...3650),
-            instance: instance)
+            instance: instance,
+            auth: AuthSettings(
+                sessionLifetime: .seconds(reader.int("PROPDESK_SESSION_SECONDS", default: 12 * 3600, range: 5...7 * 86400)),
+                tokenLifetime: .seconds(reader.int("PROPDESK_TOKEN_SECONDS", default: 86400, range: 5...30 * 86400)),
+                bcryptCost: reader.int("PROPDESK_BCRYPT_COST", default: 12, range: 4...16),
+                loginLimits: LoginThrottle.Limits(
+                    failures: reader.int("PROPDESK_LOGIN_MAX_FAILURES", default: 5, range: 1...100),
+                    lockout: .seconds(reader.int("PROPDESK_LOGIN_LOCKOUT_SECONDS", default: 900, range: 1...86400))),
+                secureCookie: reader.bool("PROPDESK_COOKIE_SECURE", default: true)))
         return settings
     }
 
@@ -92,6 +102,17 @@ public struct Settings: Sendable {
     static func defaultInstance() -> String {
         "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     }
+}
+
+/// How staff sign in: how long a browser session and a program's token last, the bcrypt cost of
+/// new passwords, and when failed sign-ins lock an account or address out.
+public struct AuthSettings: Sendable {
+    public var sessionLifetime: Duration
+    public var tokenLifetime: Duration
+    public var bcryptCost: Int
+    public var loginLimits: LoginThrottle.Limits
+    /// The session cookie's `Secure` flag: off only for plain-HTTP development on loopback.
+    public var secureCookie: Bool
 }
 
 public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
@@ -141,6 +162,30 @@ public struct Reader {
     public mutating func optional(_ name: String) -> String? {
         declare(name, nil)
         return environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// A secret: the variable itself, or the contents of the file `NAME_FILE` names (container
+    /// secrets), trailing newline dropped. Never logged or printed.
+    public mutating func secret(_ name: String, required: Bool) -> String? {
+        declare(name, required ? "required" : nil)
+        if let path = environment[name + "_FILE"], !path.isEmpty {
+            if let direct = environment[name], !direct.isEmpty {
+                problem(name, "set \(name) or \(name)_FILE, not both")
+                return nil
+            }
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                problem(name + "_FILE", "cannot read \(path)")
+                return nil
+            }
+            let value = text.trimmingCharacters(in: .newlines)
+            if value.isEmpty { problem(name + "_FILE", "\(path) is empty") }
+            return value.isEmpty ? nil : value
+        }
+        guard let value = environment[name], !value.isEmpty else {
+            if required { problem(name, "is required and not set (or set \(name)_FILE to a file holding it)") }
+            return nil
+        }
+        return value
     }
 
     public mutating func string(_ name: String, default value: String) -> String {

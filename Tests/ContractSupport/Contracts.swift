@@ -41,6 +41,22 @@ public struct OpenAPIDocument {
         })
     }
 
+    /// Each operation's raw mapping, by `GET /path`.
+    public var operationObjects: [String: [String: Any]] {
+        let paths = document["paths"] as? [String: Any] ?? [:]
+        var result: [String: [String: Any]] = [:]
+        for (path, item) in paths {
+            for (method, op) in item as? [String: Any] ?? [:] where ["get", "put", "post", "delete", "patch"].contains(method) {
+                result["\(method.uppercased()) \(path)"] = op as? [String: Any] ?? [:]
+            }
+        }
+        return result
+    }
+
+    /// The document's default security requirement and its scheme names.
+    public var security: [[String: Any]] { document["security"] as? [[String: Any]] ?? [] }
+    public var securitySchemes: [String: Any] { (document["components"] as? [String: Any])?["securitySchemes"] as? [String: Any] ?? [:] }
+
     func schema(_ name: String) -> [String: Any] {
         let components = document["components"] as? [String: Any]
         let schemas = components?["schemas"] as? [String: Any]

@@ -14,9 +14,56 @@ struct ContractTests {
     @Test func everyRouteIntakeServesIsInTheOpenAPIDocumentAndNothingElseIs() throws {
         let document = try OpenAPIDocument()
         #expect(document.version == "3.1.0")
-        let served = Set(IntakeAPI.routes.map { "\($0.method.rawValue) \($0.path)" } + Self.healthRoutes)
+        let served = Set(IntakeAPI.routes.map { "\($0.method.rawValue) \($0.path)" } + SignIn.routes.map { "\($0.method.rawValue) \($0.path)" }
+                         + Self.healthRoutes)
         #expect(served.subtracting(document.operations).isEmpty, "served but not documented")
         #expect(document.operations.subtracting(served).isEmpty, "documented but not served")
+    }
+
+    /// Every route names the permission it checks, needs the cookie session or a bearer token
+    /// unless it is a health endpoint or the sign-in itself, and documents 401 and 403 (and 404
+    /// when it takes an id: an id outside the caller's scope).
+    @Test func everyRouteNamesItsPermissionAndDocumentsTheRefusalsOfSigningIn() throws {
+        let document = try OpenAPIDocument()
+        #expect(Set(document.securitySchemes.keys) == ["session", "bearer"])
+        #expect(document.security.flatMap(\.keys).sorted() == ["bearer", "session"])
+        let declared = IntakeAPI.routes.map { ("\($0.method.rawValue) \($0.path)", $0.permission.rawValue) }
+            + SignIn.routes.compactMap { r in r.permission.map { ("\(r.method.rawValue) \(r.path)", $0.rawValue) } }
+        for (operation, permission) in declared {
+            let op = try #require(document.operationObjects[operation], "\(operation) documented")
+            #expect(op["x-propdesk-permission"] as? String == permission, "\(operation) names \(permission)")
+            #expect(op["security"] == nil, "\(operation) takes the document's security")
+            let responses = Set((op["responses"] as? [String: Any] ?? [:]).keys)
+            #expect(responses.isSuperset(of: ["401", "403"]), "\(operation): \(responses.sorted())")
+            if operation.contains("{id}") { #expect(responses.contains("404"), "\(operation)") }
+        }
+        for open in Self.healthRoutes + ["POST /auth/login"] {
+            #expect((document.operationObjects[open]?["security"] as? [Any])?.isEmpty == true, "\(open) is open")
+        }
+        let login = try #require(document.operationObjects["POST /auth/login"]?["responses"] as? [String: Any])
+        #expect(login["429"] != nil)
+    }
+
+    /// README's "Who may do what" table, row by row, is the policy.
+    @Test func theREADMEsWhoMayDoWhatTableIsThePolicy() throws {
+        let readme = try String(contentsOf: Contracts.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let rows = readme.split(separator: "\n").filter { $0.hasPrefix("| `") || $0.hasPrefix("| scope") || $0.hasPrefix("| second factor") }
+            .map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let header = try #require(readme.split(separator: "\n").first { $0.hasPrefix("| permission |") })
+            .split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(Array(header.dropFirst(2)) == StaffRole.allCases.map(\.rawValue))
+        for permission in Permission.allCases {
+            let row = try #require(rows.first { $0.first == "`\(permission.rawValue)`" }, "a row for \(permission.rawValue)")
+            let expected = StaffRole.allCases.map { role -> String in
+                guard AccessPolicy.roles(permission).contains(role) else { return "—" }
+                return permission == .residentsRead && AccessPolicy.needsApprovalToRead(role) ? "approval" : "✓"
+            }
+            #expect(Array(row.dropFirst(2)) == expected, "\(permission.rawValue)")
+        }
+        let scope = try #require(rows.first { $0.first == "scope" })
+        #expect(Array(scope.dropFirst(2)) == StaffRole.allCases.map { AccessPolicy.departmentBound.contains($0) ? "departments" : "property" })
+        let factor = try #require(rows.first { $0.first == "second factor" })
+        #expect(Array(factor.dropFirst(2)) == StaffRole.allCases.map { AccessPolicy.needsSecondFactor($0) ? "required" : "—" })
     }
 
     /// Every refusal and failure is typed with `ErrorCode` (`APIError`, `Problem`, `ErrorBody`

@@ -66,16 +66,4 @@ struct LifecycleTests {
     func illegalWorkOrderMovesAreRefused(action: WorkOrderAction, from: WorkOrderStatus) {
         #expect(throws: IllegalTransition.self) { try WorkOrderLifecycle.apply(action, to: from) }
     }
-
-    @Test func onlyTheDeskAndSupervisorsCloseReopenOrCancelATicketAndOnlySupervisorsReassign() {
-        #expect(TicketLifecycle.may(.operator_, .cancel))
-        #expect(TicketLifecycle.may(.supervisor, .reopen))
-        #expect(!TicketLifecycle.may(.technician, .cancel))
-        #expect(!TicketLifecycle.may(.controlRoom, .close))
-        #expect(TicketLifecycle.may(.technician, .resolve))
-        #expect(WorkOrderLifecycle.may(.departmentManager, .reassign))
-        #expect(!WorkOrderLifecycle.may(.operator_, .reassign))
-        #expect(!WorkOrderLifecycle.may(.technician, .reassign))
-        #expect(WorkOrderLifecycle.may(.technician, .transfer))
-    }
 }

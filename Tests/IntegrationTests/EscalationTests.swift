@@ -45,7 +45,7 @@ struct ClockScenario {
         let env = RealServers.ServiceProcessTests.self
         let port = Self.firstEscalationPort + index
         let process = try Subprocess(try env.binary("escalation"), ["serve"],
-                                     environment: env.environment(["PROPDESK_HTTP_PORT": "\(port)", "PROPDESK_INSTANCE": "test-\(index)"]))
+                                     environment: env.environment(service: "escalation", ["PROPDESK_HTTP_PORT": "\(port)", "PROPDESK_INSTANCE": "test-\(index)"]))
         guard try await env.waitReady(port: port) else { throw SetupError("escalation did not become ready:\n\(process.output)") }
         return process
     }
@@ -107,7 +107,7 @@ extension RealServers {
             #expect(abs(c1.dueAt.timeIntervalSince(c1.startedAt) - 2) < 0.001)
             #expect(try await s.deadlineStates(ticket)["C1/2"] == "fired")
             // On the record: acknowledged now, C1 was breached and met late; C7 still runs.
-            _ = try await s.desk.post("/tickets/\(ticket)/acknowledge", ["actor": "Wang"], headers: ["X-PropDesk-Role": "supervisor"])
+            _ = try await s.desk.post("/tickets/\(ticket)/acknowledge", ["actor": "Wang"], headers: [DeskScenario.asRole: "supervisor"])
             // The report's default period is the property's own days, so this holds at any hour.
             let rules = try await eventually("C1 met late in the deadline report") { () -> [String: [String: Any]]? in
                 let report = try await s.desk.request("GET", "/reports/deadlines?property=\(s.desk.property)").json
@@ -171,7 +171,7 @@ extension RealServers {
         @Test func aReopenedTicketsEarlierFollowUpCallIsNoLongerOwedAndTheReportSaysSo() async throws {
             let s = try await ClockScenario()
             let escalation = try await s.startEscalation()
-            let desk = ["X-PropDesk-Role": "operator", "X-PropDesk-Staff": "Li"]
+            let desk = [DeskScenario.asRole: "operator"]
             let ticket = try await s.created(["kind": "complaint", "severity": "minor"])
             #expect(try await s.desk.post("/tickets/\(ticket)/resolve", ["actor": "Wang", "outcome": "fixed"], headers: desk).status == 200)
             try await eventually("F1 planted") { try await s.deadlineStates(ticket)["F1/1"] == "pending" }
@@ -196,7 +196,7 @@ extension RealServers {
             let escalation = try await s.startEscalation()
             let ticket = try await s.created(["kind": "complaint", "severity": "minor"])
             let reply = try await s.desk.post("/tickets/\(ticket)/on-site", ["actor": "Wang"],
-                                              headers: ["X-PropDesk-Role": "supervisor", "X-PropDesk-Staff": "Wang"])
+                                              headers: [DeskScenario.asRole: "supervisor"])
             #expect(reply.status == 200)
             let got = try await s.events(on: s.breaches, idle: .seconds(6))
             #expect(got.isEmpty, "escalated anyway: \(got.map(\.payload.ruleID))")
@@ -277,7 +277,7 @@ extension RealServers {
             let escalation = try await s.startEscalation()
             let ticket = try await s.created(["kind": "complaint", "severity": "minor"])
             let reply = try await s.desk.post("/tickets/\(ticket)/resolve", ["actor": "Wang", "outcome": "cleaned the corridor"],
-                                              headers: ["X-PropDesk-Role": "supervisor", "X-PropDesk-Staff": "Wang"])
+                                              headers: [DeskScenario.asRole: "supervisor"])
             #expect(reply.status == 200)
             let got = try await s.events(on: s.followUps) { $0.count >= 1 }
             #expect(got.map(\.type) == ["followup.complaint.due"])
@@ -291,13 +291,13 @@ extension RealServers {
         @Test func anExtensionAgreedWithTheCustomerMovesTheRepairClockButNotTheResponseClocks() async throws {
             let s = try await ClockScenario()
             let escalation = try await s.startEscalation()
-            let desk = ["X-PropDesk-Role": "operator", "X-PropDesk-Staff": "Li"]
+            let desk = [DeskScenario.asRole: "operator"]
             let ticket = try await s.created(["kind": "repair", "category": "plumbing", "content": "卫生间漏水"])
             let past = try await s.desk.post("/tickets/\(ticket)/extend", ["actor": "Li", "until": "2020-01-01T00:00:00Z", "reason": "x"],
                                              headers: desk)
             #expect(past.status == 422)
             let technician = try await s.desk.post("/tickets/\(ticket)/extend", ["actor": "Zhou", "until": "2099-01-01T00:00:00Z", "reason": "x"],
-                                                   headers: ["X-PropDesk-Role": "technician", "X-PropDesk-Staff": "Zhou"])
+                                                   headers: [DeskScenario.asRole: "technician"])
             #expect(technician.status == 403)
             let until = Date().addingTimeInterval(3_600)
             let text = until.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
@@ -330,7 +330,7 @@ extension RealServers {
             let replan = { (role: String) async throws -> (Int, [String: Any]) in
                 var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ClockScenario.firstEscalationPort)/policies/\(s.desk.property)/replan?rule=C1")!)
                 request.httpMethod = "POST"
-                request.setValue(role, forHTTPHeaderField: "X-PropDesk-Role")
+                request.setValue("Bearer \(try await s.desk.token(role))", forHTTPHeaderField: "Authorization")
                 let (data, response) = try await URLSession.shared.data(for: request)
                 return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
             }
@@ -349,7 +349,7 @@ extension RealServers {
         @Test func aFollowUpCallIsRecordedAMissedOneIsDueAgainAndADissatisfiedResidentReopensTheTicket() async throws {
             let s = try await ClockScenario()
             let escalation = try await s.startEscalation()
-            let desk = ["X-PropDesk-Role": "operator", "X-PropDesk-Staff": "Li"]
+            let desk = [DeskScenario.asRole: "operator"]
             let ticket = try await s.created(["kind": "complaint", "severity": "minor"])
             // Not resolved yet: no follow-up call to record.
             let early = try await s.desk.post("/tickets/\(ticket)/follow-up", ["actor": "Li", "reached": false], headers: desk)
@@ -362,7 +362,7 @@ extension RealServers {
             #expect(bad.status == 422)
             #expect((bad.json["problems"] as? [[String: Any]])?.first?["field"] as? String == "satisfied")
             let technician = try await s.desk.post("/tickets/\(ticket)/follow-up", ["actor": "Zhou", "reached": false],
-                                                   headers: ["X-PropDesk-Role": "technician", "X-PropDesk-Staff": "Zhou"])
+                                                   headers: [DeskScenario.asRole: "technician"])
             #expect(technician.status == 403)
 
             // Not reached: the call is due again. Not reached again: the retry clock starts over.

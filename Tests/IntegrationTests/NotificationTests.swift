@@ -51,7 +51,7 @@ struct NotifyScenario {
 
     static func environment(_ extra: [String: String]) -> [String: String] {
         let base = "http://127.0.0.1:\(receiverPort)"
-        return RealServers.ServiceProcessTests.environment([
+        return RealServers.ServiceProcessTests.environment(service: "notification", [
             "PROPDESK_HTTP_PORT": "\(port)", "PROPDESK_LOG_LEVEL": "debug",
             "PROPDESK_WEBHOOKS": "desk=\(base)/desk;flaky=\(base)/flaky;slow=\(base)/slow",
             "PROPDESK_WECOM_ROBOTS": "engineering=\(base)/wecom;dead=http://127.0.0.1:\(deadPort)/robot",

@@ -12,6 +12,7 @@ extension RealServers {
     struct OutageTests {
         @Test func withThePostgreSQLServerDownTheDeskGetsA503ItCanRetryAndEachFailureIsLogged() async throws {
             try await DeskScenario.run { s async throws in
+                _ = try await s.token(StaffRole.operator_.rawValue)   // signed in while the database is up
                 try await Servers.stack("stop-postgres")
                 do {
                     let reply = try await s.file(["kind": "inquiry", "content": "停车费多少"])

@@ -14,10 +14,20 @@ extension RealServers {
             URL(fileURLWithPath: try Servers.required("PROPDESK_BIN_DIR")).appendingPathComponent(name).path
         }
 
-        static func environment(_ extra: [String: String]) -> [String: String] {
+        /// The environment a process of ours runs with: as `service` (intake, …, or worker, the
+        /// workers' CLI), with that service's own PostgreSQL role and RabbitMQ user, from the
+        /// files `deploy/local/stack service-env` wrote — never the owner's.
+        static func environment(service: String, _ extra: [String: String] = [:]) -> [String: String] {
             var env = ProcessInfo.processInfo.environment
             env["PROPDESK_LOG_LEVEL"] = "warning"
+            env["PROPDESK_DATABASE_URL"] = nil
+            env["PROPDESK_AMQP_URL"] = nil
+            let secrets = (env["PROPDESK_STACK_DIR"] ?? "") + "/secrets"
+            env["PROPDESK_AMQP_URL_FILE"] = "\(secrets)/\(service)-amqp.url"
+            if service != "worker" { env["PROPDESK_DATABASE_URL_FILE"] = "\(secrets)/\(service)-database.url" }
             env.merge(extra) { $1 }
+            // A URL a test gives itself replaces the service's file.
+            for name in ["PROPDESK_AMQP_URL", "PROPDESK_DATABASE_URL"] where extra[name] != nil { env[name + "_FILE"] = nil }
             return env
         }
 
@@ -37,7 +47,7 @@ extension RealServers {
             var processes: [Subprocess] = []
             for (i, name) in Self.services.enumerated() {
                 processes.append(try Subprocess(try Self.binary(name), ["serve"],
-                                                environment: Self.environment(["PROPDESK_HTTP_PORT": "\(28_080 + i)"])))
+                                                environment: Self.environment(service: Self.services[i], ["PROPDESK_HTTP_PORT": "\(28_080 + i)"])))
             }
             for i in Self.services.indices {
                 #expect(try await Self.waitReady(port: 28_080 + i), "\(Self.services[i]) became ready: \(processes[i].output)")
@@ -57,7 +67,7 @@ extension RealServers {
         }
 
         @Test func aServiceWithAWrongBrokerAddressExitsNamingTheSetting() async throws {
-            let result = try await Subprocess.run(try Self.binary("billing"), ["serve"], environment: Self.environment([
+            let result = try await Subprocess.run(try Self.binary("billing"), ["serve"], environment: Self.environment(service: "billing", [
                 "PROPDESK_AMQP_URL": "amqp://propdesk:propdesk@127.0.0.1:1/propdesk", "PROPDESK_HTTP_PORT": "28090",
             ]), timeout: .seconds(60))
             #expect(result.status != 0)

@@ -37,8 +37,26 @@ struct SettingsTests {
 
     @Test func missingURLsAreBothNamed() {
         #expect(throws: ConfigurationError(problems: [
-            "PROPDESK_AMQP_URL: is required and not set", "PROPDESK_DATABASE_URL: is required and not set",
+            "PROPDESK_AMQP_URL: is required and not set (or set PROPDESK_AMQP_URL_FILE to a file holding it)",
+            "PROPDESK_DATABASE_URL: is required and not set (or set PROPDESK_DATABASE_URL_FILE to a file holding it)",
         ])) { try Settings.load(service: "x", defaultHTTPPort: 1, environment: [:]) }
+    }
+
+    @Test func aSecretCanComeFromAFileAndAnUnreadableOneIsNamed() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("propdesk-secret-\(UUID())").path
+        try Data("postgres://u:secret@127.0.0.1:25432/propdesk\n".utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let env = ["PROPDESK_AMQP_URL": "amqp://u:p@127.0.0.1:25672/propdesk", "PROPDESK_DATABASE_URL_FILE": path]
+        #expect(try Settings.load(service: "x", defaultHTTPPort: 1, environment: env).database.password == "secret")
+        #expect(throws: ConfigurationError(problems: ["PROPDESK_DATABASE_URL_FILE: cannot read /nonexistent/secret"])) {
+            try Settings.load(service: "x", defaultHTTPPort: 1, environment: ["PROPDESK_AMQP_URL": "amqp://u:p@127.0.0.1:25672/propdesk",
+                                                                               "PROPDESK_DATABASE_URL_FILE": "/nonexistent/secret"])
+        }
+        var both = env
+        both["PROPDESK_DATABASE_URL"] = "postgres://u:other@127.0.0.1:25432/propdesk"
+        #expect(throws: ConfigurationError(problems: ["PROPDESK_DATABASE_URL: set PROPDESK_DATABASE_URL or PROPDESK_DATABASE_URL_FILE, not both"])) {
+            try Settings.load(service: "x", defaultHTTPPort: 1, environment: both)
+        }
     }
 
     @Test func migrateAndPingNeedOnlyTheDatabaseURL() throws {
