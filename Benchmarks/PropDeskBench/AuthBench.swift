@@ -105,10 +105,10 @@ struct AuthBench: AsyncParsableCommand {
         for _ in 0..<requests {
             let a = clock.now
             _ = try await db.withConnection { try StaffStore.resolve(token: token, on: $0) }
-            lookup.record(UInt64((clock.now - a).components.attoseconds / 1_000_000_000))
+            lookup.record(UInt64((clock.now - a).components.attoseconds / 1_000_000_000_000))
             let b = clock.now
             _ = try await db.query("SELECT 1")
-            bare.record(UInt64((clock.now - b).components.attoseconds / 1_000_000_000))
+            bare.record(UInt64((clock.now - b).components.attoseconds / 1_000_000_000_000))
             try await Task.sleep(for: pause)
         }
         // The same over HTTP: an authenticated route against the unauthenticated liveness check.
@@ -119,12 +119,13 @@ struct AuthBench: AsyncParsableCommand {
         for _ in 0..<requests {
             let a = clock.now
             guard try signed.get("/auth/me") == 200 else { throw BenchError("GET /auth/me failed") }
-            me.record(UInt64((clock.now - a).components.attoseconds / 1_000_000_000))
+            me.record(UInt64((clock.now - a).components.attoseconds / 1_000_000_000_000))
             let b = clock.now
             guard try open.get("/health/live") == 200 else { throw BenchError("GET /health/live failed") }
-            live.record(UInt64((clock.now - b).components.attoseconds / 1_000_000_000))
+            live.record(UInt64((clock.now - b).components.attoseconds / 1_000_000_000_000))
             try await Task.sleep(for: pause)
         }
+        // Recorded in microseconds.
         func ms(_ h: Histogram<UInt64>, _ q: Double) -> Double { Double(h.valueAtPercentile(q)) / 1000 }
         print(String(format: "token check (StaffStore.resolve) at %d/s: p50 %.3f ms, p99 %.3f ms; SELECT 1: p50 %.3f ms (%.2f×)",
                      perSecond, ms(lookup, 50), ms(lookup, 99), ms(bare, 50), ms(lookup, 50) / max(0.001, ms(bare, 50))))
