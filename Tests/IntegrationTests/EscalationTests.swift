@@ -327,15 +327,18 @@ extension RealServers {
             slower.steps = [ClockStep(.after(seconds: 3_600), tell: [Recipient(.supervisor, .customerService)])]
             try await s.desk.db.execute("UPDATE sla_rules SET rule = $3::jsonb WHERE property = $1 AND id = $2",
                                         [s.desk.property, "C1", try PostgresJSON(encoding: slower, encoder: DeskJSON.encoder)])
-            let replan = { (role: String) async throws -> (Int, [String: Any]) in
-                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ClockScenario.firstEscalationPort)/policies/\(s.desk.property)/replan?rule=C1")!)
+            let elsewhere = try await Servers.newProperty(s.desk.db, prefix: "x")
+            let replan = { (role: String, property: String) async throws -> (Int, [String: Any]) in
+                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(ClockScenario.firstEscalationPort)/policies/\(property)/replan?rule=C1")!)
                 request.httpMethod = "POST"
-                request.setValue("Bearer \(try await s.desk.token(role))", forHTTPHeaderField: "Authorization")
+                if !role.isEmpty { request.setValue("Bearer \(try await s.desk.token(role))", forHTTPHeaderField: "Authorization") }
                 let (data, response) = try await URLSession.shared.data(for: request)
                 return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
             }
-            #expect(try await replan("operator").0 == 403)
-            let (status, body) = try await replan("general_manager")
+            #expect(try await replan("", s.desk.property).0 == 401, "nobody signed in")
+            #expect(try await replan("operator", s.desk.property).0 == 403)
+            #expect(try await replan("general_manager", elsewhere).0 == 404, "another property's policies read as unknown")
+            let (status, body) = try await replan("general_manager", s.desk.property)
             #expect(status == 200, "\(body)")
             #expect(body["clocks"] as? Int == 1 && body["steps_moved"] as? Int == 1 && body["steps_cancelled"] as? Int == 1)
             let got = try await s.events(on: s.breaches, idle: .seconds(5))
