@@ -19,7 +19,8 @@ extension RealServers {
             "until": ISO8601DateFormatter().string(from: Date().addingTimeInterval(86_400)), "minutes": 5,
         ] }
 
-        func bearer(_ token: String) -> [String: String] { ["Authorization": "Bearer \(token)"] }
+        /// Sent with this token only (not as one of the scenario's accounts).
+        func bearer(_ token: String) -> [String: String] { ["Authorization": "Bearer \(token)", DeskScenario.asRole: ""] }
 
         func residentAt(_ s: DeskScenario, _ property: String) async throws -> String {
             let id = UUID().uuidString.lowercased()
@@ -47,7 +48,7 @@ extension RealServers {
                 let filed = try await s.post("/tickets", ["property": s.property, "kind": "repair", "category": "plumbing", "channel": "phone",
                                                           "building": "3号楼", "unit": "2单元1202", "caller_phone": "13812345678",
                                                           "content": "厨房水管漏水", "taken_by": "someone else"],
-                                             headers: bearer(deskToken).merging([DeskScenario.asRole: ""]) { a, _ in a })
+                                             headers: bearer(deskToken))
                 #expect(filed.status == 201, "\(filed.json)")
                 #expect(filed.json["taken_by"] as? String == "前台 李梅")
                 let id = try #require(filed.json["id"] as? String)
@@ -56,7 +57,7 @@ extension RealServers {
 
                 // The engineer takes and resolves the engineering order; the timeline names them.
                 let techToken = try await tech.signIn(port: DeskScenario.intakePort)
-                let asTech = bearer(techToken).merging([DeskScenario.asRole: ""]) { a, _ in a }
+                let asTech = bearer(techToken)
                 #expect(try await s.post("/work-orders/\(order)/accept", [:], headers: asTech).status == 200)
                 let resolved = try await s.post("/work-orders/\(order)/resolve", ["outcome": "换了阀门"], headers: asTech)
                 #expect(resolved.status == 200, "\(resolved.json)")
@@ -65,7 +66,7 @@ extension RealServers {
                 #expect(try await s.post("/work-orders/\(order)/reassign", ["assignee": "Xu"], headers: asTech).status == 403)
 
                 // A supervisor reassigns (the order is done, so a fresh one: the desk reopens the ticket).
-                let asSupervisor = bearer(try await supervisor.signIn(port: DeskScenario.intakePort)).merging([DeskScenario.asRole: ""]) { a, _ in a }
+                let asSupervisor = bearer(try await supervisor.signIn(port: DeskScenario.intakePort))
                 #expect(try await s.post("/tickets/\(id)/reopen", ["reason": "still leaking"], headers: asSupervisor).status == 200)
                 let again = try await eventually("a new engineering order") {
                     try await s.workOrders(id, count: 2).first { $0["queue"] as? String == "engineering" && $0["status"] as? String == "assigned" }?["id"] as? String
@@ -82,7 +83,7 @@ extension RealServers {
                 let request = try #require(asked.json["id"] as? String)
                 let selfApproval = try await s.post("/file-requests/\(request)/approve", ["minutes": 5], headers: asTech)
                 #expect(selfApproval.status == 403)
-                let asManager = bearer(try await manager.signIn(port: DeskScenario.intakePort)).merging([DeskScenario.asRole: ""]) { a, _ in a }
+                let asManager = bearer(try await manager.signIn(port: DeskScenario.intakePort))
                 let pending = try await s.request("GET", "/file-requests", headers: asManager)
                 #expect((pending.json["file_requests"] as? [[String: Any]] ?? []).contains { $0["id"] as? String == request })
                 let approved = try await s.post("/file-requests/\(request)/approve", ["minutes": 5], headers: asManager)
@@ -109,7 +110,7 @@ extension RealServers {
             try await DeskScenario.run { s async throws in
                 let other = try await Servers.newProperty(s.db, prefix: "o")
                 let everywhere = try await TestAccount.create(s.db, roles: [.generalManager], properties: [s.property, other])
-                let asGM = bearer(try await everywhere.signIn(port: DeskScenario.intakePort)).merging([DeskScenario.asRole: ""]) { a, _ in a }
+                let asGM = bearer(try await everywhere.signIn(port: DeskScenario.intakePort))
                 func ticket(_ property: String, _ category: String) async throws -> (ticket: String, order: String) {
                     let filed = try await s.post("/tickets", ["property": property, "kind": "repair", "category": category, "channel": "phone",
                                                               "content": "test", "caller_phone": "13812345678"], headers: asGM)
@@ -129,7 +130,7 @@ extension RealServers {
                 var covered = 0, outOfScope = 0
                 for role in StaffRole.allCases {
                     let account = try await TestAccount.create(s.db, roles: [role], departments: [.engineering], properties: [s.property])
-                    let headers = bearer(try await account.signIn(port: DeskScenario.intakePort)).merging([DeskScenario.asRole: ""]) { a, _ in a }
+                    let headers = bearer(try await account.signIn(port: DeskScenario.intakePort))
                     let identity = StaffIdentity(id: UUID(), login: account.login, name: account.name, roles: [role],
                                                  departments: [.engineering], properties: [s.property])
                     // Fresh ids inside the scope for this role: an engineering repair here.
@@ -231,9 +232,9 @@ extension RealServers {
                 #expect(replayed.status == 401 && replayed.code == "not_signed_in")
                 // An expired token is refused.
                 let token = try await account.signIn(port: DeskScenario.intakePort)
-                #expect(try await s.request("GET", "/auth/me", headers: bearer(token).merging([DeskScenario.asRole: ""]) { a, _ in a }).status == 200)
+                #expect(try await s.request("GET", "/auth/me", headers: bearer(token)).status == 200)
                 try await s.db.execute("UPDATE staff_sessions SET expires_at = now() - interval '1 second' WHERE token_hash = $1", [SessionToken.hash(token)])
-                let expired = try await s.request("GET", "/auth/me", headers: bearer(token).merging([DeskScenario.asRole: ""]) { a, _ in a })
+                let expired = try await s.request("GET", "/auth/me", headers: bearer(token))
                 #expect(expired.status == 401 && expired.code == "not_signed_in")
             }
         }
