@@ -271,6 +271,10 @@ extension RealServers {
                 #expect(await refused(db, "CREATE TABLE nope (x int)"))
             }
             #expect(await refused(intake, "UPDATE staff SET roles = '{general_manager}' WHERE false"), "intake cannot change anyone's roles")
+            for db in [dispatch, notification, escalation] {
+                #expect(await refused(db, "SELECT password_hash, totp_secret FROM staff"), "only intake reads how staff sign in")
+                #expect(try await db.query("SELECT count(login) FROM staff")[0].decode(0, as: Int.self) >= 0)
+            }
             // What they need, they can.
             #expect(try await notification.query("SELECT count(*) FROM deliveries")[0].decode(0, as: Int.self) >= 0)
             _ = try await intake.execute("INSERT INTO audit_log (actor, action, subject) VALUES ('integration-test', 'login_failed', 'staff nobody')")

@@ -21,7 +21,9 @@ GRANT USAGE ON SCHEMA public TO propdesk_service;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO propdesk_service;
 GRANT SELECT, INSERT, UPDATE, DELETE ON outbox TO propdesk_service;
 GRANT SELECT, INSERT, DELETE ON inbox TO propdesk_service;
-GRANT SELECT ON schema_migrations, properties, staff, staff_sessions TO propdesk_service;
+GRANT SELECT ON schema_migrations, properties, staff_sessions TO propdesk_service;
+-- Who a token belongs to, never how they sign in: no password hash, no second-factor secret.
+GRANT SELECT (id, login, name, roles, departments, properties, active) ON staff TO propdesk_service;
 GRANT INSERT ON audit_log TO propdesk_service;
 
 -- Intake: the desk's tickets and steps, accounts' sessions, file requests, and the reports
@@ -30,6 +32,8 @@ GRANT SELECT, INSERT, UPDATE ON tickets, ticket_events, work_orders, ticket_coun
 GRANT DELETE ON idempotency_keys TO propdesk_intake;
 GRANT SELECT ON residents, routing_rules, deadlines, sla_rules, calendar_days, clock_marks, audit_log TO propdesk_intake;
 GRANT INSERT, UPDATE, DELETE ON staff_sessions TO propdesk_intake;
+-- Intake signs people in: it reads the hashes and secrets, and changes no account.
+GRANT SELECT ON staff TO propdesk_intake;
 GRANT SELECT, INSERT, UPDATE, DELETE ON login_throttle TO propdesk_intake;
 GRANT SELECT, INSERT, UPDATE ON file_requests TO propdesk_intake;
 
