@@ -9,9 +9,9 @@ import HummingbirdBcrypt
 import Identity
 import Postgres
 
-/// A signed-in bench account (created at `cost`, with its second factor where its role needs
-/// one) and a bearer token for it from intake.
-func benchToken(_ db: PostgresClient, intake: String, roles: [StaffRole], cost: Int = 4) async throws -> String {
+/// A bench account at the bench property, its password hashed at `cost`, with a second factor
+/// where its role needs one: its login, password and secret.
+func benchAccount(_ db: PostgresClient, roles: [StaffRole], cost: Int) async throws -> (login: String, password: String, secret: String?) {
     let login = "bench-\(UUID().uuidString.prefix(8).lowercased())"
     let password = "bench-password-\(UUID().uuidString.prefix(8))"
     let secret = roles.contains(where: AccessPolicy.needsSecondFactor) ? SecondFactor.newSecret() : nil
@@ -20,11 +20,17 @@ func benchToken(_ db: PostgresClient, intake: String, roles: [StaffRole], cost: 
         try StaffStore.create(.init(login: login, name: "bench", roles: roles, departments: [.engineering], properties: [benchProperty]),
                               passwordHash: hash, totpSecret: secret, by: "propdesk-bench", on: c)
     }
+    return (login, password, secret)
+}
+
+/// A bearer token from intake for a new bench account.
+func benchToken(_ db: PostgresClient, intake: String, roles: [StaffRole], cost: Int = 4) async throws -> String {
+    let account = try await benchAccount(db, roles: roles, cost: cost)
     var request = URLRequest(url: URL(string: "http://\(intake)/auth/login")!)
     request.httpMethod = "POST"
     request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-    var body: [String: Any] = ["login": login, "password": password, "kind": "token"]
-    if let secret { body["code"] = SecondFactor.code(secret: secret) }
+    var body: [String: Any] = ["login": account.login, "password": account.password, "kind": "token"]
+    if let secret = account.secret { body["code"] = SecondFactor.code(secret: secret) }
     request.httpBody = try JSONSerialization.data(withJSONObject: body)
     let (data, _) = try await URLSession.shared.data(for: request)
     guard let token = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["token"] as? String else {
@@ -66,14 +72,8 @@ struct AuthBench: AsyncParsableCommand {
         let bcryptRate = rate(2 * rounds, bcryptTime)
 
         // Logins through intake, two at a time (each gets a token).
-        let login = "bench-login-\(UUID().uuidString.prefix(8).lowercased())"
-        let password = "bench-password-\(UUID().uuidString.prefix(8))"
-        let passwordHash = try await Passwords.hash(password, cost: cost)
-        try await db.withTransaction { c in
-            try StaffStore.create(.init(login: login, name: "bench", roles: [.technician], departments: [.engineering], properties: [benchProperty]),
-                                  passwordHash: passwordHash, totpSecret: nil, by: "propdesk-bench", on: c)
-        }
-        let body = try JSONSerialization.data(withJSONObject: ["login": login, "password": password, "kind": "token"])
+        let account = try await benchAccount(db, roles: [.technician], cost: cost)
+        let body = try JSONSerialization.data(withJSONObject: ["login": account.login, "password": account.password, "kind": "token"])
         let url = URL(string: "http://\(intake)/auth/login")!
         let perWorker = logins / 2
         let loginTime = try await clock.measure {

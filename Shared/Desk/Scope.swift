@@ -17,28 +17,32 @@ extension TicketStore {
         return (sql, [PostgresArray(scope.properties), scope.departments.map { PostgresArray($0.map(\.rawValue)) }])
     }
 
+    /// `AND …` conditions that keep a work-order row (alias `w`) inside `scope`: its property, and
+    /// its department for department staff; parameters from `first`.
+    static func scopeCondition(workOrder scope: AccessScope, first: Int) -> (sql: String, parameters: [any PostgresEncodable]) {
+        (" AND w.property = ANY($\(first)::text[]) AND ($\(first + 1)::text[] IS NULL OR w.department = ANY($\(first + 1)::text[]))",
+         [PostgresArray(scope.properties), scope.departments.map { PostgresArray($0.map(\.rawValue)) }])
+    }
+
     /// True if the ticket exists and `scope` reaches it.
     public static func reaches(_ scope: AccessScope, ticket id: UUID, on c: PostgresConnection) throws -> Bool {
         let (sql, parameters) = scopeCondition(scope, first: 2)
         return try !c.query("SELECT 1 FROM tickets t WHERE t.id = $1" + sql, [id] + parameters).isEmpty
     }
 
-    /// True if the work order exists and `scope` reaches it: its property, and its department for
-    /// department staff.
+    /// True if the work order exists and `scope` reaches it.
     public static func reaches(_ scope: AccessScope, workOrder id: UUID, on c: PostgresConnection) throws -> Bool {
-        try !c.query("""
-            SELECT 1 FROM work_orders w WHERE w.id = $1 AND w.property = ANY($2::text[]) AND ($3::text[] IS NULL OR w.department = ANY($3::text[]))
-            """, [id, PostgresArray(scope.properties), scope.departments.map { PostgresArray($0.map(\.rawValue)) }]).isEmpty
+        let (sql, parameters) = scopeCondition(workOrder: scope, first: 2)
+        return try !c.query("SELECT 1 FROM work_orders w WHERE w.id = $1" + sql, [id] + parameters).isEmpty
     }
 
     /// The ticket as `scope` sees it, or nil if it does not exist or is outside it.
     public static func ticket(_ id: UUID, within scope: AccessScope, on c: PostgresConnection) throws -> TicketView? {
-        guard try reaches(scope, ticket: id, on: c), let ticket = try ticket(id, on: c) else { return nil }
-        return ticket.narrowed(to: scope)
+        try ticket(id, where: scopeCondition(scope, first: 2), on: c)?.narrowed(to: scope)
     }
 
     public static func workOrder(_ id: UUID, within scope: AccessScope, on c: PostgresConnection) throws -> WorkOrderView? {
-        guard try reaches(scope, workOrder: id, on: c), var order = try workOrder(id, on: c) else { return nil }
+        guard var order = try workOrder(id, where: scopeCondition(workOrder: scope, first: 2), on: c) else { return nil }
         order.ticket = order.ticket?.narrowed(to: scope)
         return order
     }

@@ -108,7 +108,14 @@ public enum TicketStore {
 
     /// The ticket with its work orders and timeline, unmasked: mask with ``TicketView/masked(for:)``.
     public static func ticket(_ id: UUID, on c: PostgresConnection) throws -> TicketView? {
-        guard var ticket = try DeskJSON.rows(c.query("SELECT to_jsonb(t) FROM tickets t WHERE id = $1", [id]), as: TicketView.self).first else {
+        try ticket(id, where: ("", []), on: c)
+    }
+
+    /// The ticket if its row (alias `t`) also meets the extra `AND …` condition, whose parameters
+    /// are numbered from $2.
+    static func ticket(_ id: UUID, where extra: (sql: String, parameters: [any PostgresEncodable]), on c: PostgresConnection) throws -> TicketView? {
+        guard var ticket = try DeskJSON.rows(c.query("SELECT to_jsonb(t) FROM tickets t WHERE t.id = $1" + extra.sql, [id] + extra.parameters),
+                                             as: TicketView.self).first else {
             return nil
         }
         ticket.workOrders = try DeskJSON.rows(
@@ -172,7 +179,13 @@ public enum TicketStore {
     }
 
     public static func workOrder(_ id: UUID, on c: PostgresConnection) throws -> WorkOrderView? {
-        guard var order = try DeskJSON.rows(c.query("SELECT to_jsonb(w) FROM work_orders w WHERE id = $1", [id]), as: WorkOrderView.self).first else {
+        try workOrder(id, where: ("", []), on: c)
+    }
+
+    /// The work order if its row (alias `w`) also meets the extra `AND …` condition ($2 on).
+    static func workOrder(_ id: UUID, where extra: (sql: String, parameters: [any PostgresEncodable]), on c: PostgresConnection) throws -> WorkOrderView? {
+        guard var order = try DeskJSON.rows(c.query("SELECT to_jsonb(w) FROM work_orders w WHERE w.id = $1" + extra.sql, [id] + extra.parameters),
+                                            as: WorkOrderView.self).first else {
             return nil
         }
         order.ticket = try ticket(order.ticketID, on: c)

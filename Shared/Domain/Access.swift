@@ -116,10 +116,6 @@ public struct StaffIdentity: Sendable, Codable, Equatable {
     }
 
     public var needsSecondFactor: Bool { roles.contains(where: AccessPolicy.needsSecondFactor) }
-
-    enum CodingKeys: String, CodingKey {
-        case id, login, name, roles, departments, properties
-    }
 }
 
 /// Staff logins: 2–40 of a–z, 0–9, `.`, `_`, `-`, starting with a letter or digit.

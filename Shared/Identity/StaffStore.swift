@@ -54,7 +54,8 @@ public enum StaffStore {
         }
     }
 
-    static let accountColumns = "id, login, name, array_to_json(roles)::text, array_to_json(departments)::text, array_to_json(properties)::text"
+    /// Who someone is, from `staff s`: the columns ``identity(_:)`` reads, in its order.
+    static let identityColumns = "s.id, s.login, s.name, array_to_json(s.roles)::text, array_to_json(s.departments)::text, array_to_json(s.properties)::text"
 
     static func identity(_ row: PostgresRow) throws -> StaffIdentity {
         func list(_ column: Int) throws -> [String] { try PostgresJSON(postgresText: try row.decode(column, as: String.self)).decode([String].self) }
@@ -64,7 +65,8 @@ public enum StaffStore {
     }
 
     public static func account(login: String, on c: PostgresConnection) throws -> StaffAccount? {
-        guard let row = try c.query("SELECT \(accountColumns), password_hash, totp_secret, active FROM staff WHERE login = $1", [login]).first else {
+        guard let row = try c.query("SELECT \(identityColumns), s.password_hash, s.totp_secret, s.active FROM staff s WHERE s.login = $1",
+                                    [login]).first else {
             return nil
         }
         return StaffAccount(identity: try identity(row), passwordHash: try row.decode(6), totpSecret: try row.decode(7, as: String?.self),
@@ -129,8 +131,7 @@ public enum StaffStore {
         guard SessionToken.looksValid(token) else { return nil }
         let hash = SessionToken.hash(token)
         guard let row = try c.query("""
-            SELECT s.id, s.login, s.name, array_to_json(s.roles)::text, array_to_json(s.departments)::text, array_to_json(s.properties)::text,
-                   t.kind, t.csrf_token, t.expires_at
+            SELECT \(identityColumns), t.kind, t.csrf_token, t.expires_at
             FROM staff_sessions t JOIN staff s ON s.id = t.staff_id
             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND s.active
             """, [hash]).first else { return nil }

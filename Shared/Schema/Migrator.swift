@@ -66,16 +66,14 @@ public enum Migrator {
     @discardableResult
     public static func migrate(_ client: PostgresClient, migrations: [Migration], logger: Logger) async throws -> [Int] {
         try await client.withConnection { connection in
+            let checksums = try migrations.map { try connection.query("SELECT md5($1)", [$0.sql])[0].decode(0, as: String.self) }
             // A service's own role may not create anything: with nothing pending it only reads.
             if try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL")[0].decode(0, as: Bool.self) {
                 var applied: [Int: String] = [:]
                 for row in try connection.query("SELECT version, checksum FROM schema_migrations") {
                     applied[try row.decode(0, as: Int.self)] = try row.decode(1, as: String.self)
                 }
-                let pending = try migrations.filter { m in
-                    try applied[m.version] != connection.query("SELECT md5($1)", [m.sql])[0].decode(0, as: String.self)
-                }
-                if pending.isEmpty { return [] }
+                if zip(migrations, checksums).allSatisfy({ applied[$0.version] == $1 }) { return [] }
             }
             try connection.execute("SELECT pg_advisory_lock($1)", [lockKey])
             defer { _ = try? connection.execute("SELECT pg_advisory_unlock($1)", [lockKey]) }
@@ -91,8 +89,7 @@ public enum Migrator {
                 applied[try row.decode(0, as: Int.self)] = try row.decode(1, as: String.self)
             }
             var done: [Int] = []
-            for migration in migrations {
-                let checksum = try connection.query("SELECT md5($1)", [migration.sql])[0].decode(0, as: String.self)
+            for (migration, checksum) in zip(migrations, checksums) {
                 if let existing = applied[migration.version] {
                     guard existing == checksum else {
                         throw MigrationError.checksumMismatch(version: migration.version, name: migration.name)
