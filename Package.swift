@@ -92,6 +92,14 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Shared/Identity"),
 
+        // The console's pages, pure: templates and static files (resources), the words in both
+        // languages, board rows, countdown boundaries, SVG charts and the live-update fan-out.
+        .target(name: "Console", dependencies: [
+            "Domain", "Desk",
+            .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ], path: "Shared/Console", resources: [.copy("Templates"), .copy("Assets")]),
+
         // Department workers: take work orders from a department's queue, step them through intake.
         .target(name: "DepartmentWorker", dependencies: [
             "Desk", "AMQP", "Messaging", "Domain",
@@ -112,7 +120,8 @@ let package = Package(
 
         // The five services.
         .executableTarget(name: "PropDeskIntake", dependencies: [
-            "ServiceKit", "Desk", "Reports",
+            "ServiceKit", "Desk", "Reports", "Console", "Notify", "AMQP", "Messaging",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ], path: "Services/intake"),
@@ -162,6 +171,7 @@ let package = Package(
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "ContractSupport"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "Desk", "Domain"]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Domain"]),
         .testTarget(name: "NotificationServiceTests", dependencies: ["PropDeskNotification", "Notify", "ServiceKit", "ContractSupport"]),
         // Contract tests: the API and the events against docs/openapi.yaml and docs/asyncapi.yaml.

@@ -11,13 +11,13 @@ import Postgres
 
 /// A bench account at the bench property, its password hashed at `cost`, with a second factor
 /// where its role needs one: its login, password and secret.
-func benchAccount(_ db: PostgresClient, roles: [StaffRole], cost: Int) async throws -> (login: String, password: String, secret: String?) {
+func benchAccount(_ db: PostgresClient, roles: [StaffRole], cost: Int, properties: [String] = [benchProperty]) async throws -> (login: String, password: String, secret: String?) {
     let login = "bench-\(UUID().uuidString.prefix(8).lowercased())"
     let password = "bench-password-\(UUID().uuidString.prefix(8))"
     let secret = roles.contains(where: AccessPolicy.needsSecondFactor) ? SecondFactor.newSecret() : nil
     let hash = try await Passwords.hash(password, cost: cost)
     try await db.withTransaction { c in
-        try StaffStore.create(.init(login: login, name: "bench", roles: roles, departments: [.engineering], properties: [benchProperty]),
+        try StaffStore.create(.init(login: login, name: "bench", roles: roles, departments: [.engineering], properties: properties),
                               passwordHash: hash, totpSecret: secret, by: "propdesk-bench", on: c)
     }
     return (login, password, secret)

@@ -52,8 +52,15 @@ struct ClockHandler: EventHandler {
             INSERT INTO clock_marks (ticket_id, round, event, occurred_at) VALUES ($1, $2, $3, $4)
             ON CONFLICT (ticket_id, round, event) DO UPDATE SET occurred_at = least(clock_marks.occurred_at, excluded.occurred_at)
             """, [facts.ticketID, facts.round, clockEvent.rawValue, at])
+        /// Tells the pages showing this ticket's clocks, in this transaction.
+        func changed(started: [String] = [], met: [String] = [], cancelled: Bool = false, moved: Bool = false) throws {
+            let payload = ClocksChangedPayload(ticketID: facts.ticketID, round: facts.round, cause: envelope.type, started: started, met: met,
+                                               cancelled: cancelled, moved: moved)
+            try Outbox.enqueue(envelope.caused(type: EscalationEvents.clocksChanged, payload: try JSONValue(encoding: payload)), on: c)
+        }
         if clockEvent == .cancelled {
             try c.executeLater("UPDATE deadlines SET state = 'cancelled' WHERE ticket_id = $1 AND state = 'pending'", [facts.ticketID])
+            try changed(cancelled: true)
             return
         }
         if clockEvent == .reopened {
@@ -72,6 +79,7 @@ struct ClockHandler: EventHandler {
                       WHERE ticket_id = $1 AND round = $2 AND rule_id = ANY($3::text[]) AND state = 'pending' GROUP BY rule_id) clock
                 WHERE d.ticket_id = $1 AND d.round = $2 AND d.rule_id = clock.rule_id AND d.state = 'pending' AND clock.first_due < $4
                 """, [facts.ticketID, facts.round, PostgresArray(DeadlinePlanner.rulesExtended(rules: policy.rules)), until])
+            try changed(moved: true)
             return
         }
         let met = DeadlinePlanner.rulesMet(by: clockEvent, rules: policy.rules)
@@ -119,6 +127,9 @@ struct ClockHandler: EventHandler {
         }
         if !planned.isEmpty {
             event.logger.debug("clocks started", metadata: ["rules": "\(ladders.keys.sorted().joined(separator: ","))"])
+        }
+        if !planned.isEmpty || !met.isEmpty || clockEvent == .reopened {
+            try changed(started: ladders.keys.sorted(), met: met.sorted(), cancelled: clockEvent == .reopened)
         }
     }
 }

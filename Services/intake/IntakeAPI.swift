@@ -63,6 +63,7 @@ struct IntakeAPI: Sendable {
         Route(.get, "/reports/deadlines", .reportsRead) { api, request, _, caller in try await api.deadlineReport(request, caller) },
         Route(.post, "/tickets/{id}/extend", .ticketsDesk) { api, request, context, caller in try await api.extend(request, context, caller) },
         Route(.get, "/work-orders/{id}", .workOrdersRead) { api, request, context, caller in try await api.readWorkOrder(request, context, caller) },
+        Route(.post, "/work-orders/take", .workOrdersWork) { api, request, context, caller in try await api.takeNext(request, context, caller) },
     ] + WorkOrderAction.allCases.filter { $0 != .cancel }.map { action in
         Route(.post, "/work-orders/{id}/\(action.pathSegment)", action.permission) { api, request, context, caller in
             try await api.workOrderStep(action, request, context, caller)
@@ -99,8 +100,13 @@ struct IntakeAPI: Sendable {
 
     /// `GET /callers?phone=…` or `?property=…&building=…&unit=…`: who is calling, from the register.
     func callers(_ request: Request, _ caller: Caller) async throws -> Response {
-        let role = caller.role
-        let q = try FormQuery(request.uri.query)
+        try Self.json(["residents": try await residents(FormQuery(request.uri.query), caller)] as [String: [ResidentView]])
+    }
+
+    /// The register's residents a caller lookup finds, with their numbers as the caller's role may
+    /// see them (`unmasked: false`: masked for everyone); an unmasked read is an audit row (P1).
+    func residents(_ q: FormQuery, _ caller: Caller, unmasked: Bool = true) async throws -> [ResidentView] {
+        let shows = unmasked && caller.role.seesResidentContact
         let phone = q["phone"]
         let property = q["property"], building = q["building"], unit = q["unit"]
         let sql: String
@@ -123,19 +129,18 @@ struct IntakeAPI: Sendable {
         }
         let residents = try await postgres.withTransaction { c in
             let found = try DeskJSON.rows(c.query(sql, parameters), as: ResidentView.self)
-            if role.seesResidentContact {
+            if shows {
                 for resident in found {
                     try Self.logContactRead(c, caller, subject: "resident \(resident.id.uuidString.lowercased())", purpose: "caller lookup")
                 }
             }
             return found
         }
-        let shown = residents.map { r -> ResidentView in
+        return residents.map { r -> ResidentView in
             var r = r
-            if !role.seesResidentContact { r.phone = Masking.phone(r.phone) }
+            if !shows { r.phone = Masking.phone(r.phone) }
             return r
         }
-        return try Self.json(["residents": shown] as [String: [ResidentView]])
     }
 
     func createTicket(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
@@ -164,26 +169,13 @@ struct IntakeAPI: Sendable {
 
     func listTickets(_ request: Request, _ caller: Caller) async throws -> Response {
         let q = try FormQuery(request.uri.query)
-        func choice<E: RawRepresentable & CaseIterable>(_ name: String, _: E.Type) throws -> E? where E.RawValue == String {
-            guard let raw = q[name] else { return nil }
-            guard let value = E(rawValue: raw) else {
-                throw APIError.badRequest(.unknownValue,
-                    "\(name) must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))", field: name)
-            }
-            return value
-        }
         var filter = TicketStore.Filter()
         filter.property = q["property"]
         filter.number = q["number"]
-        filter.status = try choice("status", TicketStatus.self)
-        filter.kind = try choice("kind", TicketKind.self)
-        filter.department = try choice("department", Department.self)
-        if let overdue = q["overdue"] {
-            guard overdue == "true" || overdue == "false" else {
-                throw APIError.badRequest(.unknownValue, "overdue is true or false", field: "overdue")
-            }
-            filter.overdue = overdue == "true"
-        }
+        filter.status = try q.choice("status", TicketStatus.self)
+        filter.kind = try q.choice("kind", TicketKind.self)
+        filter.department = try q.choice("department", Department.self)
+        filter.overdue = try q.flag("overdue")
         if let limit = q["limit"] {
             guard let n = Int(limit), (1...200).contains(n) else {
                 throw APIError.badRequest(.invalidFormat, "limit is a number from 1 to 200", field: "limit")
@@ -340,6 +332,44 @@ struct IntakeAPI: Sendable {
         return try Self.json(shown)
     }
 
+    struct TakeForm: Decodable, Sendable {
+        var department: String?
+    }
+
+    /// Takes the next order waiting on one of the caller's departments' queues and accepts it as
+    /// the caller, in one transaction (the console's "take", as `propdesk-worker take` does from
+    /// the broker's queue). Two people taking at once get different orders.
+    func takeNext(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let form = try await Self.decodeBody(TakeForm.self, request, context)
+        let mine = caller.scope.departments ?? Department.allCases
+        let department: Department
+        if let raw = form.department {
+            guard let chosen = Department(rawValue: raw) else {
+                throw APIError.validation(ValidationFailure(problems: [Problem(field: "department", code: .unknownValue,
+                    message: "department must be one of \(Department.allCases.map(\.rawValue).joined(separator: ", "))")]))
+            }
+            department = chosen
+        } else if mine.count == 1 {
+            department = mine[0]
+        } else {
+            throw APIError.validation(ValidationFailure(problems: [Problem(field: "department", code: .required,
+                                                                            message: "say which department's queue to take from")]))
+        }
+        let role = caller.role, scope = caller.scope, actor = Actor(name: caller.identity.name, role: role)
+        // Another department's queue reads like an empty one.
+        let taken = mine.contains(department) ? try await deskTransaction { c -> WorkOrderView? in
+            guard let id = try TicketStore.nextWaiting(department, within: scope, on: c) else { return nil }
+            try TicketStore.apply(.accept, workOrder: id, by: actor, text: nil, transferTo: nil, assignee: nil, on: c)
+            return try TicketStore.workOrder(id, within: scope, on: c)
+        } : nil
+        guard var order = taken else {
+            throw APIError(status: .notFound, code: .notFound, message: "no work order is waiting on the \(department.rawValue) queue")
+        }
+        logger.info("work order taken", metadata: ["work_order_id": "\(order.id)", "department": "\(department.rawValue)"])
+        order.ticket = order.ticket?.masked(for: role)
+        return try Self.json(order)
+    }
+
     // MARK: - Helpers
 
     /// Runs `body` in a transaction; desk refusals become their HTTP errors (and roll back).
@@ -477,6 +507,22 @@ struct FormQuery {
     }
 
     subscript(_ name: String) -> String? { values[name] }
+
+    /// A value of `E`, or nil when absent; 400 naming the choices for any other value.
+    func choice<E: RawRepresentable & CaseIterable>(_ name: String, _: E.Type) throws -> E? where E.RawValue == String {
+        guard let raw = self[name] else { return nil }
+        guard let value = E(rawValue: raw) else {
+            throw APIError.badRequest(.unknownValue, "\(name) must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))", field: name)
+        }
+        return value
+    }
+
+    /// `true` or `false` (absent: false); 400 for anything else.
+    func flag(_ name: String) throws -> Bool {
+        guard let raw = self[name] else { return false }
+        guard raw == "true" || raw == "false" else { throw APIError.badRequest(.unknownValue, "\(name) is true or false", field: name) }
+        return raw == "true"
+    }
 }
 
 extension HTTPField.Name {

@@ -117,11 +117,15 @@ enum ResidentFiles {
     }
 
     static func pending(_ api: IntakeAPI, _ caller: Caller) async throws -> Response {
-        let list = try await api.postgres.withConnection { c in
+        try IntakeAPI.json(["file_requests": try await pendingRequests(api, caller)])
+    }
+
+    /// The requests waiting for a decision at the caller's properties, oldest first.
+    static func pendingRequests(_ api: IntakeAPI, _ caller: Caller) async throws -> [FileRequest] {
+        try await api.postgres.withConnection { c in
             try DeskJSON.rows(c.query(requestSelect + " WHERE f.state = 'pending' AND f.property = ANY($1::text[]) ORDER BY f.created_at",
                                       [PostgresArray(caller.identity.properties)]), as: FileRequest.self)
         }
-        return try IntakeAPI.json(["file_requests": list])
     }
 
     struct DecideForm: Decodable, Sendable {

@@ -117,7 +117,7 @@ public enum AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Exchanges, queues and bindings a service needs. Declared on connect and again after every
-/// recovery. Every exchange and queue is durable.
+/// recovery. Every exchange is durable, and every queue but a transient one (``Queue/transient(name:)``).
 public struct AMQPTopology: Sendable, Equatable {
     /// This topology less a queue and the bindings to it.
     func without(queue: String) -> AMQPTopology {
@@ -148,6 +148,10 @@ public struct AMQPTopology: Sendable, Equatable {
         /// Quorum queues only: after this many deliveries the message is dead-lettered.
         public var deliveryLimit: Int?
         public var extraArguments: [String: AMQPFieldValue]
+        /// False only for a transient queue of one connection (``transient(name:)``).
+        public var durable = true
+        /// Used by this connection only, and deleted when it closes.
+        public var exclusive = false
         public init(name: String, type: QueueType = .quorum, deadLetterExchange: String? = nil,
                     deadLetterRoutingKey: String? = nil, deliveryLimit: Int? = nil,
                     extraArguments: [String: AMQPFieldValue] = [:]) {
@@ -157,6 +161,16 @@ public struct AMQPTopology: Sendable, Equatable {
             self.deadLetterRoutingKey = deadLetterRoutingKey
             self.deliveryLimit = deliveryLimit
             self.extraArguments = extraArguments
+        }
+
+        /// A classic, non-durable, exclusive queue: this connection's own copy of what it is bound
+        /// to, gone when the connection closes and declared anew (empty) after a recovery. For
+        /// broadcasts that only matter while the process runs (a console's live updates).
+        public static func transient(name: String) -> Queue {
+            var queue = Queue(name: name, type: .classic)
+            queue.durable = false
+            queue.exclusive = true
+            return queue
         }
 
         public var arguments: [String: AMQPFieldValue] {

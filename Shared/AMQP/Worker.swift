@@ -468,7 +468,8 @@ final class Worker: @unchecked Sendable {
         }
         for queue in topology.queues {
             let arena = CArena()
-            _ = amqp_queue_declare(state, ch, arena.bytes(queue.name), 0, 1, 0, 0, arena.table(queue.arguments))
+            _ = amqp_queue_declare(state, ch, arena.bytes(queue.name), 0, queue.durable ? 1 : 0, queue.exclusive ? 1 : 0,
+                                   queue.exclusive ? 1 : 0, arena.table(queue.arguments))
             try check(state)
         }
         for binding in topology.bindings {

@@ -51,11 +51,44 @@ public enum DeskEvents {
 public enum EscalationEvents {
     public static func breached(standard: String) -> String { "escalation.\(standard.lowercased()).breached" }
     public static func followUpDue(_ kind: TicketKind) -> String { "followup.\(kind.rawValue).due" }
+    /// A ticket's clocks moved — started, met, cancelled, or moved by an extension — in the
+    /// transaction that moved them: what a page showing its clocks reads anew.
+    public static let clocksChanged = "escalation.clocks.changed"
 
     /// Every event type the escalation service can publish.
     public static var allTypes: [String] {
         Array(Set(StandardClocks.rules.filter { $0.purpose == .escalation }.map { breached(standard: $0.standard) })).sorted()
-            + TicketKind.allCases.map(followUpDue)
+            + TicketKind.allCases.map(followUpDue) + [clocksChanged]
+    }
+}
+
+/// The payload of `escalation.clocks.changed`: whose clocks, in which round, because of which
+/// event, and what happened to them.
+public struct ClocksChangedPayload: Codable, Sendable, Equatable {
+    public var ticketID: UUID
+    public var round: Int
+    /// The event type that moved them (`ticket.repair.acknowledged`, …).
+    public var cause: String
+    /// Rules whose clocks started, and rules met.
+    public var started: [String]
+    public var met: [String]
+    /// Pending steps were cancelled (a cancelled or reopened ticket) or moved (an extension).
+    public var cancelled: Bool
+    public var moved: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case round, cause, started, met, cancelled, moved
+        case ticketID = "ticket_id"
+    }
+
+    public init(ticketID: UUID, round: Int, cause: String, started: [String], met: [String], cancelled: Bool, moved: Bool) {
+        self.ticketID = ticketID
+        self.round = round
+        self.cause = cause
+        self.started = started
+        self.met = met
+        self.cancelled = cancelled
+        self.moved = moved
     }
 }
 

@@ -132,6 +132,9 @@ public enum TicketStore {
         public var kind: TicketKind?
         public var department: Department?
         public var number: String?
+        /// One unit's tickets (the caller lookup): both or neither.
+        public var building: String?
+        public var unit: String?
         /// Still open and past the customer's requested time.
         public var overdue: Bool = false
         public var limit: Int = 50
@@ -162,6 +165,8 @@ public enum TicketStore {
         if let s = filter.status { add({ "t.status = \($0)" }, s.rawValue) }
         if let k = filter.kind { add({ "t.kind = \($0)" }, k.rawValue) }
         if let n = filter.number { add({ "t.number = \($0)" }, n) }
+        if let b = filter.building { add({ "t.building = \($0)" }, b) }
+        if let u = filter.unit { add({ "t.unit = \($0)" }, u) }
         if let d = filter.department {
             add({ "EXISTS (SELECT 1 FROM work_orders w WHERE w.ticket_id = t.id AND w.round = t.round AND w.department = \($0))" }, d.rawValue)
         }

@@ -139,6 +139,15 @@ public enum StaffStore {
                                csrfToken: try row.decode(7, as: String?.self), expiresAt: try row.decode(8), tokenHash: hash)
     }
 
+    /// Whether the session or token with this hash still signs its holder in (a long-lived
+    /// stream checks it now and then: a sign-out or a disabled account ends it).
+    public static func stillValid(tokenHash: String, on c: PostgresConnection) throws -> Bool {
+        try !c.query("""
+            SELECT 1 FROM staff_sessions t JOIN staff s ON s.id = t.staff_id
+            WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND s.active
+            """, [tokenHash]).isEmpty
+    }
+
     public static func revoke(tokenHash: String, on c: PostgresConnection) throws {
         try c.execute("UPDATE staff_sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL", [tokenHash])
     }

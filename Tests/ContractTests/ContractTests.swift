@@ -15,7 +15,7 @@ struct ContractTests {
         let document = try OpenAPIDocument()
         #expect(document.version == "3.1.0")
         let served = Set(IntakeAPI.routes.map { "\($0.method.rawValue) \($0.path)" } + SignIn.routes.map { "\($0.method.rawValue) \($0.path)" }
-                         + Self.healthRoutes)
+                         + ConsoleRoutes.signedIn.map { "GET \($0.path)" } + ConsoleRoutes.open.map { "GET \($0)" } + Self.healthRoutes)
         #expect(served.subtracting(document.operations).isEmpty, "served but not documented")
         #expect(document.operations.subtracting(served).isEmpty, "documented but not served")
     }
@@ -39,6 +39,16 @@ struct ContractTests {
         }
         for open in Self.healthRoutes + ["POST /auth/login"] {
             #expect((document.operationObjects[open]?["security"] as? [Any])?.isEmpty == true, "\(open) is open")
+        }
+        // The console's pages name theirs too; the sign-in page, its files and the language switch
+        // are open.
+        for page in ConsoleRoutes.signedIn {
+            let op = try #require(document.operationObjects["GET \(page.path)"], "GET \(page.path) documented")
+            #expect(op["x-propdesk-permission"] as? String == page.permission.rawValue, "GET \(page.path) names \(page.permission.rawValue)")
+            #expect(op["security"] == nil, "GET \(page.path) takes the document's security")
+        }
+        for open in ConsoleRoutes.open {
+            #expect((document.operationObjects["GET \(open)"]?["security"] as? [Any])?.isEmpty == true, "\(open) is open")
         }
         let login = try #require(document.operationObjects["POST /auth/login"]?["responses"] as? [String: Any])
         #expect(login["429"] != nil)
@@ -103,7 +113,7 @@ struct ContractTests {
         let published = Set((DeskEvents.allTypes + EscalationEvents.allTypes + NotificationEvents.allTypes + ["system.ping"]).map { "\($0).sunrise-garden" })
         let undocumented = published.filter { !document.describes(routingKey: $0) }
         #expect(undocumented.isEmpty, "not in docs/asyncapi.yaml: \(undocumented.sorted())")
-        let documented = Set(["ticketEvents", "workOrderEvents", "escalationBreaches", "followUpsDue", "deliveryFailures", "rosterGaps", "systemPing"].flatMap {
+        let documented = Set(["ticketEvents", "workOrderEvents", "escalationBreaches", "clockChanges", "followUpsDue", "deliveryFailures", "rosterGaps", "systemPing"].flatMap {
             document.channel($0)?.addresses(property: "sunrise-garden") ?? []
         })
         #expect(documented.subtracting(published).isEmpty, "documented but never published: \(documented.subtracting(published))")
@@ -123,6 +133,10 @@ struct ContractTests {
             ticketID: Samples.ticket.id, ticketNumber: "SG-261123-0001", kind: .complaint, round: 1, ruleID: "C1", standard: "C1",
             title: "t", step: 1, steps: 2, startedAt: Date(), dueAt: Date(), firedAt: Date(), tell: [Recipient(.supervisor)]))
         #expect(deadline == document.fields(of: "DeadlineEventPayload").properties)
+        let clocks = try Self.keys(ClocksChangedPayload(ticketID: Samples.ticket.id, round: 1, cause: "ticket.repair.created", started: ["R1"],
+                                                        met: [], cancelled: false, moved: false))
+        #expect(clocks == document.fields(of: "ClocksChangedPayload").properties)
+        #expect(clocks == document.fields(of: "ClocksChangedPayload").required)
         #expect(document.fields(of: "DeadlineEventPayload").required == deadline)
         let failed = try Self.keys(DeliveryFailedPayload(deliveryID: 1, eventID: UUID(), eventType: "escalation.c1.breached", ticketID: UUID(),
                                                          recipient: "Zhao", audience: "staff", channel: "sms", template: "escalation",
@@ -138,6 +152,13 @@ struct ContractTests {
     @Test func theNotificationServiceBindsEveryEventItsPlanAnswersAndTheDocumentSaysSo() throws {
         let document = try Contracts.text("asyncapi.yaml")
         for binding in NotificationPlan.bindings { #expect(document.contains("`\(binding)`"), "\(binding) is not in asyncapi.yaml") }
+    }
+
+    @Test func theConsolesLiveQueueIsBoundAsTheDocumentSays() throws {
+        let document = try Contracts.text("asyncapi.yaml")
+        let operation = try #require(document.range(of: "consoleReceivesLiveUpdates:"), "the console's live queue is documented")
+        let section = document[operation.upperBound...].prefix(900)
+        for binding in LiveFeed.bindings { #expect(section.contains("`\(binding)`"), "\(binding) is not in asyncapi.yaml") }
     }
 
     @Test func theDepartmentQueuesAreNamedAndBoundAsDocumented() throws {

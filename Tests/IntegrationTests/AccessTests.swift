@@ -164,7 +164,12 @@ extension RealServers {
                             #expect(reply.status == 403 && reply.code == "forbidden", "\(route.method) \(route.path) as \(role): \(reply.status) \(reply.json)")
                             continue
                         }
-                        #expect(![401, 403, 404].contains(reply.status) || reply.code == "approval_required",
+                        // Taking from a queue has no id to be outside of: by the time it runs, the ticket
+                        // steps before it have closed this role's order, so an empty queue (404) is
+                        // the answer (taking itself: twoTechniciansTakingAtOnce…).
+                        let emptyQueue = route.path == "/work-orders/take" && reply.status == 404
+                            && (reply.json["message"] as? String)?.hasPrefix("no work order is waiting") == true
+                        #expect(![401, 403, 404].contains(reply.status) || reply.code == "approval_required" || emptyQueue,
                                 "\(route.method) \(route.path) as \(role) in scope: \(reply.status) \(reply.json)")
                         guard route.path.contains("{id}") || route.path.hasPrefix("/reports/") else { continue }
                         var away = path(outside, resident: outsideResident, request: outsideRequest, property: other)

@@ -19,9 +19,9 @@ struct ClockScenario {
     /// Every `followup.*.due` event of the property.
     let followUps: String
 
-    init() async throws {
+    init(rules: [ClockRule] = ClockScenario.fastRules) async throws {
         desk = try await DeskScenario()
-        for rule in Self.fastRules {
+        for rule in rules {
             try await desk.db.execute("INSERT INTO sla_rules (property, id, rule) VALUES ($1, $2, $3::jsonb)",
                                       [desk.property, rule.id, try PostgresJSON(encoding: rule, encoder: DeskJSON.encoder)])
         }
@@ -31,13 +31,15 @@ struct ClockScenario {
 
     /// C1 (2 s, then 4 s), C2 (3 s), C3 (3 s), R2 (2 s), F1 (2 s) and R4-repair (2 s, 4 s), in wall time.
     static var fastRules: [ClockRule] {
-        func fast(_ id: String, _ seconds: [Int]) -> ClockRule {
-            var rule = StandardClocks.rules.first { $0.id == id }!
-            rule.schedule = nil
-            rule.steps = seconds.enumerated().map { i, s in ClockStep(.after(seconds: s), tell: rule.steps[min(i, rule.steps.count - 1)].tell) }
-            return rule
-        }
-        return [fast("C1", [2, 4]), fast("C2", [3]), fast("C3", [3]), fast("R2", [2]), fast("F1", [2]), fast("R4-repair", [2, 4])]
+        [fast("C1", [2, 4]), fast("C2", [3]), fast("C3", [3]), fast("R2", [2]), fast("F1", [2]), fast("R4-repair", [2, 4])]
+    }
+
+    /// The standard rule `id` with its steps `seconds` apart in wall time (no working hours).
+    static func fast(_ id: String, _ seconds: [Int]) -> ClockRule {
+        var rule = StandardClocks.rules.first { $0.id == id }!
+        rule.schedule = nil
+        rule.steps = seconds.enumerated().map { i, s in ClockStep(.after(seconds: s), tell: rule.steps[min(i, rule.steps.count - 1)].tell) }
+        return rule
     }
 
     /// Starts an escalation process; `index` picks its port.

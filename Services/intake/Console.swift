@@ -1,0 +1,625 @@
+import Console
+import Desk
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Identity
+import Logging
+import NIOCore
+import Notify
+import Postgres
+import Reports
+import ServiceKit
+import ServiceLifecycle
+
+/// The web console, served by intake: server-rendered pages (``ConsolePages``) behind the
+/// session cookie, over the same stores and scope queries as the API; the pages' changes go
+/// through the API itself (their script sends JSON with the CSRF token). Live updates are
+/// Server-Sent Events from this replica's ``LiveHub``.
+///
+/// A page without a session redirects to the sign-in page; one the role may not use, or an id
+/// outside the reader's scope, is an HTML page with 403 or 404. Every page sends a
+/// Content-Security-Policy that allows only the console's own script and stylesheet.
+struct ConsoleRoutes: Sendable {
+    let api: IntakeAPI
+    let pages: ConsolePages
+    let hub: LiveHub
+    let authenticator: Authenticator
+
+    typealias PageHandler = @Sendable (ConsoleRoutes, Request, PropDeskRequestContext, Caller, ConsoleLanguage) async throws -> Response
+
+    struct Page: Sendable {
+        let path: String
+        let permission: Permission
+        let handler: PageHandler
+    }
+
+    static let csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+        + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+    /// Every page and what it needs; ``open`` lists the rest (sign-in, files, language).
+    static let signedIn: [Page] = [
+        Page(path: "/console", permission: .session) { c, _, _, caller, _ in c.home(caller) },
+        Page(path: "/console/call", permission: .ticketsCreate) { c, r, _, caller, l in try await c.call(r, caller, l) },
+        Page(path: "/console/api/caller", permission: .callersLookup) { c, r, _, caller, l in try await c.callerLookup(r, caller, l) },
+        Page(path: "/console/api/emergency", permission: .ticketsCreate) { c, r, _, _, l in try c.emergency(r, l) },
+        Page(path: "/console/board", permission: .ticketsRead) { c, r, _, caller, l in try await c.board(r, caller, l) },
+        Page(path: "/console/events", permission: .ticketsRead) { c, r, _, caller, l in try await c.events(r, caller, l) },
+        Page(path: "/console/tickets/{id}", permission: .ticketsRead) { c, r, x, caller, l in try await c.ticket(r, x, caller, l) },
+        Page(path: "/console/work", permission: .workOrdersRead) { c, r, _, caller, l in try await c.work(r, caller, l) },
+        Page(path: "/console/supervisor", permission: .reportsRead) { c, r, _, caller, l in try await c.supervisor(r, caller, l) },
+        Page(path: "/console/reports", permission: .reportsRead) { c, r, _, caller, l in try await c.reports(r, caller, l) },
+        Page(path: "/console/residents/{id}", permission: .residentsRequest) { c, r, x, caller, l in try await c.resident(r, x, caller, l) },
+    ]
+
+    /// Routes without a session: the sign-in page, the static files and the language switch.
+    static let open = ["/console/login", "/console/assets/{name}", "/console/lang/{language}"]
+
+    func register(on router: Router<PropDeskRequestContext>) {
+        for page in Self.signedIn {
+            let routes = self
+            router.get(RouterPath(page.path.replacingOccurrences(of: "{id}", with: ":id"))) { request, context in
+                let language = ConsoleLanguage(cookieHeader: request.headers[values: .cookie])
+                do {
+                    let caller = try await routes.authenticator.caller(request, context, page.permission)
+                    return try await page.handler(routes, request, context, caller, language)
+                } catch let error as APIError where error.status == .unauthorized && !page.path.hasPrefix("/console/api") && page.path != "/console/events" {
+                    return Self.redirect("/console/login?next=" + Self.encoded(request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")))
+                } catch let error as APIError where [.badRequest, .forbidden, .notFound].contains(error.status) && !page.path.hasPrefix("/console/api") && page.path != "/console/events" {
+                    return routes.errorPage(error, language)
+                }
+            }
+        }
+        router.get("/console/login") { request, _ in
+            let language = ConsoleLanguage(cookieHeader: request.headers[values: .cookie])
+            let next = Self.safeNext(try FormQuery(request.uri.query)["next"])
+            var context = base(nil, language, page: "login", title: ConsoleText.get("sign_in", language), request: request)
+            context["next"] = next
+            return html(pages.render("login", context))
+        }
+        router.get("/console/assets/:name") { _, context in
+            guard let name = context.parameters.get("name"), let asset = pages.asset(name) else { throw APIError.notFound("file") }
+            return Response(status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "no-cache", .xContentTypeOptions: "nosniff"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
+        }
+        router.get("/console/lang/:language") { request, context in
+            guard let language = context.parameters.get("language").flatMap(ConsoleLanguage.init(rawValue:)) else {
+                throw APIError.badRequest(.unknownValue, "language is zh-CN or en", field: "language")
+            }
+            var response = Self.redirect(Self.safeNext(try FormQuery(request.uri.query)["back"]))
+            response.headers[.setCookie] = "\(ConsoleLanguage.cookieName)=\(language.rawValue); Path=/; Max-Age=31536000; SameSite=Strict"
+            return response
+        }
+    }
+
+    // MARK: - Pages
+
+    /// Each role's first page: the desk takes calls, department staff work their queues, the
+    /// supervisors watch what is at risk.
+    func home(_ caller: Caller) -> Response {
+        let first = navigation(caller, .zh).first?["href"] as? String ?? "/console/board"
+        return Self.redirect(first)
+    }
+
+    func call(_ request: Request, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
+        let properties = try await propertyList(caller)
+        var context = base(caller, language, page: "call", title: ConsoleText.get("call_title", language), request: request)
+        context["key"] = UUID().uuidString.lowercased()
+        context["properties"] = properties.map { ["code": $0.code, "name": $0.name, "offset": ConsoleTime.offset(Self.zone($0))] }
+        context["kinds"] = Self.options(TicketKind.allCases, language)
+        context["channels"] = Self.options(IntakeChannel.allCases, language)
+        context["severities"] = Self.options(ComplaintSeverity.allCases, language)
+        context["emergencies"] = Self.options(EmergencyType.allCases, language)
+        return html(pages.render("call", context))
+    }
+
+    /// The caller lookup of the call form: the register's residents and the open and recent
+    /// tickets of their units. The number is masked for every role: the desk has just typed it,
+    /// and a list is never an unmasked read (P1).
+    func callerLookup(_ request: Request, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
+        let residents = try await api.residents(FormQuery(request.uri.query), caller, unmasked: false)
+        var seen: Set<String> = []
+        var tickets: [[String: String]] = []
+        for r in residents where seen.insert("\(r.property)|\(r.building)|\(r.unit)").inserted {
+            var filter = TicketStore.Filter(property: r.property, limit: 10)
+            filter.building = r.building
+            filter.unit = r.unit
+            filter.scope = caller.scope
+            let chosen = filter
+            for t in try await api.postgres.withConnection({ c in try TicketStore.list(chosen, on: c) }) {
+                tickets.append(["id": t.id.uuidString.lowercased(), "number": t.number, "kind_label": ConsoleText.label(t.kind.rawValue, language),
+                                "status_label": ConsoleText.label(t.status.rawValue, language),
+                                "summary": Masking.text(String(t.content.prefix(TicketStore.summaryLength)))])
+            }
+        }
+        let body = try JSONSerialization.data(withJSONObject: [
+            "residents": try JSONSerialization.jsonObject(with: DeskJSON.encoder.encode(residents)), "tickets": tickets,
+        ], options: [.sortedKeys])
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// Whether typed text reads as an emergency, by the words routing and the clocks use.
+    func emergency(_ request: Request, _ language: ConsoleLanguage) throws -> Response {
+        let text = try FormQuery(request.uri.query)["text"] ?? ""
+        guard text.count <= TicketForm.maxContent else {
+            throw APIError.badRequest(.tooLong, "text is at most \(TicketForm.maxContent) characters", field: "text")
+        }
+        let found = StandardEmergencies.detect(text)
+        return try IntakeAPI.json(EmergencyAnswer(emergency: found, label: found.map { ConsoleText.label($0.rawValue, language) }))
+    }
+
+    struct EmergencyAnswer: Encodable {
+        var emergency: EmergencyType?
+        var label: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(emergency, forKey: .emergency)
+            try c.encode(label, forKey: .label)
+        }
+
+        enum CodingKeys: String, CodingKey { case emergency, label }
+    }
+
+    func board(_ request: Request, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
+        let q = try FormQuery(request.uri.query)
+        let filter = try Self.boardFilter(q)
+        let position = hub.position
+        let scope = caller.scope
+        let rows = try await api.postgres.withConnection { c in try TicketStore.board(filter, within: scope, on: c) }
+        let now = Date()
+        var context = base(caller, language, page: "board", title: ConsoleText.get("board_title", language), request: request)
+        context["live"] = "board"
+        context["position"] = position
+        context["rows"] = rows.map { BoardLine.context($0, language, now: now) }
+        context["count"] = rows.count
+        context["overdue"] = filter.overdue
+        context["properties"] = try await propertyList(caller).map { ["code": $0.code, "name": $0.name, "selected": $0.code == filter.property] }
+        context["departments"] = Self.options(caller.scope.departments ?? Department.allCases, language, selected: filter.department)
+        context["kinds"] = Self.options(TicketKind.allCases, language, selected: filter.kind)
+        context["statuses"] = Self.options(TicketStatus.allCases.filter { $0 != .closed && $0 != .cancelled }, language, selected: filter.status)
+        return html(pages.render("board", context))
+    }
+
+    /// The board's filters from its form: an empty choice ("all") filters nothing.
+    static func boardFilter(_ q: FormQuery) throws -> BoardFilter {
+        func chosen<E: RawRepresentable & CaseIterable>(_ name: String, _ type: E.Type) throws -> E? where E.RawValue == String {
+            q[name]?.isEmpty == false ? try q.choice(name, type) : nil
+        }
+        return BoardFilter(property: q["property"].flatMap { $0.isEmpty ? nil : $0 }, department: try chosen("department", Department.self),
+                           kind: try chosen("kind", TicketKind.self), status: try chosen("status", TicketStatus.self),
+                           overdue: q["overdue"]?.isEmpty == false ? try q.flag("overdue") : false)
+    }
+
+    /// `GET /console/events`: the page's live updates as Server-Sent Events. `view=board` (with
+    /// the board's filters), `view=ticket&ticket=<id>` or `view=all`; `after` (or the browser's
+    /// `Last-Event-ID` on a reconnect) resumes after the last update the page saw.
+    func events(_ request: Request, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
+        let q = try FormQuery(request.uri.query)
+        let view: LiveAudience.View
+        switch q["view"] ?? "board" {
+        case "board": view = .board(try Self.boardFilter(q))
+        case "all": view = .all
+        case "ticket":
+            guard let raw = q["ticket"], let id = UUID(uuidString: raw) else { throw APIError.notFound("ticket") }
+            let scope = caller.scope
+            guard try await api.postgres.withConnection({ c in try TicketStore.reaches(scope, ticket: id, on: c) }) else {
+                throw APIError.notFound("ticket")
+            }
+            view = .ticket(id)
+        default: throw APIError.badRequest(.unknownValue, "view is board, ticket or all", field: "view")
+        }
+        let after = request.headers[.lastEventID] ?? q["after"].flatMap { $0.isEmpty ? nil : $0 }
+        let stream = hub.subscribe(LiveAudience(scope: caller.scope, language: language, view: view), after: after)
+        let postgres = api.postgres, tokenHash = caller.session.tokenHash, heartbeat = Self.heartbeat
+        let body = ResponseBody { writer in
+            let (frames, out) = AsyncStream<String>.makeStream()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await frame in stream { out.yield(frame) }
+                    out.finish()
+                }
+                // The replica is stopping: the stream ends, and the browser reconnects elsewhere.
+                group.addTask {
+                    try? await gracefulShutdown()
+                    out.finish()
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: heartbeat)
+                        if Task.isCancelled { break }
+                        let valid = (try? await postgres.withConnection { try StaffStore.stillValid(tokenHash: tokenHash, on: $0) }) ?? true
+                        if !valid {
+                            out.yield(LiveHub.event(id: nil, name: "signed-out", data: "{}"))
+                            out.finish()
+                            break
+                        }
+                        out.yield(LiveHub.heartbeat)
+                    }
+                }
+                out.yield("retry: 2000\n: connected\n\n")
+                for await text in frames {
+                    do { try await writer.write(ByteBuffer(string: text)) } catch { break }
+                }
+                group.cancelAll()
+            }
+            try? await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store",
+                                               .xAccelBuffering: "no"], body: body)
+    }
+
+    /// How often a live stream says it is alive and checks that its session still is.
+    static let heartbeat: Duration = .seconds(15)
+
+    func ticket(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
+        let id = try IntakeAPI.id(context)
+        let role = caller.role, scope = caller.scope
+        let (ticket, clocks, resident, zone) = try await api.postgres.withTransaction { c -> (TicketView, [ClockStepView], UUID?, String) in
+            guard let ticket = try TicketStore.ticket(id, within: scope, on: c) else { throw APIError.notFound("ticket") }
+            if role.seesResidentContact, ticket.callerPhone != nil {
+                try IntakeAPI.logContactRead(c, caller, subject: "ticket \(id.uuidString.lowercased())", purpose: "console ticket page")
+            }
+            let resident: UUID? = try ticket.callerPhone.flatMap { phone in
+                try c.query("""
+                    SELECT id FROM residents WHERE property = $1 AND right(regexp_replace(phone, '[^0-9]', '', 'g'), 11) = right(regexp_replace($2, '[^0-9]', '', 'g'), 11)
+                    ORDER BY id LIMIT 1
+                    """, [ticket.property, phone]).first.map { try $0.decode(0) }
+            }
+            let zone: String = try c.query("SELECT time_zone FROM properties WHERE code = $1", [ticket.property]).first?.decode(0) ?? "Asia/Shanghai"
+            return (ticket.masked(for: role), try TicketStore.clocks(ticket: id, on: c), resident, zone)
+        }
+        let tz = TimeZone(identifier: zone) ?? .current
+        let now = Date()
+        let filed = try FormQuery(request.uri.query)["filed"] == "1"
+        var page = base(caller, language, page: "ticket", title: ticket.number, request: request)
+        page["live"] = "ticket"
+        page["live_ticket"] = id.uuidString.lowercased()
+        page["position"] = hub.position
+        page["filed"] = filed
+        page["number"] = ticket.number
+        page["kind"] = ConsoleText.label(ticket.kind.rawValue, language)
+        page["status"] = ConsoleText.label(ticket.status.rawValue, language)
+        page["property"] = ticket.property
+        page["place"] = ticket.place ?? ""
+        page["caller_name"] = ticket.callerName ?? ""
+        page["caller_phone"] = ticket.callerPhone ?? ""
+        page["resident"] = resident?.uuidString.lowercased() as Any
+        page["taken_by"] = ticket.takenBy
+        page["created_at"] = ConsoleTime.local(ticket.createdAt, zone: tz)
+        page["created_at_iso"] = ConsoleTime.iso(ticket.createdAt)
+        page["content"] = ticket.content
+        let orders = (ticket.workOrders ?? []).map { o -> [String: Any] in
+            ["id": o.id.uuidString.lowercased(), "department": ConsoleText.label(o.department.rawValue, language),
+             "priority": ConsoleText.label(o.priority.rawValue, language), "status": ConsoleText.label(o.status.rawValue, language),
+             "assignee": o.assignee ?? ""]
+        }
+        page["orders"] = orders
+        page["has_orders"] = !orders.isEmpty
+        let clockRows = clocks.map { Self.clockContext($0, now: now, zone: tz) }
+        page["clocks"] = clockRows
+        page["has_clocks"] = !clockRows.isEmpty
+        let actions = ticketActions(ticket, caller, language, zone: tz)
+        page["actions"] = actions
+        page["has_actions"] = !actions.isEmpty
+        page["timeline"] = (ticket.timeline ?? []).map { e -> [String: Any] in
+            var entry: [String: Any] = ["at": ConsoleTime.local(e.at, zone: tz), "at_iso": ConsoleTime.iso(e.at), "type": e.type, "actor": e.actor]
+            if let role = e.role { entry["role"] = ConsoleText.label(role, language) }
+            if case .object(let detail) = e.detail, case .string(let note)? = detail["note"] ?? detail["text"] { entry["note"] = note }
+            return entry
+        }
+        return html(pages.render("ticket", page))
+    }
+
+    static func clockContext(_ step: ClockStepView, now: Date, zone: TimeZone) -> [String: Any] {
+        var row: [String: Any] = [
+            "standard": step.standard, "title": step.title, "step": step.step, "steps": step.steps, "state": step.state,
+            "due": ConsoleTime.local(step.dueAt, zone: zone), "due_iso": ConsoleTime.iso(step.dueAt),
+            "soon_at": ConsoleTime.iso(Urgency.soonAt(started: step.startedAt, due: step.dueAt)),
+        ]
+        switch step.state {
+        case "pending":
+            row["running"] = true
+            row["left"] = ConsoleTime.duration(step.dueAt.timeIntervalSince(now))
+        case "met":
+            row["met"] = true
+            row["by"] = ConsoleTime.duration(step.dueAt.timeIntervalSince(step.metAt ?? step.dueAt))
+        case "fired":
+            if let met = step.metAt {
+                row["late"] = true
+                row["by"] = ConsoleTime.duration(met.timeIntervalSince(step.dueAt))
+            } else {
+                row["late_open"] = true
+                row["by"] = ConsoleTime.duration(now.timeIntervalSince(step.dueAt))
+            }
+        default: row["cancelled"] = true
+        }
+        return row
+    }
+
+    /// The steps the caller's roles may take on the ticket in its status, each a form for the API.
+    func ticketActions(_ ticket: TicketView, _ caller: Caller, _ language: ConsoleLanguage, zone: TimeZone) -> [[String: Any]] {
+        let id = ticket.id.uuidString.lowercased()
+        var actions: [[String: Any]] = []
+        for action in TicketAction.allCases where caller.identity.acting(action.permission) != nil {
+            guard (try? TicketLifecycle.apply(action, to: ticket.status)) != nil else { continue }
+            var form: [String: Any] = ["name": action.rawValue, "path": "/tickets/\(id)/\(action.pathSegment)",
+                                       "label": ConsoleText.label(action == .onSite ? "on_site_action" : action.rawValue, language)]
+            if let field = action.wordField {
+                form["text"] = ["field": field, "label_text": ConsoleText.get("note_text", language), "required": true] as [String: Any]
+            }
+            actions.append(form)
+        }
+        if caller.identity.acting(.ticketsDesk) != nil {
+            if ticket.status.isActive {
+                actions.append(["name": "extend", "path": "/tickets/\(id)/extend", "label": ConsoleText.label("extend", language),
+                                "until": true, "offset": ConsoleTime.offset(zone),
+                                "text": ["field": "reason", "label_text": ConsoleText.get("reason", language), "required": true] as [String: Any]])
+            }
+            if ticket.status == .resolved || ticket.status == .closed {
+                actions.append(["name": "follow_up", "path": "/tickets/\(id)/follow-up", "label": ConsoleText.label("follow_up", language),
+                                "follow_up": true,
+                                "text": ["field": "note", "label_text": ConsoleText.get("note_text", language), "required": false] as [String: Any]])
+            }
+        }
+        return actions
+    }
+
+    func work(_ request: Request, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
+        let departments = caller.scope.departments ?? Department.allCases
+        let scope = caller.scope
+        let queue = try await api.postgres.withConnection { c in try TicketStore.workQueue(departments, within: scope, on: c) }
+        var page = base(caller, language, page: "work", title: ConsoleText.get("work_title", language), request: request)
+        page["live"] = "all"
+        page["position"] = hub.position
+        page["departments"] = Self.options(departments, language)
+        page["many_departments"] = departments.count > 1
+        page["orders"] = queue.map { q -> [String: Any] in
+            let o = q.order
+            let steps = WorkOrderAction.allCases.filter { $0 != .cancel && $0 != .reassign }.compactMap { action -> [String: Any]? in
+                guard caller.identity.acting(action.permission) != nil, (try? WorkOrderLifecycle.apply(action, to: o.status)) != nil else { return nil }
+                var step: [String: Any] = ["name": action.rawValue, "order": o.id.uuidString.lowercased(), "segment": action.pathSegment,
+                                           "label": ConsoleText.label(action == .onSite ? "on_site_action" : action.rawValue, language)]
+                if let field = action.wordField {
+                    step["text"] = ["field": field, "label": ConsoleText.get("note_text", language), "required": true] as [String: Any]
+                }
+                if action == .transfer {
+                    step["transfer"] = true
+                    step["destinations"] = Self.options(Department.allCases.filter { $0 != o.department }, language)
+                }
+                return step
+            }
+            return ["id": o.id.uuidString.lowercased(), "ticket_id": o.ticketID.uuidString.lowercased(), "number": q.number,
+                    "department": ConsoleText.label(o.department.rawValue, language), "priority": ConsoleText.label(o.priority.rawValue, language),
+                    "status": ConsoleText.label(o.status.rawValue, language), "assignee": o.assignee ?? "", "summary": q.summary, "steps": steps]
+        }
+        return html(pages.render("work", page))
+    }
+
+    func supervisor(_ request: Request, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
+        let q = try FormQuery(request.uri.query)
+        let properties = try await propertyList(caller)
+        guard let property = q["property"].flatMap({ p in properties.first { $0.code == p } }) ?? properties.first else {
+            throw APIError.notFound("property")
+        }
+        var minutes = 30
+        if let raw = q["minutes"] {
+            guard let n = Int(raw), (1...1440).contains(n) else {
+                throw APIError.badRequest(.invalidFormat, "minutes is a number from 1 to 1440", field: "minutes")
+            }
+            minutes = n
+        }
+        let scope = caller.scope, code = property.code, seconds = minutes * 60
+        let zone = Self.zone(property)
+        let now = Date()
+        let (risk, breaches, owed, roster) = try await api.postgres.withConnection { c in
+            (try TicketStore.steps(.dueWithin(seconds: seconds), property: code, within: scope, on: c),
+             try TicketStore.steps(.breachedToday, property: code, within: scope, on: c),
+             try TicketStore.steps(.followUpsOwed, property: code, within: scope, on: c),
+             try Self.onDuty(code, zone: zone, now: now, on: c))
+        }
+        let followUps = try await api.reports.withConnection { c -> Reports.FollowUps? in
+            guard let period = try Reports.period(property: code, from: nil, to: nil, now: now, on: c) else { return nil }
+            return try Reports.followUps(property: code, period: period, on: c)
+        }
+        func line(_ s: TicketClockStep) -> [String: Any] {
+            var row = Self.clockContext(s.step, now: now, zone: zone)
+            row["ticket_id"] = s.ticketID.uuidString.lowercased()
+            row["number"] = s.number
+            row["holding"] = s.holding.map { ConsoleText.label($0.rawValue, language) }.joined(separator: "、")
+            row["met"] = s.step.metAt != nil
+            return row
+        }
+        var page = base(caller, language, page: "supervisor", title: ConsoleText.get("supervisor_title", language), request: request)
+        page["live"] = "all"
+        page["position"] = hub.position
+        page["properties"] = properties.map { ["code": $0.code, "name": $0.name, "selected": $0.code == code] }
+        page["minutes"] = minutes
+        page["risk"] = risk.map(line)
+        page["breaches"] = breaches.map(line)
+        page["follow_ups"] = owed.map(line)
+        page["rate"] = followUps?.rate.map { String(format: "%.0f%%", $0 * 100) } ?? "—"
+        page["on_time"] = followUps?.onTime ?? 0
+        page["due_count"] = followUps?.due ?? 0
+        page["roster"] = roster.map { ["role": ConsoleText.label($0.role.rawValue, language),
+                                        "department": $0.department.map { ConsoleText.label($0.rawValue, language) } ?? "", "person": $0.person] }
+        if caller.identity.acting(.residentsApprove) != nil {
+            page["approver"] = true
+            page["requests"] = try await ResidentFiles.pendingRequests(api, caller).map {
+                ["id": $0.id.uuidString.lowercased(), "requested_by": $0.requestedBy, "reason": $0.reason]
+            }
+        }
+        return html(pages.render("supervisor", page))
+    }
+
+    /// Who is on duty now at the property, by the roster's days and hours in its zone. Only the
+    /// roster's names and hours are read: its contacts are the notification service's.
+    static func onDuty(_ property: String, zone: TimeZone, now: Date, on c: PostgresConnection) throws -> [RosterEntry] {
+        try c.query("""
+            SELECT role, department, person, array_to_string(weekdays, ','), to_char(starts, 'HH24:MI'), to_char(ends, 'HH24:MI')
+            FROM duty_roster WHERE property = $1 AND active ORDER BY role, department NULLS FIRST, id
+            """, [property]).compactMap { row -> RosterEntry? in
+            guard let role = StaffRole(rawValue: try row.decode(0)) else { return nil }
+            let entry = RosterEntry(role: role, department: try row.decode(1, as: String?.self).flatMap(Department.init(rawValue:)),
+                                    person: try row.decode(2), contacts: [],
+                                    weekdays: try row.decode(3, as: String?.self).map { Set($0.split(separator: ",").compactMap { Int($0) }) },
+                                    starts: TimeOfDay(try row.decode(4, as: String.self)) ?? TimeOfDay(seconds: 0),
+                                    ends: TimeOfDay(try row.decode(5, as: String.self)) ?? TimeOfDay(seconds: 0))
+            return entry.isOnDuty(at: now, in: zone) ? entry : nil
+        }
+    }
+
+    func reports(_ request: Request, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
+        let q = try FormQuery(request.uri.query)
+        let properties = try await propertyList(caller)
+        guard let property = q["property"].flatMap({ p in properties.first { $0.code == p } }) ?? properties.first else {
+            throw APIError.notFound("property")
+        }
+        func date(_ name: String) throws -> CivilDate? {
+            guard let text = q[name], !text.isEmpty else { return nil }
+            guard let d = CivilDate(text) else { throw APIError.badRequest(.invalidFormat, "\(name) is a date YYYY-MM-DD", field: name) }
+            return d
+        }
+        let from = try date("from"), to = try date("to"), code = property.code
+        let found: (ReportPeriod, [Reports.DeadlineOutcome], Reports.FollowUps?)?
+        do {
+            found = try await api.reports.withConnection { c in
+                guard let period = try Reports.period(property: code, from: from, to: to, now: Date(), on: c) else { return nil }
+                return (period, try Reports.deadlines(property: code, period: period, on: c) ?? [],
+                        try Reports.followUps(property: code, period: period, on: c))
+            }
+        } catch let failure as ValidationFailure {
+            throw APIError(status: .badRequest, code: failure.problems.first?.code ?? .invalidFormat, message: failure.description, problems: failure.problems)
+        }
+        guard let (period, deadlines, followUps) = found else { throw APIError.notFound("property") }
+        let met = ConsoleText.get("met", language), breached = ConsoleText.get("breached", language)
+        let running = ConsoleText.get("running", language)
+        let deadlineChart = Charts.stackedBars(deadlines.map { d in
+            Charts.Bar(label: d.ruleID == d.standard ? d.ruleID : "\(d.standard) · \(d.ruleID)",
+                       parts: [(value: d.met, colour: "#1b7f3b", name: met), (value: d.breached, colour: "#b3261e", name: breached),
+                               (value: d.running, colour: "#9aa0a6", name: running)])
+        }, title: ConsoleText.get("deadline_report", language))
+        let followUpChart = Charts.stackedBars(followUps.map { f in [
+            Charts.Bar(label: ConsoleText.get("in_time", language), parts: [(value: f.onTime, colour: "#1b7f3b", name: ConsoleText.get("in_time", language))]),
+            Charts.Bar(label: breached, parts: [(value: f.late, colour: "#b3261e", name: breached)]),
+            Charts.Bar(label: ConsoleText.get("follow_ups_due", language), parts: [(value: f.outstanding, colour: "#a15c00", name: ConsoleText.get("follow_ups_due", language))]),
+        ] } ?? [], title: ConsoleText.get("follow_up_report", language))
+        var page = base(caller, language, page: "reports", title: ConsoleText.get("reports_title", language), request: request)
+        page["properties"] = properties.map { ["code": $0.code, "name": $0.name, "selected": $0.code == code] }
+        page["from"] = period.from.description
+        page["to"] = period.to.description
+        page["deadline_chart"] = deadlineChart
+        page["follow_up_chart"] = followUpChart
+        page["rate"] = followUps?.rate.map { String(format: "%.0f%%", $0 * 100) } ?? "—"
+        return html(pages.render("reports", page))
+    }
+
+    func resident(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
+        let id = try IntakeAPI.id(context)
+        var page = base(caller, language, page: "resident", title: ConsoleText.get("resident_file", language), request: request)
+        page["id"] = id.uuidString.lowercased()
+        return html(pages.render("resident", page))
+    }
+
+    // MARK: - Helpers
+
+    /// What every page's header needs.
+    func base(_ caller: Caller?, _ language: ConsoleLanguage, page: String, title: String, request: Request) -> [String: Any] {
+        var context: [String: Any] = [
+            "t": ConsoleText.all(language), "lang": language.rawValue, "other_lang": language.other.rawValue, "page": page, "title": title,
+            "errors": ConsoleText.errorsJSON(language),
+            "back": Self.encoded(request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")),
+        ]
+        if let caller {
+            context["csrf"] = caller.session.csrfToken ?? ""
+            context["me"] = [
+                "name": caller.identity.name,
+                "roles": caller.identity.roles.map { ConsoleText.label($0.rawValue, language) }.joined(separator: "、"),
+                "nav": navigation(caller, language).map { item in
+                    var item = item
+                    item["current"] = (item["page"] as? String) == page
+                    return item
+                },
+            ] as [String: Any]
+        }
+        return context
+    }
+
+    /// The pages the caller's roles may open, in the order their work comes: department staff
+    /// see their queue first, the desk the call form.
+    func navigation(_ caller: Caller, _ language: ConsoleLanguage) -> [[String: Any]] {
+        let bound = caller.identity.roles.contains(where: AccessPolicy.departmentBound.contains)
+        let order: [(String, String, Permission)] = bound
+            ? [("work", "nav_work", .workOrdersRead), ("board", "nav_board", .ticketsRead), ("call", "nav_call", .ticketsCreate)]
+            : [("call", "nav_call", .ticketsCreate), ("board", "nav_board", .ticketsRead), ("work", "nav_work", .workOrdersRead),
+               ("supervisor", "nav_supervisor", .reportsRead), ("reports", "nav_reports", .reportsRead)]
+        return order.enumerated().compactMap { index, item in
+            caller.identity.acting(item.2) == nil ? nil
+                : ["page": item.0, "href": "/console/\(item.0)", "label": ConsoleText.get(item.1, language), "key": "\(index + 1)"]
+        }.enumerated().map { i, item in
+            var item = item
+            item["key"] = "\(i + 1)"
+            return item
+        }
+    }
+
+    func propertyList(_ caller: Caller) async throws -> [PropertyView] {
+        let mine = PostgresArray(caller.identity.properties)
+        return try await api.postgres.withConnection { c in
+            try DeskJSON.rows(c.query("SELECT to_jsonb(p) FROM properties p WHERE code = ANY($1::text[]) ORDER BY code", [mine]), as: PropertyView.self)
+        }
+    }
+
+    static func zone(_ property: PropertyView) -> TimeZone { TimeZone(identifier: property.timeZone) ?? TimeZone(identifier: "Asia/Shanghai")! }
+
+    static func options<E: RawRepresentable>(_ values: [E], _ language: ConsoleLanguage, selected: E? = nil) -> [[String: Any]] where E.RawValue == String {
+        values.map { ["value": $0.rawValue, "label": ConsoleText.label($0.rawValue, language), "selected": $0.rawValue == selected?.rawValue] }
+    }
+
+    func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [
+            .contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .contentSecurityPolicy: Self.csp,
+            .xContentTypeOptions: "nosniff", .referrerPolicy: "same-origin", .xFrameOptions: "DENY",
+        ], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func errorPage(_ error: APIError, _ language: ConsoleLanguage) -> Response {
+        let message = switch error.status {
+        case .notFound: ConsoleText.get("not_found", language)
+        case .forbidden: ConsoleText.get("forbidden", language) + " (\(error.message))"
+        default: error.message
+        }
+        let context: [String: Any] = ["t": ConsoleText.all(language), "lang": language.rawValue, "other_lang": language.other.rawValue,
+                                      "errors": ConsoleText.errorsJSON(language),
+                                      "page": "error", "title": ConsoleText.get("error_title", language), "message": message, "back": "%2Fconsole"]
+        return html(pages.render("error", context), status: error.status)
+    }
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    /// A place inside the console to go back to: anything else (another site, `//host`) is /console.
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/console"), !next.hasPrefix("//"), !next.contains("\\"), FieldCheck.controlCharacter(in: next) == nil else {
+            return "/console"
+        }
+        return next
+    }
+
+    static func encoded(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~/")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? "/console"
+    }
+}
+
+extension HTTPField.Name {
+    static let lastEventID = Self("Last-Event-ID")!
+    static let xAccelBuffering = Self("X-Accel-Buffering")!
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+    static let xFrameOptions = Self("X-Frame-Options")!
+}

@@ -1,0 +1,303 @@
+// PropDesk console: the few things the server-rendered pages cannot do alone. Forms send JSON to
+// the HTTP API (with the session's CSRF token and, for a new ticket, its Idempotency-Key);
+// countdowns tick; live updates arrive by Server-Sent Events and change only what they are about.
+// Everything a server sends is put in the page as text, except board rows, which the server
+// renders and escapes with the same template as the page itself.
+"use strict";
+(() => {
+  const body = document.body;
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  const alertBox = document.getElementById("alert");
+  const liveStatus = document.getElementById("live-status");
+
+  function showAlert(message) {
+    alertBox.textContent = message;
+    alertBox.hidden = false;
+  }
+  function clearAlert() {
+    alertBox.textContent = "";
+    alertBox.hidden = true;
+  }
+
+  async function api(method, url, payload, headers = {}) {
+    const options = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
+    if (method !== "GET") options.headers["X-CSRF-Token"] = csrf;
+    if (payload !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(payload);
+    }
+    const response = await fetch(url, options);
+    let json = {};
+    try { json = await response.json(); } catch (_) { /* 204 and non-JSON answers */ }
+    return { status: response.status, ok: response.ok, json };
+  }
+
+  const errorWords = JSON.parse(body.dataset.errors || "{}");
+  // What the API said, after what its code means in the page's language.
+  function problemText(json) {
+    const problems = (json.problems || []).map((p) => p.message);
+    const detail = problems.length ? problems.join(" · ") : json.message || "";
+    const words = errorWords[json.code];
+    return words ? (detail ? `${words} (${detail})` : words) : detail || "error";
+  }
+
+  // "2026-12-02T10:30" from a datetime-local input, in the property's own zone.
+  function zoned(value, offset) {
+    if (!value) return value;
+    const withSeconds = value.length === 16 ? `${value}:00` : value;
+    return `${withSeconds}${offset || "+08:00"}`;
+  }
+
+  function formBody(form) {
+    const data = {};
+    for (const element of form.elements) {
+      if (!element.name || element.disabled) continue;
+      if (element.type === "checkbox") {
+        if (element.hasAttribute("data-bool")) data[element.name] = element.checked;
+        else if (element.checked) data[element.name] = element.value;
+        continue;
+      }
+      let value = element.value;
+      if (value === "") continue;
+      if (element.dataset.zoned === "property") {
+        const property = form.querySelector('[name="property"]');
+        value = zoned(value, property?.selectedOptions[0]?.dataset.offset);
+      } else if (element.dataset.zonedOffset) {
+        value = zoned(value, element.dataset.zonedOffset);
+      }
+      data[element.name] = value;
+    }
+    return data;
+  }
+
+  document.addEventListener("submit", async (event) => {
+    const form = event.target.closest("form[data-api]");
+    if (!form) return;
+    event.preventDefault();
+    clearAlert();
+    const headers = {};
+    if (form.dataset.idempotencyKey) headers["Idempotency-Key"] = form.dataset.idempotencyKey;
+    let reply;
+    try {
+      reply = await api("POST", form.dataset.api, formBody(form), headers);
+    } catch (error) {
+      showAlert(String(error));
+      return;
+    }
+    if (!reply.ok) {
+      showAlert(problemText(reply.json));
+      return;
+    }
+    const then = form.dataset.then;
+    if (then === "ticket") location.assign(`/console/tickets/${reply.json.id}?filed=1`);
+    else if (then === "ticket-of-order") location.assign(`/console/tickets/${reply.json.ticket_id}`);
+    else if (then === "reload") { form.reset(); refreshSections(true); }
+    else if (then === "message") { form.hidden = true; showDone(form); }
+    else if (then && then.startsWith("/console")) location.assign(then);
+    else location.assign("/console");
+  });
+
+  function showDone(form) {
+    const done = element("p", form.dataset.done || "", { class: "done", role: "status" });
+    form.after(done);
+  }
+
+  document.getElementById("sign-out")?.addEventListener("click", async () => {
+    await api("POST", "/auth/logout");
+    location.assign("/console/login");
+  });
+
+  // Caller lookup: who is calling, from the register, as the number is typed.
+  function debounce(fn, ms) {
+    let timer;
+    return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+  }
+  function element(tag, text, attributes = {}) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = text;
+    for (const [k, v] of Object.entries(attributes)) e.setAttribute(k, v);
+    return e;
+  }
+  const phoneInput = document.querySelector("[data-lookup]");
+  if (phoneInput) {
+    const box = document.getElementById("caller");
+    phoneInput.addEventListener("input", debounce(async () => {
+      const digits = phoneInput.value.replace(/[^0-9]/g, "");
+      if (digits.length < 5) { box.replaceChildren(); return; }
+      const reply = await api("GET", `${phoneInput.dataset.lookup}?phone=${encodeURIComponent(phoneInput.value)}`);
+      box.replaceChildren();
+      if (!reply.ok) { box.append(element("p", problemText(reply.json))); return; }
+      const residents = reply.json.residents || [];
+      if (residents.length === 0) { box.append(element("p", box.dataset.textNone, { class: "muted" })); return; }
+      box.append(element("h2", box.dataset.textFound));
+      const list = element("ul");
+      for (const r of residents) {
+        const item = element("li");
+        item.append(element("strong", r.name, { class: "resident-name" }), ` · ${r.building} ${r.unit} · `,
+                    element("span", r.phone, { class: "resident-phone" }), ` · ${r.relation}`);
+        const use = element("button", "✓", { type: "button", "aria-label": `${r.name} ${r.building} ${r.unit}` });
+        use.addEventListener("click", () => {
+          for (const [id, value] of [["caller_name", r.name], ["building", r.building], ["unit", r.unit], ["property", r.property]]) {
+            const input = document.getElementById(id);
+            if (input) input.value = value;
+          }
+          document.getElementById("kind")?.focus();
+        });
+        item.append(use);
+        list.append(item);
+      }
+      box.append(list);
+      box.append(element("h2", box.dataset.textTickets));
+      const tickets = reply.json.tickets || [];
+      const ticketList = element("ul");
+      for (const t of tickets) {
+        const item = element("li");
+        item.append(element("a", t.number, { href: `/console/tickets/${t.id}` }), ` · ${t.kind_label} · ${t.status_label} · ${t.summary}`);
+        ticketList.append(item);
+      }
+      if (tickets.length === 0) ticketList.append(element("li", box.dataset.textNoTickets));
+      box.append(ticketList);
+    }, 300));
+  }
+
+  // The same emergency rules as dispatch: said before the ticket is filed.
+  const content = document.querySelector("[data-emergency-check]");
+  if (content) {
+    const warning = document.getElementById("emergency");
+    content.addEventListener("input", debounce(async () => {
+      const text = content.value.trim();
+      if (!text) { warning.hidden = true; return; }
+      const reply = await api("GET", `${content.dataset.emergencyCheck}?text=${encodeURIComponent(text.slice(0, 2000))}`);
+      if (reply.ok && reply.json.emergency) {
+        warning.textContent = `${warning.dataset.text} ${reply.json.label} — ${warning.dataset.textRouting}`;
+        warning.hidden = false;
+        const type = document.getElementById("emergency_type");
+        if (type && !type.value) type.value = reply.json.emergency;
+      } else {
+        warning.hidden = true;
+      }
+    }, 250));
+  }
+
+  // Countdowns: every running clock step, each second.
+  function duration(ms) {
+    const total = Math.floor(Math.abs(ms) / 1000);
+    const d = Math.floor(total / 86400), h = Math.floor((total % 86400) / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    const clock = h > 0 || d > 0 ? `${h}:${two(m)}:${two(s)}` : `${two(m)}:${two(s)}`;
+    return (ms < 0 ? "-" : "") + (d > 0 ? `${d}d ${clock}` : clock);
+  }
+  function tick() {
+    const now = Date.now();
+    for (const c of document.querySelectorAll(".countdown[data-due]")) {
+      const due = Date.parse(c.dataset.due), soon = Date.parse(c.dataset.soon || c.dataset.due);
+      const left = due - now;
+      c.textContent = duration(left);
+      const state = left < 0 ? "late" : now >= soon ? "soon" : "ok";
+      c.classList.toggle("late", state === "late");
+      c.classList.toggle("soon", state === "soon");
+      const row = c.closest("tr.row");
+      if (row) {
+        row.classList.toggle("late", state === "late");
+        row.classList.toggle("soon", state === "soon");
+      }
+    }
+    for (const c of document.querySelectorAll(".countup[data-since]")) c.textContent = duration(now - Date.parse(c.dataset.since));
+  }
+  tick();
+  setInterval(tick, 1000);
+
+  // Live sections: fetched anew when something changed, but never while the user is typing or
+  // choosing in them (a refresh must not take away what someone is doing); then on leaving.
+  let pending = false;
+  let forced = false;
+  function busy(section) {
+    const active = document.activeElement;
+    if (active && section.contains(active) && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName)) return true;
+    return [...section.querySelectorAll("input, textarea")].some((i) => !["hidden", "checkbox"].includes(i.type) && i.value !== "");
+  }
+  const refreshNow = debounce(async () => {
+    const force = forced;
+    forced = false;
+    const sections = [...document.querySelectorAll("[data-live-section]")];
+    if (sections.length === 0) return;
+    const response = await fetch(location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    pending = false;
+    for (const section of sections) {
+      const replacement = fresh.getElementById(section.id);
+      if (!replacement) continue;
+      if (!force && busy(section)) { pending = true; continue; }
+      section.replaceChildren(...[...replacement.childNodes].map((n) => document.importNode(n, true)));
+    }
+    const status = fresh.getElementById("ticket-status");
+    if (status && document.getElementById("ticket-status")) document.getElementById("ticket-status").textContent = status.textContent;
+    tick();
+  }, 200);
+  function refreshSections(force) {
+    forced = forced || force;
+    refreshNow();
+  }
+  document.addEventListener("focusout", () => { if (pending) refreshSections(false); });
+
+  // The board: one row at a time, as the server sends it.
+  const rows = document.getElementById("board-rows");
+  function applyRow(frame) {
+    const existing = rows.querySelector(`tr[data-id="${frame.id}"]`);
+    if (frame.remove) {
+      existing?.remove();
+    } else {
+      const template = document.createElement("template");
+      template.innerHTML = frame.html.trim();
+      const row = template.content.firstElementChild;
+      const hadFocus = existing && existing.contains(document.activeElement);
+      if (existing) existing.replaceWith(row);
+      else rows.prepend(row);
+      if (hadFocus) row.querySelector("a")?.focus();
+    }
+    const count = document.getElementById("row-count");
+    if (count) count.textContent = String(rows.querySelectorAll("tr").length);
+    tick();
+  }
+
+  const live = body.dataset.live;
+  if (live && window.EventSource) {
+    const query = new URLSearchParams(live === "board" ? location.search : "");
+    query.set("view", live);
+    if (body.dataset.liveTicket) query.set("ticket", body.dataset.liveTicket);
+    query.set("after", body.dataset.liveAfter || "");
+    const source = new EventSource(`/console/events?${query}`);
+    source.addEventListener("open", () => { liveStatus.textContent = body.dataset.textConnected; });
+    source.addEventListener("error", () => { liveStatus.textContent = body.dataset.textLost; });
+    source.addEventListener("row", (event) => {
+      const frame = JSON.parse(event.data);
+      if (live === "board" && rows) applyRow(frame);
+      else refreshSections(false);
+      liveStatus.textContent = `${body.dataset.textUpdated} ${frame.number}`;
+    });
+    source.addEventListener("reload", () => refreshSections(false));
+    source.addEventListener("signed-out", () => { source.close(); location.assign("/console/login"); });
+  }
+
+  // A resident's file: read if the role and an approval allow it, else asked for.
+  const file = document.getElementById("resident-file");
+  if (file) {
+    (async () => {
+      const reply = await api("GET", `/residents/${file.dataset.resident}`);
+      if (reply.ok) {
+        const r = reply.json;
+        const list = element("dl", undefined, { class: "facts" });
+        for (const field of file.dataset.fields.split(" ")) {
+          if (r[field] === null || r[field] === undefined) continue;
+          const label = file.getAttribute(`data-label-${field}`) || field;
+          list.append(element("dt", label), element("dd", String(r[field]), { "data-field": field }));
+        }
+        file.replaceChildren(list);
+      } else {
+        file.replaceChildren(element("p", problemText(reply.json)));
+        if (reply.json.code === "approval_required") document.getElementById("ask-file").hidden = false;
+      }
+    })();
+  }
+})();

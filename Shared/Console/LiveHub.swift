@@ -1,0 +1,195 @@
+import DequeModule
+import Desk
+import Domain
+import Foundation
+import Synchronization
+
+/// Who a live stream is for and what it shows: the reader's scope and language, and the page.
+public struct LiveAudience: Sendable {
+    public enum View: Sendable, Equatable {
+        /// The board with these filters: rows that no longer pass them are removed.
+        case board(BoardFilter)
+        /// One ticket's page: changes of that ticket only.
+        case ticket(UUID)
+        /// A page over every ticket in scope (a department's work, the supervisor's view).
+        case all
+    }
+
+    public var scope: AccessScope
+    public var language: ConsoleLanguage
+    public var view: View
+
+    public init(scope: AccessScope, language: ConsoleLanguage, view: View) {
+        self.scope = scope
+        self.language = language
+        self.view = view
+    }
+}
+
+/// What one live update says to a page: the ticket, whether the page keeps it, and for a board
+/// the row as HTML, rendered (and escaped) by the same template as the first render.
+public struct LiveFrame: Codable, Sendable, Equatable {
+    /// The ticket's id as the pages write it (lower case: rows carry it in `data-id`).
+    public var id: String
+    public var number: String
+    public var status: TicketStatus
+    public var breached: Bool
+    /// The page drops the ticket (closed, cancelled, or filtered out).
+    public var remove: Bool
+    public var html: String?
+}
+
+/// Fans live updates out to the pages connected to this replica. Every replica gets every event
+/// (an exclusive queue of its own), reads the ticket's board row once, and hands it here; each
+/// page's stream gets the rows its reader may see (scope checked per event, per reader) as its
+/// view shows them. Updates are numbered `<replica>.<n>`; a page that reconnects with the last
+/// number it saw gets what it missed from the last ``capacity`` updates, or `reload` when they are
+/// gone or it was connected to another replica.
+public final class LiveHub: Sendable {
+    public typealias Render = @Sendable (BoardRow, ConsoleLanguage) -> String
+
+    public let replica: String
+    public let capacity: Int
+    /// Frames a slow page may have waiting; past it the stream ends and the page reconnects.
+    public let backlog: Int
+    private let render: Render
+
+    private struct Subscriber {
+        var audience: LiveAudience
+        var continuation: AsyncStream<String>.Continuation
+    }
+
+    private struct State {
+        var sequence = 0
+        var recent = Deque<(sequence: Int, row: BoardRow)>()
+        var subscribers: [Int: Subscriber] = [:]
+        var nextSubscriber = 0
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+
+    public init(replica: String = String(UUID().uuidString.lowercased().prefix(8)), capacity: Int = 2000, backlog: Int = 1000,
+                render: @escaping Render) {
+        self.replica = replica
+        self.capacity = capacity
+        self.backlog = backlog
+        self.render = render
+    }
+
+    /// The id of the latest update: a page rendered now resumes after it.
+    public var position: String { state.withLock { "\(replica).\($0.sequence)" } }
+
+    public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
+
+    /// A stream of SSE frames for `audience`, starting with what it missed after `after` (an
+    /// update id), or with `reload` when that cannot be told.
+    public func subscribe(_ audience: LiveAudience, after: String?) -> AsyncStream<String> {
+        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(backlog))
+        let id: Int? = state.withLock { state in
+            guard !state.finished else { return nil }
+            if let after {
+                if let missed = Self.missed(after: after, replica: replica, state.recent) {
+                    for (sequence, row) in missed {
+                        var cache: [String: String] = [:]
+                        if let frame = frame(row, sequence, audience, cache: &cache) { continuation.yield(frame) }
+                    }
+                } else {
+                    continuation.yield(Self.event(id: "\(replica).\(state.sequence)", name: "reload", data: "{}"))
+                }
+            }
+            let id = state.nextSubscriber
+            state.nextSubscriber += 1
+            state.subscribers[id] = Subscriber(audience: audience, continuation: continuation)
+            return id
+        }
+        guard let id else {
+            continuation.finish()
+            return stream
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// The updates after `after`, if this replica still holds all of them; nil when it cannot say.
+    static func missed(after: String, replica: String, _ recent: Deque<(sequence: Int, row: BoardRow)>) -> [(Int, BoardRow)]? {
+        let parts = after.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, parts[0] == replica, let seen = Int(parts[1]) else { return nil }
+        let oldest = recent.first?.sequence ?? (seen + 1)
+        let newest = recent.last?.sequence ?? seen
+        guard seen >= oldest - 1, seen <= newest else { return nil }
+        return recent.filter { $0.sequence > seen }.map { ($0.sequence, $0.row) }
+    }
+
+    /// One update of each ticket, to every page that may see it.
+    public func publish(_ rows: [BoardRow]) {
+        state.withLock { state in
+            for row in rows {
+                state.sequence += 1
+                let sequence = state.sequence
+                state.recent.append((sequence, row))
+                if state.recent.count > capacity { state.recent.removeFirst() }
+                var cache: [String: String] = [:]
+                var overflowed: [Int] = []
+                for (id, subscriber) in state.subscribers {
+                    guard let frame = frame(row, sequence, subscriber.audience, cache: &cache) else { continue }
+                    if case .dropped = subscriber.continuation.yield(frame) { overflowed.append(id) }
+                }
+                for id in overflowed { state.subscribers.removeValue(forKey: id)?.continuation.finish() }
+            }
+        }
+    }
+
+    /// Ends every stream (the replica is stopping); later subscriptions end at once.
+    public func finishAll() {
+        let ended = state.withLock { state -> [Subscriber] in
+            state.finished = true
+            defer { state.subscribers = [:] }
+            return Array(state.subscribers.values)
+        }
+        for subscriber in ended { subscriber.continuation.finish() }
+    }
+
+    /// The frame `audience` gets for `row`, or nil if the row is not for it. Frames are the same
+    /// for every reader with the same language, departments and verdict: rendered once per update.
+    private func frame(_ row: BoardRow, _ sequence: Int, _ audience: LiveAudience, cache: inout [String: String]) -> String? {
+        guard row.visible(to: audience.scope) else { return nil }
+        let keep: Bool
+        let withHTML: Bool
+        switch audience.view {
+        case .board(let filter): keep = filter.admits(row); withHTML = true
+        case .ticket(let id): guard id == row.id else { return nil }; keep = true; withHTML = false
+        case .all: keep = true; withHTML = false
+        }
+        let key = "\(audience.language.rawValue)|\(audience.scope.departments.map { $0.map(\.rawValue).sorted().joined(separator: ",") } ?? "*")|\(keep)|\(withHTML)"
+        if let cached = cache[key] { return cached }
+        let shown = row.narrowed(to: audience.scope)
+        let data = LiveFrame(id: row.id.uuidString.lowercased(), number: row.number, status: row.status, breached: row.breached, remove: !keep,
+                             html: keep && withHTML ? render(shown, audience.language) : nil)
+        let json = (try? Self.encoder.encode(data)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let text = Self.event(id: "\(replica).\(sequence)", name: "row", data: json)
+        cache[key] = text
+        return text
+    }
+
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    /// One Server-Sent Event. `data` is one line (JSON has no raw newlines); any newline in it is
+    /// split into `data:` lines as the format asks.
+    public static func event(id: String?, name: String, data: String) -> String {
+        var text = ""
+        if let id { text += "id: \(id)\n" }
+        text += "event: \(name)\n"
+        for line in data.split(separator: "\n", omittingEmptySubsequences: false) { text += "data: \(line)\n" }
+        return text + "\n"
+    }
+
+    /// A comment line: keeps proxies and the browser from timing the stream out.
+    public static let heartbeat = ": ping\n\n"
+}
