@@ -32,30 +32,73 @@ struct ConsoleBench: AsyncParsableCommand {
     @Option(help: "Open tickets on the board.") var tickets = 2000
     @Option(help: "Ticket changes to time, one after another.") var changes = 100
     @Option(help: "Changes per second.") var rate = 10.0
+    @Option(help: "Boards connected at once for the memory step (after the latency step).") var memoryBoards = 1000
 
-    static let property = "bench-board"
+    /// A property of this run's own (`bb-<n>`, prefix `B` and three letters): its 2,000 tickets
+    /// are fresh, so no clock of theirs falls due while the run measures (an earlier run's would
+    /// be breaching by now, hundreds a minute, and their updates would be measured too).
+    @Option(help: "The bench property (default: a new one).") var property: String?
 
     func run() async throws {
         let pg = try PostgresConfiguration(url: try environment("PROPDESK_DATABASE_URL"))
         let logger = quietLogger()
         let db = try await benchDatabase(pg, size: 2, logger: logger)
         defer { db.shutdown() }
-        try await db.execute("INSERT INTO properties (code, name, ticket_prefix) VALUES ($1, 'Board benchmark estate', 'BB') ON CONFLICT DO NOTHING",
-                             [Self.property])
-        let account = try await benchAccount(db, roles: [.supervisor], cost: 4, properties: [Self.property])
+        let runs: Int = try await db.query("SELECT count(*) FROM properties WHERE code LIKE 'bb-%'")[0].decode(0)
+        let code = property ?? "bb-\(runs + 1)"
+        let prefix = "B" + String((0..<3).map { i in Character(UnicodeScalar(UInt8(65 + (runs / Int(pow(26.0, Double(i)))) % 26))) })
+        try await db.execute("INSERT INTO properties (code, name, ticket_prefix) VALUES ($1, 'Board benchmark estate', $2) ON CONFLICT DO NOTHING",
+                             [code, prefix])
+        let account = try await benchAccount(db, roles: [.supervisor], cost: 4, properties: [code])
         let (cookie, csrf) = try await signIn(account)
         let token = try await bearer(account)
 
         // The board: exactly `tickets` open tickets at the bench property, made through intake.
         let open: Int = try await db.query("SELECT count(*) FROM tickets WHERE property = $1 AND status NOT IN ('closed', 'cancelled')",
-                                           [Self.property])[0].decode(0)
+                                           [code])[0].decode(0)
         if open < tickets {
-            print("filing \(tickets - open) tickets at \(Self.property)…")
-            try await file(tickets - open, token: token)
+            print("filing \(tickets - open) tickets at \(code)…")
+            try await file(tickets - open, token: token, property: code)
         }
         let ids: [(UUID, String)] = try await db.query("""
             SELECT id, number FROM tickets WHERE property = $1 AND status NOT IN ('closed', 'cancelled') ORDER BY created_at DESC LIMIT $2
-            """, [Self.property, changes]).map { (try $0.decode(0), try $0.decode(1)) }
+            """, [code, changes]).map { (try $0.decode(0), try $0.decode(1)) }
+
+        // Filing queued up work in every service: the measurement starts once dispatch has routed
+        // and escalation has clocked every ticket, the outboxes are empty, and a fresh change
+        // reaches a board within half a second.
+        let settleBy = Date().addingTimeInterval(600)
+        while Date() < settleBy {
+            let unsettled: Int = try await db.query("""
+                SELECT (SELECT count(*) FROM tickets t WHERE t.property = $1
+                          AND (NOT EXISTS (SELECT 1 FROM work_orders w WHERE w.ticket_id = t.id)
+                               OR NOT EXISTS (SELECT 1 FROM deadlines d WHERE d.ticket_id = t.id)))
+                     + (SELECT count(*) FROM outbox WHERE published_at IS NULL)
+                """, [code])[0].decode(0)
+            if unsettled == 0 { break }
+            try await Task.sleep(for: .seconds(1))
+        }
+        var drained = false
+        var lag: [Double] = []
+        for attempt in 0..<120 where !drained {
+            let probe = try SSEStreams(host: "127.0.0.1", port: port, path: "/console/events?view=board&property=\(code)&after=",
+                                       cookie: cookie, count: 1)
+            try probe.waitConnected(timeout: 20)
+            let probeSent = SentTimes()
+            let probeReader = Thread { probe.read(until: { probeSent.done(expecting: 1) }, seen: { c, n, at in probeSent.arrived(c, n, at) }) }
+            probeReader.start()
+            probeSent.sending(ids[0].1, clients: 1)
+            try await note(ids[0].0, cookie: cookie, csrf: csrf, text: "bench: quiet yet? \(attempt)")
+            let by = Date().addingTimeInterval(60)
+            while !probeSent.done(expecting: 1), Date() < by { try await Task.sleep(for: .milliseconds(20)) }
+            probeSent.finish()
+            probe.close()
+            let took = probeSent.latencies.first ?? 60_000
+            lag.append(took)
+            drained = took < 500
+            if !drained { try await Task.sleep(for: .seconds(1)) }
+        }
+        print("a change reached a board after: " + lag.map { String(format: "%.0f ms", $0) }.joined(separator: ", ") + (drained ? "" : " (never quiet)"))
 
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB")
         let baseline = try await rabbitRoundTrips(count: changes)
@@ -65,7 +108,7 @@ struct ConsoleBench: AsyncParsableCommand {
         // Boards connected.
         let pid = try intakePid ?? Int32(String(contentsOfFile: ".local/run/intake.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         let rssBefore = Self.rss(pid)
-        let streams = try SSEStreams(host: "127.0.0.1", port: port, path: "/console/events?view=board&property=\(Self.property)&after=",
+        let streams = try SSEStreams(host: "127.0.0.1", port: port, path: "/console/events?view=board&property=\(code)&after=",
                                      cookie: cookie, count: boards)
         try streams.waitConnected(timeout: 20)
         try await Task.sleep(for: .seconds(2))
@@ -97,15 +140,26 @@ struct ConsoleBench: AsyncParsableCommand {
         print(String(format: "  ratio to the RabbitMQ round trip: p50 %.1f×, p99 %.1f×",
                      percentile(latencies, 50) / percentile(baseline, 50), percentile(latencies, 99) / percentile(baseline, 99)))
 
+        // Memory: intake's resident set with many more boards connected at once, then closed.
+        let rssIdle = Self.rss(pid)
+        let many = try SSEStreams(host: "127.0.0.1", port: port, path: "/console/events?view=board&property=\(code)&after=",
+                                  cookie: cookie, count: memoryBoards)
+        try many.waitConnected(timeout: 60)
+        try await Task.sleep(for: .seconds(2))
+        let rssMany = Self.rss(pid)
+        many.close()
+        print(String(format: "%d boards connected: intake's memory %.1f → %.1f MiB, %.1f KiB per board",
+                     memoryBoards, Double(rssIdle) / 1024, Double(rssMany) / 1024, Double(rssMany - rssIdle) / Double(memoryBoards)))
+
         // The board's first render against its query alone.
         var pages: [Double] = [], queries: [Double] = []
         var bytes = 0
         var rows = 0
-        let scope = AccessScope(properties: [Self.property], departments: nil)
-        let filter = BoardFilter(property: Self.property)
+        let scope = AccessScope(properties: [code], departments: nil)
+        let filter = BoardFilter(property: code)
         for round in 0..<11 {
             let start = ContinuousClock.now
-            let body = try await get("/console/board?property=\(Self.property)", cookie: cookie)
+            let body = try await get("/console/board?property=\(code)", cookie: cookie)
             let page = Self.ms(ContinuousClock.now - start)
             let q0 = ContinuousClock.now
             rows = try await db.withConnection { c in try TicketStore.board(filter, within: scope, on: c) }.count
@@ -158,7 +212,7 @@ struct ConsoleBench: AsyncParsableCommand {
         return token
     }
 
-    func file(_ count: Int, token: String) async throws {
+    func file(_ count: Int, token: String, property: String) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<8 {
                 group.addTask {
@@ -168,7 +222,7 @@ struct ConsoleBench: AsyncParsableCommand {
                         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
                         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
                         request.httpBody = try JSONSerialization.data(withJSONObject: [
-                            "property": Self.property, "kind": k % 3 == 0 ? "repair" : "complaint", "caller_phone": "13800000000",
+                            "property": property, "kind": k % 3 == 0 ? "repair" : "complaint", "caller_phone": "13800000000",
                             "building": "\(k % 12 + 1)号楼", "content": "bench board ticket \(k): 水龙头漏水", "taken_by": "bench",
                         ])
                         let (_, response) = try await URLSession.shared.data(for: request)

@@ -212,19 +212,15 @@ struct ConsoleRoutes: Sendable {
         default: throw APIError.badRequest(.unknownValue, "view is board, ticket or all", field: "view")
         }
         let after = request.headers[.lastEventID] ?? q["after"].flatMap { $0.isEmpty ? nil : $0 }
-        let stream = hub.subscribe(LiveAudience(scope: caller.scope, language: language, view: view), after: after)
+        let subscription = hub.subscribe(LiveAudience(scope: caller.scope, language: language, view: view), after: after)
         let postgres = api.postgres, tokenHash = caller.session.tokenHash, heartbeat = Self.heartbeat
         let body = ResponseBody { writer in
-            let (frames, out) = AsyncStream<String>.makeStream()
+            subscription.put("retry: 2000\n: connected\n\n")
             await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await frame in stream { out.yield(frame) }
-                    out.finish()
-                }
                 // The replica is stopping: the stream ends, and the browser reconnects elsewhere.
                 group.addTask {
                     try? await gracefulShutdown()
-                    out.finish()
+                    subscription.finish()
                 }
                 group.addTask {
                     while !Task.isCancelled {
@@ -232,17 +228,18 @@ struct ConsoleRoutes: Sendable {
                         if Task.isCancelled { break }
                         let valid = (try? await postgres.withConnection { try StaffStore.stillValid(tokenHash: tokenHash, on: $0) }) ?? true
                         if !valid {
-                            out.yield(LiveHub.event(id: nil, name: "signed-out", data: "{}"))
-                            out.finish()
+                            subscription.put(LiveHub.event(id: nil, name: "signed-out", data: "{}"))
+                            subscription.finish()
                             break
                         }
-                        out.yield(LiveHub.heartbeat)
+                        subscription.put(LiveHub.heartbeat)
                     }
                 }
-                out.yield("retry: 2000\n: connected\n\n")
-                for await text in frames {
+                // Everything waiting goes out in one write.
+                while let text = await subscription.next() {
                     do { try await writer.write(ByteBuffer(string: text)) } catch { break }
                 }
+                subscription.finish()
                 group.cancelAll()
             }
             try? await writer.finish(nil)

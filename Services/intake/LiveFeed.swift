@@ -6,6 +6,7 @@ import Logging
 import Messaging
 import Postgres
 import ServiceLifecycle
+import Synchronization
 
 /// Feeds the console's live updates: this replica's own exclusive queue on `propdesk.events`
 /// (every replica gets every event: it is a broadcast, not a share of the work), bound to the
@@ -43,10 +44,10 @@ final class LiveFeed: Service, Sendable {
             while !Task.isCancelled {
                 do {
                     try await self.amqp.declare(self.topology)
-                    let consumer = try await self.amqp.consume(queue: self.queue, prefetch: 200)
+                    let consumer = try await self.amqp.consume(queue: self.queue, prefetch: Self.prefetch)
                     self.logger.info("live updates on", metadata: ["queue": "\(self.queue)"])
                     await withTaskCancellationHandler {
-                        for await delivery in consumer { await self.handle(delivery) }
+                        await self.feed(consumer)
                     } onCancel: {
                         Task { await consumer.cancel() }
                     }
@@ -59,17 +60,60 @@ final class LiveFeed: Service, Sendable {
         hub.finishAll()
     }
 
-    /// One event: its ticket's row, read now (so a page sees the ticket as it is, whatever order
-    /// the events came in), to every page that may see it. Acknowledged either way: a live
-    /// update that fails is caught up by the next one or by the page's reload.
-    func handle(_ delivery: AMQPDelivery) async {
-        defer { delivery.ack() }
-        guard let envelope = try? EventEnvelope.decode(delivery.body), let ticket = envelope.ticketID else { return }
+    /// Deliveries taken at once, at most.
+    static let prefetch: UInt16 = 500
+
+    /// Reads what has arrived while the last batch was read, as one batch: each ticket once, in
+    /// one query, however many of its events came in meanwhile. Under a burst the pages get fewer,
+    /// newer updates instead of falling behind one query per event.
+    func feed(_ consumer: AMQPConsumer) async {
+        let waiting = Waiting()
+        let (signals, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await delivery in consumer {
+                    waiting.add(delivery)
+                    signal.yield()
+                }
+                signal.finish()
+            }
+            for await _ in signals {
+                let batch = waiting.takeAll()
+                if !batch.isEmpty { await handle(batch) }
+            }
+        }
+    }
+
+    /// One batch: its tickets' rows, read now (so a page sees each ticket as it is, whatever
+    /// order its events came in), to every page that may see them. Acknowledged either way: a
+    /// live update that fails is caught up by the next one or by the page's reload.
+    func handle(_ batch: [AMQPDelivery]) async {
+        defer { for delivery in batch { delivery.ack() } }
+        var tickets: [UUID] = []
+        var seen: Set<UUID> = []
+        for delivery in batch {
+            guard let envelope = try? EventEnvelope.decode(delivery.body), let ticket = envelope.ticketID else { continue }
+            if seen.insert(ticket).inserted { tickets.append(ticket) }
+        }
+        guard !tickets.isEmpty else { return }
         do {
-            let rows = try await postgres.withConnection { c in try TicketStore.board(BoardFilter(), within: nil, ids: [ticket], on: c) }
+            let chosen = tickets
+            let rows = try await postgres.withConnection { c in try TicketStore.board(BoardFilter(), within: nil, ids: chosen, on: c) }
             hub.publish(rows)
         } catch {
-            logger.warning("live update not read", metadata: ["error": "\(error)", "event_type": "\(envelope.type)"])
+            logger.warning("live updates not read", metadata: ["error": "\(error)", "tickets": "\(tickets.count)"])
+        }
+    }
+
+    /// Deliveries that arrived while a batch was being read.
+    final class Waiting: Sendable {
+        private let deliveries = Mutex<[AMQPDelivery]>([])
+        func add(_ delivery: AMQPDelivery) { deliveries.withLock { $0.append(delivery) } }
+        func takeAll() -> [AMQPDelivery] {
+            deliveries.withLock { pending in
+                defer { pending = [] }
+                return pending
+            }
         }
     }
 }

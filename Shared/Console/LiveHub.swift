@@ -45,18 +45,20 @@ public struct LiveFrame: Codable, Sendable, Equatable {
 /// view shows them. Updates are numbered `<replica>.<n>`; a page that reconnects with the last
 /// number it saw gets what it missed from the last ``capacity`` updates, or `reload` when they are
 /// gone or it was connected to another replica.
+///
+/// A stream that falls behind (a burst of events, a slow connection) is not sent every update it
+/// missed: its waiting frames are kept per ticket, newest only (``LiveSubscription``), and written
+/// together. A row is a ticket's whole state, so the page ends up the same, sooner.
 public final class LiveHub: Sendable {
     public typealias Render = @Sendable (BoardRow, ConsoleLanguage) -> String
 
     public let replica: String
     public let capacity: Int
-    /// Frames a slow page may have waiting; past it the stream ends and the page reconnects.
-    public let backlog: Int
     private let render: Render
 
     private struct Subscriber {
         var audience: LiveAudience
-        var continuation: AsyncStream<String>.Continuation
+        var subscription: LiveSubscription
     }
 
     private struct State {
@@ -69,11 +71,9 @@ public final class LiveHub: Sendable {
 
     private let state = Mutex(State())
 
-    public init(replica: String = String(UUID().uuidString.lowercased().prefix(8)), capacity: Int = 2000, backlog: Int = 1000,
-                render: @escaping Render) {
+    public init(replica: String = String(UUID().uuidString.lowercased().prefix(8)), capacity: Int = 2000, render: @escaping Render) {
         self.replica = replica
         self.capacity = capacity
-        self.backlog = backlog
         self.render = render
     }
 
@@ -82,35 +82,33 @@ public final class LiveHub: Sendable {
 
     public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
-    /// A stream of SSE frames for `audience`, starting with what it missed after `after` (an
-    /// update id), or with `reload` when that cannot be told.
-    public func subscribe(_ audience: LiveAudience, after: String?) -> AsyncStream<String> {
-        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(backlog))
+    /// The SSE frames for `audience`, starting with what it missed after `after` (an update id),
+    /// or with `reload` when that cannot be told. End it with ``LiveSubscription/finish()``.
+    public func subscribe(_ audience: LiveAudience, after: String?) -> LiveSubscription {
+        let subscription = LiveSubscription()
         let id: Int? = state.withLock { state in
             guard !state.finished else { return nil }
             if let after {
                 if let missed = Self.missed(after: after, replica: replica, state.recent) {
                     for (sequence, row) in missed {
                         var cache: [String: String] = [:]
-                        if let frame = frame(row, sequence, audience, cache: &cache) { continuation.yield(frame) }
+                        if let frame = frame(row, sequence, audience, cache: &cache) { subscription.put(frame, ticket: row.id) }
                     }
                 } else {
-                    continuation.yield(Self.event(id: "\(replica).\(state.sequence)", name: "reload", data: "{}"))
+                    subscription.put(Self.event(id: "\(replica).\(state.sequence)", name: "reload", data: "{}"))
                 }
             }
             let id = state.nextSubscriber
             state.nextSubscriber += 1
-            state.subscribers[id] = Subscriber(audience: audience, continuation: continuation)
+            state.subscribers[id] = Subscriber(audience: audience, subscription: subscription)
             return id
         }
         guard let id else {
-            continuation.finish()
-            return stream
+            subscription.finish()
+            return subscription
         }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
-        }
-        return stream
+        subscription.onFinish { [weak self] in _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) } }
+        return subscription
     }
 
     /// The updates after `after`, if this replica still holds all of them; nil when it cannot say.
@@ -132,12 +130,10 @@ public final class LiveHub: Sendable {
                 state.recent.append((sequence, row))
                 if state.recent.count > capacity { state.recent.removeFirst() }
                 var cache: [String: String] = [:]
-                var overflowed: [Int] = []
-                for (id, subscriber) in state.subscribers {
+                for subscriber in state.subscribers.values {
                     guard let frame = frame(row, sequence, subscriber.audience, cache: &cache) else { continue }
-                    if case .dropped = subscriber.continuation.yield(frame) { overflowed.append(id) }
+                    subscriber.subscription.put(frame, ticket: row.id)
                 }
-                for id in overflowed { state.subscribers.removeValue(forKey: id)?.continuation.finish() }
             }
         }
     }
@@ -146,10 +142,9 @@ public final class LiveHub: Sendable {
     public func finishAll() {
         let ended = state.withLock { state -> [Subscriber] in
             state.finished = true
-            defer { state.subscribers = [:] }
             return Array(state.subscribers.values)
         }
-        for subscriber in ended { subscriber.continuation.finish() }
+        for subscriber in ended { subscriber.subscription.finish() }
     }
 
     /// The frame `audience` gets for `row`, or nil if the row is not for it. Frames are the same
@@ -192,4 +187,79 @@ public final class LiveHub: Sendable {
 
     /// A comment line: keeps proxies and the browser from timing the stream out.
     public static let heartbeat = ": ping\n\n"
+}
+
+/// One page's stream: the frames waiting to be written, at most one per ticket (a newer row of
+/// a ticket replaces the waiting one, and goes to the end so ids stay in order), taken all at
+/// once by the writer.
+public final class LiveSubscription: Sendable {
+    private struct State {
+        var frames: [String?] = []
+        var latest: [UUID: Int] = [:]
+        var finished = false
+        var waiter: CheckedContinuation<Void, Never>?
+        var onFinish: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
+
+    /// Adds a frame; `ticket`: it replaces that ticket's frame still waiting.
+    public func put(_ frame: String, ticket: UUID? = nil) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.finished else { return nil }
+            if let ticket {
+                if let earlier = state.latest[ticket] { state.frames[earlier] = nil }
+                state.latest[ticket] = state.frames.count
+            }
+            state.frames.append(frame)
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Everything waiting, as one piece of text; waits while nothing is. Nil once finished.
+    public func next() async -> String? {
+        while true {
+            var taken: String?
+            var ended = false
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state -> Bool in
+                    if !state.frames.isEmpty {
+                        taken = state.frames.compactMap { $0 }.joined()
+                        state.frames = []
+                        state.latest = [:]
+                        return true
+                    }
+                    if state.finished { ended = true; return true }
+                    state.waiter = c
+                    return false
+                }
+                if ready { c.resume() }
+            }
+            if let taken { return taken }
+            if ended { return nil }
+        }
+    }
+
+    /// Ends the stream: ``next()`` returns what is left, then nil.
+    public func finish() {
+        let (waiter, onFinish) = state.withLock { state -> (CheckedContinuation<Void, Never>?, (@Sendable () -> Void)?) in
+            guard !state.finished else { return (nil, nil) }
+            state.finished = true
+            defer { state.waiter = nil; state.onFinish = nil }
+            return (state.waiter, state.onFinish)
+        }
+        waiter?.resume()
+        onFinish?()
+    }
+
+    func onFinish(_ action: @escaping @Sendable () -> Void) {
+        let already = state.withLock { state -> Bool in
+            if state.finished { return true }
+            state.onFinish = action
+            return false
+        }
+        if already { action() }
+    }
 }
