@@ -8,6 +8,7 @@ import FoundationNetworking
 #endif
 import Histogram
 import Identity
+import LocalReceivers
 import Messaging
 import Postgres
 #if canImport(Glibc)
@@ -81,11 +82,11 @@ struct ConsoleBench: AsyncParsableCommand {
         var drained = false
         var lag: [Double] = []
         for attempt in 0..<120 where !drained {
-            let probe = try SSEStreams(host: "127.0.0.1", port: port, path: "/console/events?view=board&property=\(code)&after=",
+            let probe = try EventStreams(host: "127.0.0.1", port: port, path: "/console/events?view=board&property=\(code)&after=",
                                        cookie: cookie, count: 1)
             try probe.waitConnected(timeout: 20)
             let probeSent = SentTimes()
-            let probeReader = Thread { probe.read(until: { probeSent.done(expecting: 1) }, seen: { c, n, at in probeSent.arrived(c, n, at) }) }
+            let probeReader = Thread { probe.read(until: { probeSent.done(expecting: 1) }, event: Self.numbers { c, n, at in probeSent.arrived(c, n, at) }) }
             probeReader.start()
             probeSent.sending(ids[0].1, clients: 1)
             try await note(ids[0].0, cookie: cookie, csrf: csrf, text: "bench: quiet yet? \(attempt)")
@@ -108,7 +109,7 @@ struct ConsoleBench: AsyncParsableCommand {
         // Boards connected.
         let pid = try intakePid ?? Int32(String(contentsOfFile: ".local/run/intake.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         let rssBefore = Self.rss(pid)
-        let streams = try SSEStreams(host: "127.0.0.1", port: port, path: "/console/events?view=board&property=\(code)&after=",
+        let streams = try EventStreams(host: "127.0.0.1", port: port, path: "/console/events?view=board&property=\(code)&after=",
                                      cookie: cookie, count: boards)
         try streams.waitConnected(timeout: 20)
         try await Task.sleep(for: .seconds(2))
@@ -118,7 +119,7 @@ struct ConsoleBench: AsyncParsableCommand {
 
         // Changes, paced; each stream's first frame for the ticket after its change.
         let sent = SentTimes()
-        let reader = Thread { streams.read(until: { sent.done(expecting: ids.count) }, seen: { client, number, at in sent.arrived(client, number, at) }) }
+        let reader = Thread { streams.read(until: { sent.done(expecting: ids.count) }, event: Self.numbers { client, number, at in sent.arrived(client, number, at) }) }
         reader.start()
         let interval = 1 / rate
         for (index, (id, number)) in ids.enumerated() {
@@ -142,7 +143,7 @@ struct ConsoleBench: AsyncParsableCommand {
 
         // Memory: intake's resident set with many more boards connected at once, then closed.
         let rssIdle = Self.rss(pid)
-        let many = try SSEStreams(host: "127.0.0.1", port: port, path: "/console/events?view=board&property=\(code)&after=",
+        let many = try EventStreams(host: "127.0.0.1", port: port, path: "/console/events?view=board&property=\(code)&after=",
                                   cookie: cookie, count: memoryBoards)
         try many.waitConnected(timeout: 60)
         try await Task.sleep(for: .seconds(2))
@@ -173,6 +174,13 @@ struct ConsoleBench: AsyncParsableCommand {
     }
 
     var port: Int { Int(intake.split(separator: ":").last ?? "8080") ?? 8080 }
+
+    /// An event's ticket numbers, for `seen`.
+    static func numbers(_ seen: @escaping (Int, String, Date) -> Void) -> (Int, String, Date) -> Void {
+        { index, text, at in
+            for match in text.matches(of: /"number":"([A-Z]+-[0-9]+-[0-9]+)"/) { seen(index, String(match.1), at) }
+        }
+    }
 
     static func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
 
@@ -315,78 +323,4 @@ final class SentTimes: @unchecked Sendable {
 
     func finish() { lock.withLock { finished = true } }
     var latencies: [Double] { lock.withLock { collected } }
-}
-
-/// `count` event streams over plain sockets, read by one thread with poll(2): what a browser's
-/// EventSource receives, without a browser per board.
-final class SSEStreams: @unchecked Sendable {
-    private var fds: [Int32] = []
-    private var buffers: [[UInt8]]
-
-    init(host: String, port: Int, path: String, cookie: String, count: Int) throws {
-        buffers = Array(repeating: [], count: count)
-        for _ in 0..<count {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            inet_pton(AF_INET, host, &address.sin_addr)
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { throw BenchError("cannot connect a board stream: errno \(errno)") }
-            let request = "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nCookie: \(cookie)\r\nAccept: text/event-stream\r\n\r\n"
-            _ = request.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
-            fds.append(fd)
-        }
-    }
-
-    /// Until every stream has said it is connected.
-    func waitConnected(timeout: Double) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        var ready = Set<Int>()
-        while ready.count < fds.count, Date() < deadline {
-            pump(timeout: 100) { index, text in if text.contains(": connected") { ready.insert(index) } }
-        }
-        guard ready.count == fds.count else { throw BenchError("\(ready.count) of \(fds.count) board streams connected") }
-        for i in buffers.indices { buffers[i] = [] }
-    }
-
-    /// Events read by ``read(until:seen:)``.
-    private(set) var events = 0
-
-    func read(until done: () -> Bool, seen: (Int, String, Date) -> Void) {
-        let pattern = /"number":"([A-Z]+-[0-9]+-[0-9]+)"/
-        while !done() {
-            pump(timeout: 50) { index, text in
-                let at = Date()
-                events += 1
-                for match in text.matches(of: pattern) { seen(index, String(match.1), at) }
-            }
-        }
-    }
-
-    /// Reads what is there; hands each complete event (up to a blank line) to `event`.
-    private func pump(timeout: Int32, _ event: (Int, String) -> Void) {
-        var polls = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        guard poll(&polls, nfds_t(polls.count), timeout) > 0 else { return }
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        for (i, p) in polls.enumerated() where p.revents & Int16(POLLIN) != 0 {
-            let n = Glibc.read(p.fd, &chunk, chunk.count)
-            guard n > 0 else { continue }
-            buffers[i] += chunk[0..<n]
-            while let end = Self.blankLine(buffers[i]) {
-                event(i, String(decoding: buffers[i][0..<end], as: UTF8.self))
-                buffers[i].removeFirst(end)
-            }
-        }
-    }
-
-    static func blankLine(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 2 else { return nil }
-        for i in 1..<bytes.count where bytes[i] == 10 && bytes[i - 1] == 10 { return i + 1 }
-        return nil
-    }
-
-    func close() { for fd in fds { Glibc.close(fd) } }
 }

@@ -5,6 +5,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Identity
+import LocalReceivers
 import Postgres
 import Testing
 
@@ -37,20 +38,8 @@ struct ConsoleScenario {
         try await s.stop()
     }
 
-    /// A browser's session for `account`: the cookie header and the CSRF token.
     func session(_ account: TestAccount) async throws -> (cookie: String, csrf: String) {
-        var request = URLRequest(url: URL(string: base + "/auth/login")!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try JSONSerialization.data(withJSONObject: account.credentials(kind: "session"))
-        request.httpShouldHandleCookies = false
-        let (data, response) = try await DeskScenario.session.data(for: request)
-        let http = response as! HTTPURLResponse
-        guard http.statusCode == 200, let setCookie = http.value(forHTTPHeaderField: "Set-Cookie"),
-              let csrf = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["csrf_token"] as? String else {
-            throw SetupError("session sign-in failed: \(http.statusCode) \(String(decoding: data, as: UTF8.self))")
-        }
-        return (String(setCookie.split(separator: ";")[0]), csrf)
+        try await consoleSession(account, port: DeskScenario.intakePort)
     }
 
     /// A GET as a browser makes it (redirects followed): the final answer and where it came from.
@@ -63,6 +52,30 @@ struct ConsoleScenario {
         let headers = Dictionary(http.allHeaderFields.map { ("\($0.key)".lowercased(), "\($0.value)") }, uniquingKeysWith: { a, _ in a })
         return (http.statusCode, headers, String(decoding: data, as: UTF8.self), http.url?.absoluteString ?? "")
     }
+}
+
+/// A browser's session for `account` at the intake on `port`: the cookie header and the CSRF token.
+func consoleSession(_ account: TestAccount, port: Int) async throws -> (cookie: String, csrf: String) {
+    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/auth/login")!)
+    request.httpMethod = "POST"
+    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    request.httpBody = try JSONSerialization.data(withJSONObject: account.credentials(kind: "session"))
+    request.httpShouldHandleCookies = false
+    let (data, response) = try await DeskScenario.session.data(for: request)
+    let http = response as! HTTPURLResponse
+    guard http.statusCode == 200, let setCookie = http.value(forHTTPHeaderField: "Set-Cookie"),
+          let csrf = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["csrf_token"] as? String else {
+        throw SetupError("session sign-in failed: \(http.statusCode) \(String(decoding: data, as: UTF8.self))")
+    }
+    return (String(setCookie.split(separator: ";")[0]), csrf)
+}
+
+/// Reads `streams` until an event contains `needle` (or `timeout` passes): every event read.
+func events(_ streams: EventStreams, until needle: String, timeout: TimeInterval = 15) -> [String] {
+    var got: [String] = []
+    let deadline = Date().addingTimeInterval(timeout)
+    streams.read(until: { got.contains { $0.contains(needle) } || Date() > deadline }, event: { _, text, _ in got.append(text) })
+    return got
 }
 
 extension RealServers {
@@ -132,6 +145,55 @@ extension RealServers {
                 let security = try JSONSerialization.data(withJSONObject: ["department": "security"])
                 let elsewhere = try await s.request("POST", "/work-orders/take", body: security, headers: ["Authorization": "Bearer \(tokens[2])"])
                 #expect(elsewhere.status == 404)
+            }
+        }
+
+        @Test func twoIntakeReplicasEachPushEveryChangeAndAReconnectResumesThereOrIsToldToReload() async throws {
+            try await DeskScenario.run { s async throws in
+                let env = RealServers.ServiceProcessTests.self
+                let secondPort = DeskScenario.intakePort + 15
+                let second = try Subprocess(try env.binary("intake"), ["serve"], environment: env.environment(service: "intake", [
+                    "PROPDESK_HTTP_PORT": "\(secondPort)", "PROPDESK_INSTANCE": "console-b"]))
+                guard try await env.waitReady(port: secondPort) else { throw SetupError("the second intake did not start:\n\(second.output)") }
+                let desk = try await TestAccount.create(s.db, roles: [.operator_], properties: [s.property])
+                let (cookie, _) = try await consoleSession(desk, port: DeskScenario.intakePort)
+                let path = "/console/events?view=board&property=\(s.property)&after="
+                let a = try EventStreams(host: "127.0.0.1", port: DeskScenario.intakePort, path: path, cookie: cookie, count: 1)
+                let b = try EventStreams(host: "127.0.0.1", port: secondPort, path: path, cookie: cookie, count: 1)
+                try a.waitConnected(timeout: 20)
+                try b.waitConnected(timeout: 20)
+
+                // Filed at the first replica: both replicas' pages get it.
+                let filed = try #require(try await s.file(["kind": "repair", "content": "走廊灯坏了"]).json["number"] as? String)
+                #expect(events(a, until: filed).contains { $0.contains(filed) }, "the first replica's page")
+                let seenOnB = events(b, until: filed)
+                #expect(seenOnB.contains { $0.contains(filed) }, "the second replica's page")
+                // (A chunk's size line ends in \r\n, one Character to Swift: split on any newline.)
+                let lastOnB = try #require(seenOnB.last { $0.contains(filed) }?.split(whereSeparator: \.isNewline).first { $0.hasPrefix("id: ") }?.dropFirst(4),
+                                           "\(seenOnB.map { String($0.prefix(120)).debugDescription })")
+                a.close()
+                b.close()
+
+                // Filed while the page was away: reconnecting to the same replica with its last id
+                // brings it; to the other replica, whose numbers those are not, says reload.
+                let missed = try #require(try await s.file(["kind": "repair", "content": "楼梯扶手松了"]).json["number"] as? String)
+                let back = try EventStreams(host: "127.0.0.1", port: secondPort, path: path, cookie: cookie, count: 1,
+                                            headers: ["Last-Event-ID": String(lastOnB)])
+                #expect(events(back, until: missed).contains { $0.contains(missed) })
+                back.close()
+                let elsewhere = try EventStreams(host: "127.0.0.1", port: DeskScenario.intakePort, path: path, cookie: cookie, count: 1,
+                                                 headers: ["Last-Event-ID": String(lastOnB)])
+                #expect(events(elsewhere, until: "event: reload", timeout: 5).first { $0.contains("event: ") }?.contains("event: reload") == true)
+                elsewhere.close()
+                // A replica that stops ends its streams (the browsers reconnect elsewhere) rather
+                // than waiting out its shutdown grace for them.
+                let open = try EventStreams(host: "127.0.0.1", port: secondPort, path: path, cookie: cookie, count: 1)
+                try open.waitConnected(timeout: 20)
+                let stopping = ContinuousClock.now
+                second.signal(SIGTERM)
+                #expect(try await second.wait(timeout: .seconds(20)) == 0, "\(second.output.suffix(2000))")
+                #expect(ContinuousClock.now - stopping < .seconds(10))
+                open.close()
             }
         }
 
