@@ -517,6 +517,7 @@ struct ConsoleRoutes: Sendable {
         let id = try IntakeAPI.id(context)
         var page = base(caller, language, page: "resident", title: ConsoleText.get("resident_file", language), request: request)
         page["id"] = id.uuidString.lowercased()
+        page["values"] = ConsoleText.labelsJSON(["owner", "tenant", "family", "custodian", "sms", "email", "wechat", "phone"], language)
         return html(pages.render("resident", page))
     }
 

@@ -19,23 +19,23 @@ enum IntakeService: PropDeskService {
             let reports = PostgresClient(configuration: context.settings.reportsDatabase, size: 2, logger: context.logger)
             let api = IntakeAPI(postgres: context.postgres, reports: reports, auth: context.settings.auth, logger: context.logger)
             api.register(on: router)
-            if let console = Console.shared {
+            if let console = ConsoleRuntime.shared {
                 ConsoleRoutes(api: api, pages: console.pages, hub: console.hub, authenticator: Authenticator(postgres: context.postgres))
                     .register(on: router)
             }
         },
         // The console's live updates: this replica's own queue of every event a page shows.
         background: { context in
-            guard let console = Console.shared else { return [] }
+            guard let console = ConsoleRuntime.shared else { return [] }
             return [LiveFeed(amqp: context.amqp, postgres: context.postgres, hub: console.hub, instance: context.settings.instance,
                              logger: context.logger)]
         },
         // The console's templates and files ship with the executable: a start without them stops.
-        validate: { _ in if Console.shared == nil { throw ConfigurationError(problems: ["the console's templates and files: \(Console.loadError)"]) } })
+        validate: { _ in if ConsoleRuntime.shared == nil { throw ConfigurationError(problems: ["the console's templates and files: \(ConsoleRuntime.loadError)"]) } })
 }
 
 /// The console of this process: its pages, loaded once, and the hub its pages' streams share.
-enum Console {
+enum ConsoleRuntime {
     static let loaded = Result { try ConsolePages.bundled() }
     static let shared: (pages: ConsolePages, hub: LiveHub)? = (try? loaded.get()).map { pages in
         (pages, LiveHub { row, language in pages.boardRow(row, language) })

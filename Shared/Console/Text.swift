@@ -189,11 +189,21 @@ public enum ConsoleText {
         "transfer": ("转派", "Transfer"), "release": ("退回队列", "Give back"), "reassign": ("改派", "Reassign"),
         "on_site_action": ("到场", "On site"), "extend": ("客户同意延期", "Extend (customer agreed)"),
         "follow_up": ("记录回访", "Record a follow-up call"),
+        // A resident's relation to the unit and how they like to be reached
+        "owner": ("业主", "owner"), "tenant": ("租户", "tenant"), "family": ("家属", "family"), "custodian": ("代管人", "custodian"),
+        "sms": ("短信", "SMS"), "email": ("邮件", "e-mail"),
         // StaffRole
         "operator": ("前台接待", "operator"), "supervisor": ("主管", "supervisor"), "department_manager": ("部门经理", "department manager"),
         "general_manager": ("总经理", "general manager"), "vice_general_manager": ("副总经理", "vice general manager"),
         "technician": ("技工", "technician"), "control_room": ("中控室", "control room"), "chief_engineer": ("总工程师", "chief engineer"),
     ]
+
+    /// Labels of `values` in one language as JSON (`{value: label}`), for a page's script.
+    public static func labelsJSON(_ values: [String], _ language: ConsoleLanguage) -> String {
+        let words = Dictionary(uniqueKeysWithValues: values.map { ($0, label($0, language)) })
+        let data = (try? JSONSerialization.data(withJSONObject: words, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
 
     /// What the API's refusals mean, by their `code`, for the alert a page shows (the API's own
     /// message, in English, follows it).

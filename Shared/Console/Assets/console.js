@@ -288,10 +288,12 @@
       if (reply.ok) {
         const r = reply.json;
         const list = element("dl", undefined, { class: "facts" });
+        const values = JSON.parse(file.dataset.values || "{}");
         for (const field of file.dataset.fields.split(" ")) {
           if (r[field] === null || r[field] === undefined) continue;
           const label = file.getAttribute(`data-label-${field}`) || field;
-          list.append(element("dt", label), element("dd", String(r[field]), { "data-field": field }));
+          const value = String(r[field]);
+          list.append(element("dt", label), element("dd", values[value] || value, { "data-field": field }));
         }
         file.replaceChildren(list);
       } else {
