@@ -287,6 +287,7 @@ struct ConsoleRoutes: Sendable {
         page["taken_by"] = ticket.takenBy
         page["created_at"] = ConsoleTime.local(ticket.createdAt, zone: tz)
         page["created_at_iso"] = ConsoleTime.iso(ticket.createdAt)
+        page["requested_at"] = ticket.requestedAt.map { ConsoleTime.local($0, zone: tz) } as Any
         page["content"] = ticket.content
         let orders = (ticket.workOrders ?? []).map { o -> [String: Any] in
             ["id": o.id.uuidString.lowercased(), "department": ConsoleText.label(o.department.rawValue, language),

@@ -19,6 +19,8 @@ import re
 import sys
 import time
 import traceback
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
@@ -132,7 +134,7 @@ def board_row(driver, number):
     return rows[0] if rows else None
 
 
-def file_call(driver, content, phone=None, kind=None, double=False, by_keyboard=False):
+def file_call(driver, content, phone=None, kind=None, double=False, by_keyboard=False, requested=None):
     driver.get(BASE + "/console/call")
     wait(driver, EC.presence_of_element_located((By.ID, "call")))
     if phone:
@@ -144,6 +146,9 @@ def file_call(driver, content, phone=None, kind=None, double=False, by_keyboard=
         Select(driver.find_element(By.ID, "kind")).select_by_value(kind)
     driver.find_element(By.ID, "building").send_keys("3号楼")
     driver.find_element(By.ID, "content").send_keys(content)
+    if requested:
+        # A datetime-local field's typing order depends on the browser's locale: set its value.
+        driver.execute_script("document.querySelector('[name=requested_at]').value = arguments[0]", requested)
     if by_keyboard:
         name = driver.find_element(By.ID, "caller_name")
         name.send_keys("王先生")
@@ -333,8 +338,11 @@ def run(op, tech):
     @check("script typed into a ticket is shown as text, on its page and on the board")
     def injection():
         hostile = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\"> 漏水"
-        number = file_call(op, hostile, phone="13700001111", by_keyboard=True)
+        # Tomorrow at 10:30 in the property's own zone, whatever the zone of this machine.
+        tomorrow = (datetime.now(ZoneInfo(FIXTURE["time_zone"])) + timedelta(days=1)).strftime("%Y-%m-%d")
+        number = file_call(op, hostile, phone="13700001111", by_keyboard=True, requested=f"{tomorrow}T10:30")
         RESULT["injection_number"] = number
+        assert op.find_element(By.ID, "requested-at").text == f"{tomorrow} 10:30:00", op.find_element(By.ID, "requested-at").text
         assert op.find_element(By.ID, "ticket-content").text == hostile
         assert op.execute_script("return window.__xss === undefined")
         op.get(BASE + "/console/board")

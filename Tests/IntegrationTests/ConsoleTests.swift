@@ -221,6 +221,7 @@ extension RealServers {
                 let screenshots = Servers.repositoryRoot.appendingPathComponent(".local/test-artifacts/console").path
                 let fixture: [String: Any] = [
                     "url": s.base, "property": property, "screenshots": screenshots, "double_marker": marker,
+                    "time_zone": try await db.query("SELECT time_zone FROM properties WHERE code = $1", [property])[0].decode(0, as: String.self),
                     "operator": ["login": desk.login, "password": desk.password, "secret": desk.secret!],
                     "supervisor": ["login": supervisor.login, "password": supervisor.password, "secret": supervisor.secret!],
                     "technician": ["login": technician.login, "password": technician.password],

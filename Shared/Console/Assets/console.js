@@ -41,31 +41,32 @@
     return words ? (detail ? `${words} (${detail})` : words) : detail || "error";
   }
 
-  // "2026-12-02T10:30" from a datetime-local input, in the property's own zone.
+  // "2026-12-02T10:30" from a datetime-local input, in the property's own zone (its offset comes
+  // with the page; without it the API refuses the time rather than guess a zone).
   function zoned(value, offset) {
     if (!value) return value;
     const withSeconds = value.length === 16 ? `${value}:00` : value;
-    return `${withSeconds}${offset || "+08:00"}`;
+    return `${withSeconds}${offset || ""}`;
   }
 
   function formBody(form) {
     const data = {};
-    for (const element of form.elements) {
-      if (!element.name || element.disabled) continue;
-      if (element.type === "checkbox") {
-        if (element.hasAttribute("data-bool")) data[element.name] = element.checked;
-        else if (element.checked) data[element.name] = element.value;
+    for (const field of form.elements) {
+      if (!field.name || field.disabled) continue;
+      if (field.type === "checkbox") {
+        if (field.hasAttribute("data-bool")) data[field.name] = field.checked;
+        else if (field.checked) data[field.name] = field.value;
         continue;
       }
-      let value = element.value;
+      let value = field.value;
       if (value === "") continue;
-      if (element.dataset.zoned === "property") {
+      if (field.dataset.zoned === "property") {
         const property = form.querySelector('[name="property"]');
         value = zoned(value, property?.selectedOptions[0]?.dataset.offset);
-      } else if (element.dataset.zonedOffset) {
-        value = zoned(value, element.dataset.zonedOffset);
+      } else if (field.dataset.zonedOffset) {
+        value = zoned(value, field.dataset.zonedOffset);
       }
-      data[element.name] = value;
+      data[field.name] = value;
     }
     return data;
   }
