@@ -426,7 +426,7 @@ struct ConsoleRoutes: Sendable {
             var row = Self.clockContext(s.step, now: now, zone: zone)
             row["ticket_id"] = s.ticketID.uuidString.lowercased()
             row["number"] = s.number
-            row["holding"] = s.holding.map { ConsoleText.label($0.rawValue, language) }.joined(separator: "、")
+            row["holding"] = s.holding.map { ConsoleText.label($0.rawValue, language) }.joined(separator: language.listSeparator)
             row["met"] = s.step.metAt != nil
             return row
         }
@@ -535,7 +535,7 @@ struct ConsoleRoutes: Sendable {
             context["csrf"] = caller.session.csrfToken ?? ""
             context["me"] = [
                 "name": caller.identity.name,
-                "roles": caller.identity.roles.map { ConsoleText.label($0.rawValue, language) }.joined(separator: "、"),
+                "roles": caller.identity.roles.map { ConsoleText.label($0.rawValue, language) }.joined(separator: language.listSeparator),
                 "nav": navigation(caller, language).map { item in
                     var item = item
                     item["current"] = (item["page"] as? String) == page

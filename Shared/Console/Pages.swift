@@ -120,7 +120,7 @@ public enum BoardLine {
             "kind": ConsoleText.label(row.kind.rawValue, language),
             "status": ConsoleText.label(row.status.rawValue, language),
             "summary": row.summary,
-            "holding": row.holding.map { ConsoleText.label($0.rawValue, language) }.joined(separator: "、"),
+            "holding": row.holding.map { ConsoleText.label($0.rawValue, language) }.joined(separator: language.listSeparator),
             "breached": row.breached,
             "no_clock": ConsoleText.get("no_clock", language),
             "urgency": row.next.map { Urgency.of(started: $0.startedAt, due: $0.dueAt, now: now).rawValue } ?? "ok",

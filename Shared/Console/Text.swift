@@ -21,6 +21,9 @@ public enum ConsoleLanguage: String, CaseIterable, Sendable {
     }
 
     public var other: ConsoleLanguage { self == .zh ? .en : .zh }
+
+    /// Between the items of a list: 工程部、保安部 / engineering, security.
+    public var listSeparator: String { self == .zh ? "、" : ", " }
 }
 
 /// Every word the console shows, in both languages: one table, so a page cannot show a key that
