@@ -89,6 +89,11 @@ final class LiveFeed: Service, Sendable {
     /// live update that fails is caught up by the next one or by the page's reload.
     func handle(_ batch: [AMQPDelivery]) async {
         defer { for delivery in batch { delivery.ack() } }
+        // No page is connected to this replica: nothing to read (a page drawn meanwhile reloads).
+        guard hub.hasSubscribers else {
+            hub.skip()
+            return
+        }
         var tickets: [UUID] = []
         var seen: Set<UUID> = []
         for delivery in batch {

@@ -89,7 +89,7 @@ public final class LiveHub: Sendable {
         let id: Int? = state.withLock { state in
             guard !state.finished else { return nil }
             if let after {
-                if let missed = Self.missed(after: after, replica: replica, state.recent) {
+                if let missed = Self.missed(after: after, replica: replica, current: state.sequence, state.recent) {
                     for (sequence, row) in missed {
                         var cache: [String: String] = [:]
                         if let frame = frame(row, sequence, audience, cache: &cache) { subscription.put(frame, ticket: row.id) }
@@ -111,14 +111,27 @@ public final class LiveHub: Sendable {
         return subscription
     }
 
-    /// The updates after `after`, if this replica still holds all of them; nil when it cannot say.
-    static func missed(after: String, replica: String, _ recent: Deque<(sequence: Int, row: BoardRow)>) -> [(Int, BoardRow)]? {
+    /// The updates after `after`, if this replica still holds all of them up to `current`; nil
+    /// when it cannot say (another replica's id, too old, or updates passed while no page was
+    /// connected: see ``skip()``).
+    static func missed(after: String, replica: String, current: Int, _ recent: Deque<(sequence: Int, row: BoardRow)>) -> [(Int, BoardRow)]? {
         let parts = after.split(separator: ".", maxSplits: 1)
-        guard parts.count == 2, parts[0] == replica, let seen = Int(parts[1]) else { return nil }
-        let oldest = recent.first?.sequence ?? (seen + 1)
-        let newest = recent.last?.sequence ?? seen
-        guard seen >= oldest - 1, seen <= newest else { return nil }
+        guard parts.count == 2, parts[0] == replica, let seen = Int(parts[1]), seen <= current else { return nil }
+        if seen == current { return [] }
+        guard let oldest = recent.first?.sequence, oldest <= seen + 1, recent.last?.sequence == current else { return nil }
         return recent.filter { $0.sequence > seen }.map { ($0.sequence, $0.row) }
+    }
+
+    /// Whether any page is connected: with none, the feed need not read rows at all (``skip()``).
+    public var hasSubscribers: Bool { state.withLock { !$0.subscribers.isEmpty } }
+
+    /// An update that no connected page needed, not read: it is counted, and what came before it
+    /// can no longer be replayed, so a page drawn before it and connecting after it reloads once.
+    public func skip() {
+        state.withLock { state in
+            state.sequence += 1
+            state.recent.removeAll()
+        }
     }
 
     /// One update of each ticket, to every page that may see it.

@@ -77,6 +77,18 @@ struct ConsoleTests {
         #expect(frames[1].contains("\"number\":\"B\"") && frames[1].contains("on_site") && frames[1].hasPrefix("id: r1.4"))
     }
 
+    @Test func aPageDrawnWhileUpdatesWentUnreadReloadsOnceWhenItConnects() async throws {
+        let hub = try Self.hub()
+        hub.publish([Self.row("A")])
+        let drawnAt = hub.position   // r1.1
+        hub.skip()                   // an update nobody was connected for
+        let late = hub.subscribe(LiveAudience(scope: Self.everyone, language: .zh, view: .all), after: drawnAt)
+        let current = hub.subscribe(LiveAudience(scope: Self.everyone, language: .zh, view: .all), after: hub.position)
+        hub.finishAll()
+        #expect(await Self.drain(late, count: 10).map { $0.contains("event: reload") } == [true])
+        #expect(await Self.drain(current, count: 10).isEmpty)
+    }
+
     @Test func aRowThatNoLongerPassesTheFiltersIsRemovedFromTheBoard() async throws {
         let hub = try Self.hub()
         let overdueOnly = hub.subscribe(LiveAudience(scope: Self.everyone, language: .zh, view: .board(BoardFilter(overdue: true))), after: nil)
