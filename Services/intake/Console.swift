@@ -526,11 +526,8 @@ struct ConsoleRoutes: Sendable {
 
     /// What every page's header needs.
     func base(_ caller: Caller?, _ language: ConsoleLanguage, page: String, title: String, request: Request) -> [String: Any] {
-        var context: [String: Any] = [
-            "t": ConsoleText.all(language), "lang": language.rawValue, "other_lang": language.other.rawValue, "page": page, "title": title,
-            "errors": ConsoleText.errorsJSON(language),
-            "back": Self.encoded(request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")),
-        ]
+        var context = Self.common(language, page: page, title: title,
+                                  back: Self.encoded(request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")))
         if let caller {
             context["csrf"] = caller.session.csrfToken ?? ""
             context["me"] = [
@@ -544,6 +541,12 @@ struct ConsoleRoutes: Sendable {
             ] as [String: Any]
         }
         return context
+    }
+
+    /// What every page's header needs, signed in or not.
+    static func common(_ language: ConsoleLanguage, page: String, title: String, back: String) -> [String: Any] {
+        ["t": ConsoleText.all(language), "lang": language.rawValue, "other_lang": language.other.rawValue, "page": page, "title": title,
+         "errors": ConsoleText.errorsJSON(language), "back": back]
     }
 
     /// The pages the caller's roles may open, in the order their work comes: department staff
@@ -590,9 +593,8 @@ struct ConsoleRoutes: Sendable {
         case .forbidden: ConsoleText.get("forbidden", language) + " (\(error.message))"
         default: error.message
         }
-        let context: [String: Any] = ["t": ConsoleText.all(language), "lang": language.rawValue, "other_lang": language.other.rawValue,
-                                      "errors": ConsoleText.errorsJSON(language),
-                                      "page": "error", "title": ConsoleText.get("error_title", language), "message": message, "back": "%2Fconsole"]
+        var context = Self.common(language, page: "error", title: ConsoleText.get("error_title", language), back: "%2Fconsole")
+        context["message"] = message
         return html(pages.render("error", context), status: error.status)
     }
 

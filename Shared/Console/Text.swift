@@ -148,8 +148,11 @@ public enum ConsoleText {
 
     /// Every key for a language, for the templates' `{{t.key}}`.
     public static func all(_ language: ConsoleLanguage) -> [String: String] {
-        table.mapValues { language == .zh ? $0.0 : $0.1 }
+        language == .zh ? allChinese : allEnglish
     }
+
+    private static let allChinese = table.mapValues(\.0)
+    private static let allEnglish = table.mapValues(\.1)
 
     /// The words of the vocabularies (kinds, statuses, departments, …) in one language.
     public static func label(_ value: String, _ language: ConsoleLanguage) -> String {
@@ -238,7 +241,14 @@ public enum ConsoleText {
 
     /// ``errors`` in one language as JSON (`{code: words}`), for the page's script.
     public static func errorsJSON(_ language: ConsoleLanguage) -> String {
-        let words = Dictionary(uniqueKeysWithValues: errors.map { ($0.key.rawValue, language == .zh ? $0.value.0 : $0.value.1) })
+        language == .zh ? errorsChinese : errorsEnglish
+    }
+
+    private static let errorsChinese = errorsJSON(chinese: true)
+    private static let errorsEnglish = errorsJSON(chinese: false)
+
+    private static func errorsJSON(chinese: Bool) -> String {
+        let words = Dictionary(uniqueKeysWithValues: errors.map { ($0.key.rawValue, chinese ? $0.value.0 : $0.value.1) })
         let data = (try? JSONSerialization.data(withJSONObject: words, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }

@@ -12,7 +12,7 @@ import Testing
 /// The console (issue 15) on the real intake, dispatch and escalation: its pages' headers and
 /// refusals over HTTP, and the desk and a technician at work in two real browsers
 /// (Tests/Browser/console_test.py: headless Chromium driven by Selenium).
-struct ConsoleScenario {
+struct ConsoleScenario: ServerScenario {
     let clocks: ClockScenario
     let escalation: Subprocess
     var desk: DeskScenario { clocks.desk }
@@ -26,17 +26,6 @@ struct ConsoleScenario {
     }
 
     func stop() async throws { try await clocks.stop([escalation]) }
-
-    static func run(_ body: (ConsoleScenario) async throws -> Void) async throws {
-        let s = try await ConsoleScenario()
-        do {
-            try await body(s)
-        } catch {
-            try? await s.stop()
-            throw error
-        }
-        try await s.stop()
-    }
 
     func session(_ account: TestAccount) async throws -> (cookie: String, csrf: String) {
         try await consoleSession(account, port: DeskScenario.intakePort)

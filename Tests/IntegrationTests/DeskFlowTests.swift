@@ -13,7 +13,7 @@ import Testing
 
 /// The real intake and dispatch executables on the test stack, and a property of the test's own
 /// (so its department queues and tickets are nobody else's).
-struct DeskScenario {
+struct DeskScenario: ServerScenario {
     static let intakePort = 28_180
     let intake: Subprocess
     let dispatch: Subprocess
@@ -166,8 +166,18 @@ struct DeskScenario {
         return try await ticket(id)["work_orders"] as? [[String: Any]] ?? []
     }
 
-    static func run(_ body: (DeskScenario) async throws -> Void) async throws {
-        let s = try await DeskScenario()
+}
+
+/// Servers a test starts and must stop, whether it passes or throws.
+protocol ServerScenario {
+    init() async throws
+    func stop() async throws
+}
+
+extension ServerScenario {
+    /// Starts the scenario, runs `body`, and stops it either way.
+    static func run(_ body: (Self) async throws -> Void) async throws {
+        let s = try await Self()
         do {
             try await body(s)
         } catch {
