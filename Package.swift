@@ -127,7 +127,7 @@ let package = Package(
         ], path: "Services/intake"),
         .executableTarget(name: "PropDeskDispatch", dependencies: ["ServiceKit", "Desk"], path: "Services/dispatch"),
         .executableTarget(name: "PropDeskEscalation", dependencies: [
-            "ServiceKit", "Desk", "Domain", "Messaging", "Postgres",
+            "ServiceKit", "Desk", "Domain", "Contracts", "Messaging", "Postgres",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -143,7 +143,13 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ], path: "Services/notification"),
-        .executableTarget(name: "PropDeskBilling", dependencies: ["ServiceKit"], path: "Services/billing"),
+        .executableTarget(name: "PropDeskBilling", dependencies: [
+            "ServiceKit", "Desk", "Domain", "Contracts", "Messaging", "Postgres",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ], path: "Services/billing"),
 
         .executableTarget(name: "PropDeskWorker", dependencies: [
             "DepartmentWorker", "Desk", "Domain", "AMQP", "ServiceKit", "Contracts",
@@ -181,11 +187,11 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/LocalReceivers"),
-        .testTarget(name: "ContractTests", dependencies: ["ContractSupport", "Contracts", "Desk", "Domain", "Messaging", "Notify", "PropDeskIntake"]),
+        .testTarget(name: "ContractTests", dependencies: ["ContractSupport", "Contracts", "Desk", "Domain", "Messaging", "Notify", "PropDeskIntake", "PropDeskBilling"]),
         // Integration tests: real RabbitMQ and PostgreSQL started by deploy/local/stack.
         .testTarget(name: "IntegrationTests", dependencies: [
             "AMQP", "Postgres", "Messaging", "Schema", "ServiceKit", "Desk", "Domain", "ContractSupport", "LocalReceivers", "Notify",
-            "DepartmentWorker", "Identity", "PropDeskIntake",
+            "DepartmentWorker", "Identity", "PropDeskIntake", "PropDeskBilling", "Contracts",
         ]),
     ],
     swiftLanguageModes: [.v6]

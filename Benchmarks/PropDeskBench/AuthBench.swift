@@ -24,8 +24,8 @@ func benchAccount(_ db: PostgresClient, roles: [StaffRole], cost: Int, propertie
 }
 
 /// A bearer token from intake for a new bench account.
-func benchToken(_ db: PostgresClient, intake: String, roles: [StaffRole], cost: Int = 4) async throws -> String {
-    let account = try await benchAccount(db, roles: roles, cost: cost)
+func benchToken(_ db: PostgresClient, intake: String, roles: [StaffRole], cost: Int = 4, properties: [String] = [benchProperty]) async throws -> String {
+    let account = try await benchAccount(db, roles: roles, cost: cost, properties: properties)
     var request = URLRequest(url: URL(string: "http://\(intake)/auth/login")!)
     request.httpMethod = "POST"
     request.setValue("application/json", forHTTPHeaderField: "Content-Type")

@@ -9,12 +9,14 @@ enum EscalationService: PropDeskService {
         name: "escalation",
         summary: "Escalation — every deadline as a durable timer; escalates what is late.",
         defaultHTTPPort: 8082,
-        bindings: DiagnosticsHandler.bindings + ["ticket.#", "workorder.*.assigned.#"],
+        bindings: DiagnosticsHandler.bindings + ["ticket.#", "workorder.*.assigned.#", "billing.#"],
         // One at a time: a ticket's events start and stop its clocks in the order they happened.
         consumerConcurrency: 1,
         handler: { _ in
-            let clocks = ClockHandler(policies: Policies())
-            return EventRouter([("system.", DiagnosticsHandler()), ("ticket.", clocks), ("workorder.", clocks)])
+            let policies = Policies()
+            let clocks = ClockHandler(policies: policies)
+            return EventRouter([("system.", DiagnosticsHandler()), ("ticket.", clocks), ("workorder.", clocks),
+                                ("billing.", MoneyClockHandler(policies: policies))])
         },
         routes: { router, context in Replan.routes(router, postgres: context.postgres) },
         background: { context in [TimerEngine(postgres: context.postgres, logger: context.logger)] })

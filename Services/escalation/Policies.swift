@@ -11,6 +11,7 @@ import Synchronization
 final class Policies: Sendable {
     struct Policy: Sendable {
         let rules: [ClockRule]
+        let moneyRules: [MoneyClockRule]
         let calendar: WorkCalendar
         let read: ContinuousClock.Instant
     }
@@ -20,7 +21,8 @@ final class Policies: Sendable {
 
     func policy(for property: String, on c: PostgresConnection) throws -> Policy {
         if let p = cache.withLock({ $0[property] }), ContinuousClock.now - p.read < Self.ttl { return p }
-        let fresh = Policy(rules: try Self.rules(for: property, on: c), calendar: try Self.calendar(for: property, on: c), read: .now)
+        let fresh = Policy(rules: try Self.rules(for: property, on: c), moneyRules: try Self.moneyRules(for: property, on: c),
+                           calendar: try Self.calendar(for: property, on: c), read: .now)
         cache.withLock { $0[property] = fresh }
         return fresh
     }
@@ -35,6 +37,16 @@ final class Policies: Sendable {
             guard try row.decode(1, as: Bool.self) else { return nil }
             return try DeskJSON.decoder.decode(ClockRule.self, from: Data(try row.decode(0, as: String.self).utf8))
         }
+    }
+
+    /// The money clocks: ``MoneyClocks/rules``, with the property's rows in `money_clock_rules`
+    /// (or rows for every property, `property` null) in place of those of the same id.
+    static func moneyRules(for property: String, on c: PostgresConnection) throws -> [MoneyClockRule] {
+        let own = try c.query("""
+            SELECT DISTINCT ON (id) rule::text FROM money_clock_rules WHERE property IS NULL OR property = $1 ORDER BY id, property NULLS LAST
+            """, [property]).map { try DeskJSON.decoder.decode(MoneyClockRule.self, from: Data(try $0.decode(0, as: String.self).utf8)) }
+        let replaced = Set(own.map(\.id))
+        return MoneyClocks.rules.filter { !replaced.contains($0.id) } + own
     }
 
     static func calendar(for property: String, on c: PostgresConnection) throws -> WorkCalendar {

@@ -1,3 +1,4 @@
+import Contracts
 import Desk
 import Domain
 import Foundation
@@ -66,7 +67,10 @@ final class TimerEngine: Service, Sendable {
 
     /// The earliest pending deadline, and the database's clock.
     func untilNextDue() async throws -> DatabaseInstant {
-        try await postgres.nextInstant("SELECT min(due_at), clock_timestamp() FROM deadlines WHERE state = 'pending'")
+        try await postgres.nextInstant("""
+            SELECT least((SELECT min(due_at) FROM deadlines WHERE state = 'pending'),
+                         (SELECT min(due_at) FROM money_deadlines WHERE state = 'pending')), clock_timestamp()
+            """)
     }
 
     /// Fires one batch of due deadlines; returns how many.
@@ -107,6 +111,7 @@ final class TimerEngine: Service, Sendable {
                 return payload
             }
         }
+        let money = try await fireMoneyDue()
         for e in events {
             fired.increment()
             lateness.recordMilliseconds(e.firingLatenessMs)
@@ -114,7 +119,43 @@ final class TimerEngine: Service, Sendable {
                 "ticket_id": "\(e.ticketID)", "rule": "\(e.ruleID)", "step": "\(e.step)/\(e.steps)", "late_ms": "\(e.firingLatenessMs)",
             ])
         }
-        return events.count
+        return max(events.count, money)
+    }
+
+    /// Fires one batch of due money clocks (``MoneyClocks``) the same way; returns how many.
+    func fireMoneyDue() async throws -> Int {
+        let limit = batchSize
+        let fired = try await postgres.withTransaction { c -> [MoneyDeadlinePayload] in
+            try c.executeLater("SET LOCAL synchronous_commit = off")
+            let rows = try c.query("""
+                WITH due AS (
+                    SELECT id FROM money_deadlines WHERE state = 'pending' AND due_at <= (SELECT clock_timestamp())
+                    ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED
+                ), fired AS (
+                    UPDATE money_deadlines d SET state = 'fired', fired_at = clock_timestamp() FROM due WHERE d.id = due.id RETURNING d.*
+                )
+                SELECT subject, subject_id, reference, rule_id, standard, title, step, steps, started_at, due_at, fired_at, tell::text, property, id
+                FROM fired ORDER BY due_at, id
+                """, [limit])
+            return try rows.map { row in
+                let payload = MoneyDeadlinePayload(
+                    subject: try row.decode(0), subjectID: try row.decode(1), reference: try row.decode(2), ruleID: try row.decode(3),
+                    standard: try row.decode(4), title: try row.decode(5), step: try row.decode(6), steps: try row.decode(7),
+                    startedAt: try row.decode(8), dueAt: try row.decode(9), firedAt: try row.decode(10),
+                    tell: try DeskJSON.decoder.decode([Recipient].self, from: Data(try row.decode(11, as: String.self).utf8)))
+                try Outbox.enqueue(EventEnvelope(id: Self.messageID(moneyDeadline: try row.decode(13)), type: EscalationEvents.breached(standard: payload.standard),
+                                                 property: try row.decode(12), correlationID: payload.subjectID, payload: try JSONValue(encoding: payload)), on: c)
+                return payload
+            }
+        }
+        for e in fired {
+            self.fired.increment()
+            lateness.recordMilliseconds(e.firingLatenessMs)
+            logger.info("money deadline fired", metadata: [
+                "subject_id": "\(e.subjectID)", "rule": "\(e.ruleID)", "step": "\(e.step)/\(e.steps)", "late_ms": "\(e.firingLatenessMs)",
+            ])
+        }
+        return fired.count
     }
 }
 
@@ -123,6 +164,11 @@ extension TimerEngine {
     /// commit is the same message.
     static func messageID(deadline: Int64) -> UUID {
         UUID(uuidString: String(format: "de4d11e5-0000-4000-8000-%012llx", UInt64(deadline) & 0xFFFF_FFFF_FFFF))!
+    }
+
+    /// The same for a money clock's step (another namespace: the two tables' ids overlap).
+    static func messageID(moneyDeadline: Int64) -> UUID {
+        UUID(uuidString: String(format: "de4d11e5-0000-4000-9000-%012llx", UInt64(moneyDeadline) & 0xFFFF_FFFF_FFFF))!
     }
 }
 

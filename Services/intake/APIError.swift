@@ -16,6 +16,8 @@ extension APIError {
                       problems: [Problem(field: "Idempotency-Key", code: .idempotencyKeyReused, message: error.description)])
         case .illegal(let transition):
             self.init(status: .conflict, code: .illegalTransition, message: transition.reason)
+        case .quoteNotAccepted:
+            self.init(status: .conflict, code: .quoteNotAccepted, message: error.description)
         }
     }
 }

@@ -221,6 +221,7 @@ struct IntakeAPI: Sendable {
         let scope = caller.scope
         let ticket = try await deskTransaction { c in
             guard try TicketStore.reaches(scope, ticket: id, on: c) else { throw DeskError.notFound("ticket") }
+            if action == .resolve { try TicketStore.requireAcceptedPrice(ticket: id, on: c) }
             try TicketStore.apply(action, ticket: id, by: Actor(name: step.actor, role: role), text: step.text, on: c)
             return try TicketStore.ticket(id, within: scope, on: c)!
         }
@@ -322,6 +323,7 @@ struct IntakeAPI: Sendable {
         let scope = caller.scope
         let order = try await deskTransaction { c in
             guard try TicketStore.reaches(scope, workOrder: id, on: c) else { throw DeskError.notFound("work order") }
+            if action == .resolve { try TicketStore.requireAcceptedPrice(workOrder: id, on: c) }
             try TicketStore.apply(action, workOrder: id, by: Actor(name: step.actor, role: role), text: step.text,
                                   transferTo: step.to, assignee: step.assignee, on: c)
             return try TicketStore.workOrder(id, within: scope, on: c)!
@@ -424,108 +426,17 @@ struct IntakeAPI: Sendable {
         }
     }
 
-    /// Reads a JSON body: 413 over ``maxBody``, 400 for bytes that are not UTF-8 or not JSON,
-    /// 422 for a field of the wrong type or format (naming it).
+    /// Reads a JSON body (``JSONRequest/decode(_:_:decoder:maxBody:)``).
     static func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, _ context: PropDeskRequestContext) async throws -> T {
-        var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: maxBody)
-        } catch {
-            throw APIError(status: .contentTooLarge, code: .bodyTooLarge, message: "the body is over \(maxBody / 1024) KiB")
-        }
-        let data = Data(buffer: buffer)
-        if !data.isEmpty, !Self.isJSON(request.headers[.contentType]) {
-            throw APIError(status: .unsupportedMediaType, code: .unsupportedMediaType,
-                           message: "send the body as JSON with Content-Type: application/json")
-        }
-        guard String(validating: data, as: UTF8.self) != nil else {
-            throw APIError.badRequest(.invalidUtf8, "the body is not valid UTF-8")
-        }
-        do {
-            return try DeskJSON.decoder.decode(T.self, from: data.isEmpty ? Data("{}".utf8) : data)
-        } catch let DecodingError.typeMismatch(_, context) where !context.codingPath.isEmpty {
-            throw fieldError(context)
-        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
-            throw fieldError(context)
-        } catch {
-            throw APIError.badRequest(.invalidJson, "the body is not a JSON object of the documented shape")
-        }
+        try await JSONRequest.decode(T.self, request, decoder: DeskJSON.decoder, maxBody: maxBody)
     }
 
-    /// `application/json`, with or without parameters (`; charset=utf-8`), in any case.
-    static func isJSON(_ contentType: String?) -> Bool {
-        guard let contentType else { return false }
-        let media = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        return media == "application/json"
-    }
-
-    private static func fieldError(_ context: DecodingError.Context) -> APIError {
-        let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-        return APIError(status: .unprocessableContent, code: .invalidFormat, message: "\(field): \(context.debugDescription)",
-                        problems: [Problem(field: field, code: .invalidFormat, message: context.debugDescription)])
-    }
+    static func isJSON(_ contentType: String?) -> Bool { JSONRequest.isJSON(contentType) }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
                  body: .init(byteBuffer: ByteBuffer(bytes: try DeskJSON.encoder.encode(value))))
     }
 
-    /// FNV-1a 64 of the request, to tell a retry from a different request under the same key.
-    static func fingerprint(_ data: Data) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in data {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return String(hash, radix: 16)
-    }
-}
-
-/// A query string as HTML forms and browsers write it: `+` is a space, `%XX` a byte of UTF-8.
-/// A value that is not UTF-8 or holds a control character (`%00`) is refused with 400.
-struct FormQuery {
-    private var values: [String: String] = [:]
-
-    init(_ query: String?) throws {
-        for pair in (query ?? "").split(separator: "&") where !pair.isEmpty {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ raw: Substring) throws -> String {
-                let spaced = raw.replacingOccurrences(of: "+", with: " ")
-                guard let text = spaced.removingPercentEncoding else {
-                    throw APIError.badRequest(.invalidFormat, "the query string is not percent-encoded UTF-8")
-                }
-                return text
-            }
-            let name = try decode(parts[0])
-            let value = parts.count > 1 ? try decode(parts[1]) : ""
-            if let bad = FieldCheck.controlCharacter(in: name + value) {
-                throw APIError.badRequest(.invalidFormat, "\(name.prefix(20)) contains a control character (\(bad))", field: String(name.prefix(20)))
-            }
-            if values[name] == nil { values[name] = value }
-        }
-    }
-
-    subscript(_ name: String) -> String? { values[name] }
-
-    /// A value of `E`, or nil when absent; 400 naming the choices for any other value.
-    func choice<E: RawRepresentable & CaseIterable>(_ name: String, _: E.Type) throws -> E? where E.RawValue == String {
-        guard let raw = self[name] else { return nil }
-        guard let value = E(rawValue: raw) else {
-            throw APIError.badRequest(.unknownValue, "\(name) must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))", field: name)
-        }
-        return value
-    }
-
-    /// `true` or `false` (absent: false); 400 for anything else.
-    func flag(_ name: String) throws -> Bool {
-        guard let raw = self[name] else { return false }
-        guard raw == "true" || raw == "false" else { throw APIError.badRequest(.unknownValue, "\(name) is true or false", field: name) }
-        return raw == "true"
-    }
-}
-
-extension HTTPField.Name {
-    static let idempotencyKey = Self("Idempotency-Key")!
-    static let idempotentReplayed = Self("Idempotent-Replayed")!
+    static func fingerprint(_ data: Data) -> String { JSONRequest.fingerprint(data) }
 }

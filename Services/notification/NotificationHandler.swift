@@ -61,7 +61,9 @@ struct NotificationHandler: EventHandler {
                     }
                 }
             case .resident:
-                guard let ticketID, let resident = try Self.caller(of: ticketID, on: c) else {
+                let found = try ticketID.map { try Self.caller(of: $0, on: c) }
+                    ?? facts.residentID.flatMap(UUID.init(uuidString:)).map { try Self.resident($0, on: c) }
+                guard let resident = found ?? nil else {
                     event.logger.debug("no registered resident with consent for this ticket", metadata: ["template": "\(intent.template.rawValue)"])
                     continue
                 }
@@ -90,15 +92,22 @@ struct NotificationHandler: EventHandler {
         var step: Int?
         var ruleID: String?
         var ticketID: String?
+        var recipients: [Recipient]?
+        var subject: String?
+        var stage: String?
+        var channel: String?
+        var residentID: String?
 
         enum CodingKeys: String, CodingKey {
-            case kind, tell, step
+            case kind, tell, step, recipients, subject, stage, channel
             case ruleID = "rule_id"
             case ticketID = "ticket_id"
+            case residentID = "resident_id"
         }
 
         var eventFacts: EventFacts {
-            EventFacts(kind: kind.flatMap(TicketKind.init(rawValue:)), tell: tell ?? [], step: step, ruleID: ruleID)
+            EventFacts(kind: kind.flatMap(TicketKind.init(rawValue:)), tell: tell ?? [], step: step, ruleID: ruleID,
+                       recipients: recipients ?? [], subject: subject, stage: stage, channel: channel)
         }
 
         /// What an event of `type` must carry for its messages to reach anyone: a ticket's and a
@@ -109,8 +118,11 @@ struct NotificationHandler: EventHandler {
             let family = type.split(separator: ".").first.map(String.init) ?? ""
             guard ["ticket", "workorder", "escalation", "followup"].contains(family) else { return [] }
             var missing: [String] = []
-            if ticketID.flatMap(UUID.init(uuidString:)) == nil { missing.append("ticket_id") }
-            if kind.flatMap(TicketKind.init(rawValue:)) == nil { missing.append("kind") }
+            // A money clock's firing is about its subject (a bill, an approval step), not a ticket.
+            if family != "escalation" || subject == nil {
+                if ticketID.flatMap(UUID.init(uuidString:)) == nil { missing.append("ticket_id") }
+                if kind.flatMap(TicketKind.init(rawValue:)) == nil { missing.append("kind") }
+            }
             if family == "escalation" || family == "followup" {
                 if tell == nil { missing.append("tell") }
                 if step == nil { missing.append("step") }
@@ -156,12 +168,24 @@ struct NotificationHandler: EventHandler {
     /// The ticket's caller in the residents register, if they agreed to be contacted: their
     /// preferred channel first (WeChat, not a channel yet, falls to SMS), the other after it.
     static func caller(of ticket: UUID, on c: PostgresConnection) throws -> Resident? {
-        guard let row = try c.query("""
+        try resident(from: try c.query("""
             SELECT r.id, r.phone, r.email, r.preferred_channel, r.language
             FROM tickets t JOIN residents r ON r.property = t.property
              AND regexp_replace(r.phone, '[^0-9]', '', 'g') = regexp_replace(t.caller_phone, '[^0-9]', '', 'g')
             WHERE t.id = $1 AND r.contact_consent ORDER BY r.id LIMIT 1
-            """, [ticket]).first else { return nil }
+            """, [ticket]).first)
+    }
+
+    /// A resident by their register id (a fee reminder names the unit's resident), if they agreed
+    /// to be contacted.
+    static func resident(_ id: UUID, on c: PostgresConnection) throws -> Resident? {
+        try resident(from: try c.query("""
+            SELECT id, phone, email, preferred_channel, language FROM residents WHERE id = $1 AND contact_consent
+            """, [id]).first)
+    }
+
+    private static func resident(from row: PostgresRow?) throws -> Resident? {
+        guard let row else { return nil }
         let sms = Contact(.sms, try row.decode(1))
         let email = try row.decode(2, as: String?.self).map { Contact(.email, $0) }
         let contacts = try row.decode(3, as: String.self) == "email" ? [email, sms].compactMap { $0 } : [sms, email].compactMap { $0 }

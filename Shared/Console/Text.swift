@@ -178,7 +178,7 @@ public enum ConsoleText {
         // Department
         "customer_service": ("客服部", "customer service"), "engineering": ("工程部", "engineering"), "security": ("保安部", "security"),
         "cleaning": ("环境部", "cleaning"), "concierge": ("礼宾部", "concierge"), "finance": ("财务部", "finance"),
-        "sales": ("销售部", "sales"), "hr": ("人事部", "HR"), "management": ("管理处", "management"),
+        "sales": ("销售部", "sales"), "hr": ("人事部", "HR"), "management": ("管理处", "management"), "audit": ("审计部", "audit"),
         // ComplaintSeverity
         "major": ("重大", "major"), "important": ("重要", "important"), "minor": ("一般", "minor"),
         // EmergencyType
@@ -235,6 +235,13 @@ public enum ConsoleText {
         .tooManyAttempts: ("失败次数过多,请稍后再试", "Too many failed attempts: try again later"),
         .csrfTokenMissing: ("页面已过期,请刷新", "This page has expired: reload it"),
         .approvalRequired: ("查阅业主档案需经批准", "Reading this file needs an approval"),
+        .amountNotNumeric: ("金额格式不对,请填写如 1000.00", "Write the amount like 1000.00"),
+        .amountNegative: ("金额不能为负", "The amount may not be negative"),
+        .amountZero: ("金额必须大于零", "The amount must be more than zero"),
+        .amountTooLarge: ("金额过大", "The amount is too large"),
+        .amountTooPrecise: ("金额最多两位小数", "At most two decimals"),
+        .amountOverBalance: ("金额超过应收或已付金额", "More than is owed or was paid"),
+        .quoteNotAccepted: ("报价尚未经业主确认,不能施工或收费", "The resident has not accepted the price yet"),
         .databaseUnavailable: ("系统暂时不可用,请稍后再试", "Unavailable for a moment: try again"),
         .internalError: ("系统出错,已记录", "Something went wrong on our side; it is logged"),
     ]

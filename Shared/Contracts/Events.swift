@@ -57,7 +57,8 @@ public enum EscalationEvents {
 
     /// Every event type the escalation service can publish.
     public static var allTypes: [String] {
-        Array(Set(StandardClocks.rules.filter { $0.purpose == .escalation }.map { breached(standard: $0.standard) })).sorted()
+        Array(Set(StandardClocks.rules.filter { $0.purpose == .escalation }.map { breached(standard: $0.standard) }
+                  + MoneyClocks.rules.map { breached(standard: $0.standard) })).sorted()
             + TicketKind.allCases.map(followUpDue) + [clocksChanged]
     }
 }

@@ -10,6 +10,8 @@ public enum DeskError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The Idempotency-Key was first used for a different request.
     case idempotencyKeyReused
     case illegal(IllegalTransition)
+    /// Paid work finished before the resident accepted its price (B1).
+    case quoteNotAccepted
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum DeskError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notFound(let what): "\(what) not found"
         case .idempotencyKeyReused: "this Idempotency-Key was already used for a different request"
         case .illegal(let transition): transition.reason
+        case .quoteNotAccepted: "this is paid work: the resident must accept its price (a listed item or an on-site quote, on the billing service) before it is finished"
         }
     }
 }
@@ -26,6 +29,17 @@ public enum DeskError: Error, Sendable, Equatable, CustomStringConvertible {
 /// same transaction. Changes to one ticket — its own steps and its work orders' — lock the ticket
 /// row first, so a ticket's timeline sequence is gap-free and in the order things happened.
 public enum TicketStore {
+    /// B1: a paid-service ticket, or one of its work orders, is not resolved until the resident
+    /// has accepted a price for it (table `quotes`, written by the billing service). Quoting on
+    /// site needs the visit, so accepting and going on site are never held back.
+    public static func requireAcceptedPrice(ticket: UUID? = nil, workOrder: UUID? = nil, on c: PostgresConnection) throws {
+        let rows = try c.query("""
+            SELECT t.kind = 'paid_service' AND NOT EXISTS (SELECT 1 FROM quotes q WHERE q.ticket_id = t.id AND q.state = 'accepted')
+            FROM tickets t WHERE t.id = coalesce($1::uuid, (SELECT ticket_id FROM work_orders WHERE id = $2::uuid))
+            """, [ticket, workOrder])
+        if try rows.first?.decode(0, as: Bool.self) == true { throw DeskError.quoteNotAccepted }
+    }
+
     public struct Created: Sendable {
         public var ticket: TicketView
         /// `true`: the Idempotency-Key was seen before and this is the ticket it made.

@@ -30,6 +30,29 @@ public enum Permission: String, CaseIterable, Codable, Sendable {
     case residentsApprove = "residents.approve"
     /// Recompute running deadlines after a policy change (escalation).
     case policiesReplan = "policies.replan"
+    // Billing (B1–B8), on the billing service.
+    /// Read the price list (open to anyone when the property publishes it).
+    case pricesRead = "prices.read"
+    /// Publish a new version of the price list.
+    case pricesManage = "prices.manage"
+    /// Read quotes, charges, receipts, approvals, bills, deposits and statements.
+    case billingRead = "billing.read"
+    /// Price paid work: a listed item or an on-site quote, by the responsible department.
+    case quotesWrite = "quotes.write"
+    /// Record what the resident says to a price: accepted, declined, disputed.
+    case quotesAnswer = "quotes.answer"
+    /// Settle a disputed price (B3: the department head).
+    case disputesResolve = "disputes.resolve"
+    /// Take a payment or a deposit, and give the receipt.
+    case paymentsTake = "payments.take"
+    /// Void a receipt or refund a payment.
+    case paymentsReverse = "payments.reverse"
+    /// Submit a work order's repair cost for approval.
+    case approvalsSubmit = "approvals.submit"
+    /// Decide an approval step named for one of your roles (B4).
+    case approvalsDecide = "approvals.decide"
+    /// Units, fee bills, the dunning ladder's evidence, late fees, contractors' deposits.
+    case feesManage = "fees.manage"
 }
 
 /// Who may do what: role × permission, and whether a role sees a whole property or only its own
@@ -52,6 +75,14 @@ public enum AccessPolicy {
         case .residentsRead: return everyone  // with an approved request for the roles needsApprovalToRead names
         case .residentsApprove: return [.supervisor, .departmentManager, .viceGeneralManager, .generalManager]
         case .policiesReplan: return everyone.filter { $0.supervises && $0 != .supervisor }
+        case .pricesRead: return everyone
+        case .pricesManage: return [.finance, .generalManager, .viceGeneralManager]
+        case .billingRead: return everyone.subtracting([.technician, .controlRoom])
+        case .quotesWrite, .approvalsSubmit: return [.technician, .supervisor, .departmentManager, .chiefEngineer]
+        case .quotesAnswer: return everyone.filter(\.worksTheDesk)
+        case .disputesResolve, .approvalsDecide: return [.departmentManager, .chiefEngineer, .viceGeneralManager, .generalManager]
+        case .paymentsTake: return [.operator_, .supervisor, .finance]
+        case .paymentsReverse, .feesManage: return [.finance]
         }
     }
 

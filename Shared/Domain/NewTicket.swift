@@ -29,6 +29,17 @@ public enum ErrorCode: String, CaseIterable, Codable, Sendable {
     case csrfTokenMissing = "csrf_token_missing"
     /// Reading this resident's file needs an approved request.
     case approvalRequired = "approval_required"
+    /// Money (``Money``, ``AmountProblem``): not a decimal string of yuan or an integer of fen,
+    /// below zero, zero where an amount is needed, over ``Money/maximum``, finer than a fen.
+    case amountNotNumeric = "amount_not_numeric"
+    case amountNegative = "amount_negative"
+    case amountZero = "amount_zero"
+    case amountTooLarge = "amount_too_large"
+    case amountTooPrecise = "amount_too_precise"
+    /// A payment or refund of more than is owed or was paid.
+    case amountOverBalance = "amount_over_balance"
+    /// Paid work (B1) done or charged before the resident accepted its price.
+    case quoteNotAccepted = "quote_not_accepted"
     case databaseUnavailable = "database_unavailable"
     case internalError = "internal_error"
 }

@@ -37,6 +37,7 @@ public enum Department: String, CaseIterable, Codable, Sendable {
     case sales              // 销售部
     case hr                 // 人事部
     case management         // 管理处主任/总经理
+    case audit              // 审计部: audits repair costs over the customer-service limit (B4)
 }
 
 /// A member of staff's role (STANDARDS.md "Departments"); an account holds one or more

@@ -7,7 +7,6 @@ import Foundation
 public enum MessageContext {
     public static func make(payload: [String: Any], language: Language, zone: TimeZone) -> [String: Any] {
         var context = payload
-        context["number"] = payload["number"] ?? payload["ticket_number"] ?? ""
         if let kind = (payload["kind"] as? String).flatMap(TicketKind.init(rawValue:)) {
             context["kind_name"] = name(of: kind, in: language)
         }
@@ -17,7 +16,11 @@ public enum MessageContext {
         for (key, name) in [("due_at", "due"), ("started_at", "started"), ("requested_at", "expected")] {
             if let text = payload[key] as? String, let date = parseTime(text) { context[name] = format(date, zone: zone) }
         }
-        if let fen = payload["amount_fen"] as? Int { context["amount"] = String(format: "¥%d.%02d", fen / 100, abs(fen % 100)) }
+        if let fen = payload["amount_fen"] as? Int { context["amount"] = Money(fen: Int64(fen)).display }
+        context["number"] = payload["number"] ?? payload["ticket_number"] ?? payload["reference"] ?? ""
+        let action = (payload["action"] as? String).flatMap(ApprovalAction.init(rawValue:)) ?? .approve
+        let zh: [ApprovalAction: String] = [.review: "审核", .approve: "审批", .audit: "审计"]
+        context["action_name"] = language == .en ? action.rawValue : zh[action]
         return context
     }
 
@@ -45,7 +48,7 @@ public enum MessageContext {
     public static func name(of department: Department, in language: Language) -> String {
         let zh: [Department: String] = [
             .customerService: "客服部", .engineering: "工程部", .security: "保安部", .cleaning: "环境部", .concierge: "礼宾部",
-            .finance: "财务部", .sales: "销售部", .hr: "人事部", .management: "管理处",
+            .finance: "财务部", .sales: "销售部", .hr: "人事部", .management: "管理处", .audit: "审计部",
         ]
         return language == .en ? department.rawValue.replacingOccurrences(of: "_", with: " ") : zh[department] ?? department.rawValue
     }

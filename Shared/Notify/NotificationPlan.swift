@@ -9,6 +9,7 @@ public enum TemplateName: String, Sendable, CaseIterable {
     case escalation
     case followUpDue = "follow-up-due"
     case approvalNeeded = "approval-needed"
+    case moneyOverdue = "money-overdue"
     // To the resident who called.
     case received
     case onTheWay = "on-the-way"
@@ -17,11 +18,12 @@ public enum TemplateName: String, Sendable, CaseIterable {
     case delayed
     case followUp = "follow-up"
     case paymentReceipt = "payment-receipt"
+    case feeReminder = "fee-reminder"
 
     public var audience: Audience.Kind {
         switch self {
-        case .newWorkOrder, .emergency, .escalation, .followUpDue, .approvalNeeded: .staff
-        case .received, .onTheWay, .onSite, .resolved, .delayed, .followUp, .paymentReceipt: .resident
+        case .newWorkOrder, .emergency, .escalation, .followUpDue, .approvalNeeded, .moneyOverdue: .staff
+        case .received, .onTheWay, .onSite, .resolved, .delayed, .followUp, .paymentReceipt, .feeReminder: .resident
         }
     }
 }
@@ -57,12 +59,23 @@ public struct EventFacts: Sendable, Equatable {
     /// The deadline's step and rule (follow-up events: only the first call asks the resident).
     public var step: Int?
     public var ruleID: String?
+    /// Billing's events: who must act (an approval step's approver), what the event is about (a
+    /// money clock's firing names its subject), and a dunning step's stage and channel.
+    public var recipients: [Recipient]
+    public var subject: String?
+    public var stage: String?
+    public var channel: String?
 
-    public init(kind: TicketKind? = nil, tell: [Recipient] = [], step: Int? = nil, ruleID: String? = nil) {
+    public init(kind: TicketKind? = nil, tell: [Recipient] = [], step: Int? = nil, ruleID: String? = nil, recipients: [Recipient] = [],
+                subject: String? = nil, stage: String? = nil, channel: String? = nil) {
         self.kind = kind
         self.tell = tell
         self.step = step
         self.ruleID = ruleID
+        self.recipients = recipients
+        self.subject = subject
+        self.stage = stage
+        self.channel = channel
     }
 }
 
@@ -77,7 +90,12 @@ public struct EventFacts: Sendable, Equatable {
 ///   expected time (R6).
 /// - `escalation.<standard>.breached`: everyone the step names (its `tell`).
 /// - `followup.<kind>.due`: the step's `tell`; on a clock's first step the resident too.
-/// - `billing.approval.requested` / `billing.payment.received`: approvers / the payer.
+/// - `escalation.<b3|b4|b6|b7>.breached` (a money clock, its payload names a `subject`): the
+///   step's `tell`, with the money-overdue message.
+/// - `billing.approval.requested`: the step's approver, as its `recipients` name them (B4: the
+///   customer-service manager, the chief engineer, the vice GM, the GM or the audit department).
+/// - `billing.payment.received`: the payer, when the payment is for a ticket's paid work.
+/// - `billing.dunning.stepped` at `reminded` by SMS: the unit's resident gets the fee reminder.
 public enum NotificationPlan {
     public static func intents(for eventType: String, facts: EventFacts) -> [Intent] {
         let parts = eventType.split(separator: ".").map(String.init)
@@ -101,13 +119,15 @@ public enum NotificationPlan {
         case ("ticket", "extended"):
             return [Intent(.resident, .delayed, urgent: emergency)]
         case ("escalation", "breached"):
-            return facts.tell.isEmpty ? [] : [Intent(.staff(facts.tell), .escalation, urgent: true)]
+            return facts.tell.isEmpty ? [] : [Intent(.staff(facts.tell), facts.subject == nil ? .escalation : .moneyOverdue, urgent: facts.subject == nil)]
         case ("followup", "due"):
             let staff = facts.tell.isEmpty ? [] : [Intent(.staff(facts.tell), .followUpDue)]
             let firstCall = facts.step == 1 && facts.ruleID != StandardClocks.followUpRetryID
             return staff + (firstCall ? [Intent(.resident, .followUp)] : [])
         case ("billing", "requested") where parts[1] == "approval":
-            return [Intent(.staff([Recipient(.departmentManager, .finance)]), .approvalNeeded)]
+            return facts.recipients.isEmpty ? [] : [Intent(.staff(facts.recipients), .approvalNeeded)]
+        case ("billing", "stepped") where parts[1] == "dunning" && facts.stage == DunningStage.reminded.rawValue && facts.channel == "sms":
+            return [Intent(.resident, .feeReminder)]
         case ("billing", "received") where parts[1] == "payment":
             return [Intent(.resident, .paymentReceipt)]
         default:
@@ -120,6 +140,6 @@ public enum NotificationPlan {
         "ticket.*.created.#", "ticket.*.on_site.#", "ticket.*.resolved.#", "ticket.*.extended.#",
         "workorder.*.assigned.#", "workorder.*.accepted.#",
         "escalation.*.breached.#", "followup.*.due.#",
-        "billing.approval.requested.#", "billing.payment.received.#",
+        "billing.approval.requested.#", "billing.payment.received.#", "billing.dunning.stepped.#",
     ]
 }

@@ -129,7 +129,9 @@ public enum ServiceRunner {
     }
 
     /// Settings, logging and a checked database client for commands that need no broker.
-    static func databaseOnly(service: String, environment: [String: String], logger: Logger) async throws -> PostgresClient {
+    /// The database alone, for a command that needs nothing else (`migrate`, `ping`, `billing verify`).
+    public static func databaseOnly(service: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+                                    logger: Logger) async throws -> PostgresClient {
         let settings = try Settings.load(service: service, defaultHTTPPort: 1, environment: environment, needsBroker: false)
         _ = Observability.bootstrap(logLevel: settings.logLevel)
         return try await connectDatabase(settings, logger: logger)

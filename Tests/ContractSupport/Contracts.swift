@@ -31,9 +31,17 @@ public struct OpenAPIDocument {
 
     public var version: String? { document["openapi"] as? String }
 
-    /// `GET /tickets/{id}`, … for every operation.
-    public var operations: Set<String> {
-        let paths = document["paths"] as? [String: Any] ?? [:]
+    /// `GET /tickets/{id}`, … for every operation of the document's own server (intake).
+    public var operations: Set<String> { operations(port: nil) }
+
+    /// The operations whose path items name the server on `port` as theirs (billing's, 8084), or
+    /// with nil, those that name none.
+    public func operations(port: Int?) -> Set<String> {
+        let paths = (document["paths"] as? [String: Any] ?? [:]).filter { _, item in
+            let servers = (item as? [String: Any])?["servers"] as? [[String: Any]]
+            guard let port else { return servers == nil }
+            return (servers?.first?["url"] as? String)?.hasSuffix(":\(port)") == true
+        }
         return Set(paths.flatMap { path, item in
             (item as? [String: Any] ?? [:]).keys
                 .filter { ["get", "put", "post", "delete", "patch"].contains($0) }

@@ -6,6 +6,7 @@ import Messaging
 import Notify
 import Testing
 @testable import PropDeskIntake
+@testable import PropDeskBilling
 
 @Suite("The API and the events match their documents")
 struct ContractTests {
@@ -52,6 +53,24 @@ struct ContractTests {
         }
         let login = try #require(document.operationObjects["POST /auth/login"]?["responses"] as? [String: Any])
         #expect(login["429"] != nil)
+    }
+
+    /// Billing's routes are the document's billing path items, each naming its server, its
+    /// permission and the refusals of signing in; the public price list is the one open route.
+    @Test func everyRouteBillingServesIsInTheOpenAPIDocumentOnItsServerAndNamesItsPermission() throws {
+        let document = try OpenAPIDocument()
+        let served = Set(BillingAPI.routes.map { "\($0.method.rawValue) \($0.path)" } + Self.healthRoutes)
+        let documented = document.operations(port: BillingService.definition.defaultHTTPPort)
+        #expect(served.subtracting(Self.healthRoutes).subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented))")
+        #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served))")
+        for route in BillingAPI.routes {
+            let op = try #require(document.operationObjects["\(route.method.rawValue) \(route.path)"])
+            #expect(op["x-propdesk-permission"] as? String == route.permission.rawValue, "\(route.path)")
+            let responses = Set((op["responses"] as? [String: Any] ?? [:]).keys)
+            #expect(responses.isSuperset(of: ["401", "403"]), "\(route.method) \(route.path): \(responses.sorted())")
+            if route.path.contains("{") { #expect(responses.contains("404"), "\(route.path)") }
+            #expect((op["security"] != nil) == route.openWhenPublic, "\(route.path): only the public price list states its own security")
+        }
     }
 
     /// README's "Who may do what" table, row by row, is the policy.
@@ -110,13 +129,32 @@ struct ContractTests {
     @Test func everyEventTypeTheCodeCanPublishIsInTheAsyncAPIDocumentAndNoOthers() throws {
         let document = try AsyncAPIDocument()
         #expect(document.version == "3.0.0")
-        let published = Set((DeskEvents.allTypes + EscalationEvents.allTypes + NotificationEvents.allTypes + ["system.ping"]).map { "\($0).sunrise-garden" })
+        let published = Set((DeskEvents.allTypes + EscalationEvents.allTypes + NotificationEvents.allTypes + BillingEvents.allTypes + ["system.ping"]).map { "\($0).sunrise-garden" })
         let undocumented = published.filter { !document.describes(routingKey: $0) }
         #expect(undocumented.isEmpty, "not in docs/asyncapi.yaml: \(undocumented.sorted())")
         let documented = Set(["ticketEvents", "workOrderEvents", "escalationBreaches", "clockChanges", "followUpsDue", "deliveryFailures", "rosterGaps", "systemPing"].flatMap {
             document.channel($0)?.addresses(property: "sunrise-garden") ?? []
         })
         #expect(documented.subtracting(published).isEmpty, "documented but never published: \(documented.subtracting(published))")
+        // Billing's channel names its entities and events; together they are exactly the code's.
+        let billing = try #require(document.channels.first { $0.name == "billingEvents" })
+        #expect(Set(billing.parameters["entity"].flatMap { $0 } ?? []) == Set(BillingEvents.events.keys))
+        #expect(Set(billing.parameters["event"].flatMap { $0 } ?? []) == Set(BillingEvents.events.values.flatMap { $0 }))
+        let text = try Contracts.text("asyncapi.yaml")
+        for type in BillingEvents.allTypes { #expect(text.contains("`\(type.dropFirst("billing.".count))`"), "\(type) is listed in billingEvents") }
+    }
+
+    @Test func billingsPayloadsHaveExactlyTheDocumentedFields() throws {
+        let document = try AsyncAPIDocument()
+        let full = BillingEventPayload(subject: "bill", subjectID: UUID(), reference: "r", amountFen: 1, ticketID: UUID(), recipients: [Recipient(.finance)],
+                                       clockFrom: Date(), stage: "reminded", channel: "sms", trackingNumber: "t", residentID: UUID(), place: "p",
+                                       action: "review", decision: "approved", actor: "a", note: "n")
+        #expect(try Self.keys(full) == document.fields(of: "BillingEventPayload").properties)
+        #expect(try Self.keys(BillingEventPayload(subject: "s", subjectID: UUID(), reference: "r", actor: "a")) == document.fields(of: "BillingEventPayload").required)
+        let money = try Self.keys(MoneyDeadlinePayload(subject: "bill", subjectID: UUID(), reference: "r", ruleID: "B6-overdue", standard: "B6", title: "t",
+                                                       step: 1, steps: 1, startedAt: Date(), dueAt: Date(), firedAt: Date(), tell: []))
+        #expect(money == document.fields(of: "MoneyDeadlinePayload").properties)
+        #expect(money == document.fields(of: "MoneyDeadlinePayload").required)
     }
 
     @Test func eventPayloadsHaveExactlyTheDocumentedFields() throws {

@@ -99,8 +99,9 @@ struct DeskScenario: ServerScenario {
         return URLSession(configuration: configuration)
     }()
 
-    func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(Self.intakePort)\(path)")!)
+    /// A request to intake, or to the service on `port`.
+    func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:], port: Int = Self.intakePort) async throws -> Reply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
         request.httpBody = body
         // Cookies only as a test sends them: URLSession's own store would replay a session.
@@ -176,8 +177,11 @@ protocol ServerScenario {
 
 extension ServerScenario {
     /// Starts the scenario, runs `body`, and stops it either way.
-    static func run(_ body: (Self) async throws -> Void) async throws {
-        let s = try await Self()
+    static func run(_ body: (Self) async throws -> Void) async throws { try await run(starting: { try await Self() }, body) }
+
+    /// The same for a scenario `start` makes.
+    static func run(starting start: () async throws -> Self, _ body: (Self) async throws -> Void) async throws {
+        let s = try await start()
         do {
             try await body(s)
         } catch {

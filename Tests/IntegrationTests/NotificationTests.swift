@@ -287,23 +287,26 @@ extension RealServers {
             try await s.stop()
         }
 
-        @Test func aQuoteAwaitingApprovalReachesTheFinanceManagerWithItsAmount() async throws {
+        @Test func aRepairCostAwaitingApprovalReachesTheApproverItsStepNamesAndNotFinance_B4() async throws {
             let s = try await NotifyScenario(roster: [
                 ("department_manager", "finance", "Qin", #"[{"channel":"webhook","address":"desk"}]"#),
-                ("supervisor", "customer_service", "Zhao", #"[{"channel":"wecom","address":"engineering"}]"#),
+                ("vice_general_manager", "management", "Deng", #"[{"channel":"wecom","address":"engineering"}]"#),
             ])
-            // As billing will publish it (its issue is not built yet): the payload notification reads.
-            try await s.publish(EventEnvelope(type: "billing.approval.requested", property: s.property, payload: .object([
-                "ticket_id": .string(UUID().uuidString.lowercased()), "ticket_number": .string("T-20261123-0042"),
-                "amount_fen": .number(12_345), "note": .string("更换门锁"),
-            ])))
-            let got = try await s.receiver.wait { $0.contains { $0.path == "/desk" } }
-            let message = try #require(got.first { $0.path == "/desk" })
-            #expect(message.json["recipient"] as? String == "Qin")
-            let text = (message.json["subject"] as? String ?? "") + (message.json["body"] as? String ?? "")
-            #expect(text.contains("T-20261123-0042") && text.contains("¥123.45"), "\(text)")
-            // Every delivery is written in the event's transaction, so the record is complete now.
-            #expect(try await s.deliveries().map(\.recipient) == ["Qin"], "only the approver hears of it")
+            // As billing publishes it: a ¥1,234.50 cost's approval step, for the vice GM.
+            let payload = BillingEventPayload(subject: "approval_step", subjectID: UUID(), reference: "T-20261123-0042", amountFen: 123_450,
+                                              ticketID: UUID(), recipients: [Recipient(.viceGeneralManager, .management)], action: "approve",
+                                              actor: "Wang", note: "更换水泵")
+            try await s.publish(EventEnvelope(type: "billing.approval.requested", property: s.property, payload: try JSONValue(encoding: payload)))
+            do {
+                let got = try await s.receiver.wait { $0.contains { $0.path == "/wecom" } }
+                let message = try #require(got.first { $0.path == "/wecom" }, "\(got.map(\.path))")
+                let text = "\(message.json)"
+                #expect(text.contains("T-20261123-0042") && text.contains("¥1,234.50") && text.contains("审批"), "\(text)")
+                #expect(try await s.deliveries().map(\.recipient) == ["Deng"], "the approver hears of it, not the finance manager")
+            } catch {
+                try? await s.stop()
+                throw error
+            }
             try await s.stop()
         }
 

@@ -89,7 +89,22 @@ struct PlanTests {
         #expect(NotificationPlan.intents(for: "ticket.repair.resolved", facts: EventFacts(kind: .repair)).map(\.template) == [.resolved])
         #expect(NotificationPlan.intents(for: "ticket.repair.extended", facts: EventFacts(kind: .repair)).map(\.template) == [.delayed])
         #expect(NotificationPlan.intents(for: "billing.payment.received", facts: EventFacts()).map(\.template) == [.paymentReceipt])
-        #expect(NotificationPlan.intents(for: "billing.approval.requested", facts: EventFacts()).map(\.template) == [.approvalNeeded])
+        #expect(NotificationPlan.intents(for: "ticket.repair.noted", facts: EventFacts(kind: .repair)).isEmpty)
+    }
+
+    /// B4: an approval step tells the approver its event names, not finance; a money clock's
+    /// firing is the money-overdue message; an SMS reminder of a fee goes to the resident.
+    @Test func billingsEventsTellTheApproverTheyNameAndTheResidentOfAnOverdueFee() {
+        for approver in [Recipient(.departmentManager, .customerService), Recipient(.chiefEngineer, .engineering),
+                         Recipient(.viceGeneralManager, .management), Recipient(.generalManager, .management), Recipient(.departmentManager, .audit)] {
+            let intents = NotificationPlan.intents(for: "billing.approval.requested", facts: EventFacts(recipients: [approver]))
+            #expect(intents == [Intent(.staff([approver]), .approvalNeeded)])
+        }
+        #expect(NotificationPlan.intents(for: "billing.approval.requested", facts: EventFacts()).isEmpty, "nobody named, nobody guessed")
+        let money = NotificationPlan.intents(for: "escalation.b4.breached", facts: EventFacts(tell: [Recipient(.generalManager, .management)], subject: "approval_step"))
+        #expect(money.map(\.template) == [.moneyOverdue])
+        #expect(NotificationPlan.intents(for: "billing.dunning.stepped", facts: EventFacts(stage: "reminded", channel: "sms")).map(\.template) == [.feeReminder])
+        #expect(NotificationPlan.intents(for: "billing.dunning.stepped", facts: EventFacts(stage: "letter_sent", channel: "express")).isEmpty)
         #expect(NotificationPlan.intents(for: "ticket.repair.noted", facts: EventFacts(kind: .repair)).isEmpty)
     }
 }
