@@ -1,3 +1,4 @@
+import Contracts
 import Desk
 import ServiceKit
 
@@ -9,7 +10,7 @@ enum EscalationService: PropDeskService {
         name: "escalation",
         summary: "Escalation — every deadline as a durable timer; escalates what is late.",
         defaultHTTPPort: 8082,
-        bindings: DiagnosticsHandler.bindings + ["ticket.#", "workorder.*.assigned.#", "billing.#"],
+        bindings: DiagnosticsHandler.bindings + ["ticket.#", "workorder.*.assigned.#"] + BillingEvents.clockBindings,
         // One at a time: a ticket's events start and stop its clocks in the order they happened.
         consumerConcurrency: 1,
         handler: { _ in

@@ -29,6 +29,14 @@ public enum BillingEvents {
         events.keys.sorted().flatMap { entity in events[entity]!.map { "billing.\(entity).\($0)" } }
     }
 
+    /// What the escalation service binds for the money clocks: the events that start or stop
+    /// one of ``MoneyClocks/rules`` (not every payment: a payment moves no clock). A property's
+    /// own rule may use only these events.
+    public static var clockBindings: [String] {
+        let names = MoneyClocks.rules.flatMap { [String($0.starts.split(separator: ":")[0])] + $0.stops }
+        return Array(Set(names)).sorted().map { "billing.\($0).#" }
+    }
+
     /// The money clocks' firings the billing service acts on: the dunning ladder's steps (B6) and
     /// the loaned item not returned (B7).
     public static let firingsBound = [EscalationEvents.breached(standard: "B6") + ".#", EscalationEvents.breached(standard: "B7") + ".#"]

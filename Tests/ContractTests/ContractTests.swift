@@ -187,6 +187,12 @@ struct ContractTests {
         #expect(document.fields(of: "RosterGapPayload").required == gap.subtracting(["reached_as"]))
     }
 
+    @Test func escalationBindsTheEventsOfEveryMoneyClockAndTheDocumentSaysSo() throws {
+        let document = try Contracts.text("asyncapi.yaml")
+        for binding in BillingEvents.clockBindings { #expect(document.contains("`\(binding)`"), "\(binding) is not in asyncapi.yaml") }
+        #expect(!BillingEvents.clockBindings.contains("billing.payment.received.#"), "a payment moves no clock")
+    }
+
     @Test func theNotificationServiceBindsEveryEventItsPlanAnswersAndTheDocumentSaysSo() throws {
         let document = try Contracts.text("asyncapi.yaml")
         for binding in NotificationPlan.bindings { #expect(document.contains("`\(binding)`"), "\(binding) is not in asyncapi.yaml") }
