@@ -160,7 +160,8 @@ struct BillingAPI: Sendable {
     /// A payment as its receipt: the payment, what it paid, and any void or refunds.
     static let receiptSQL = """
         SELECT (to_jsonb(p) - 'entry_id' || jsonb_build_object('amount', money_text(p.amount_fen), 'reversed', money_text(p.reversed_fen),
-                'property_name', pr.name,
+                'property_name', pr.name, 'time_zone', pr.time_zone,
+                'paid_at_local', to_char(p.paid_at AT TIME ZONE pr.time_zone, 'YYYY-MM-DD HH24:MI:SS'),
                 'reversals', coalesce((SELECT jsonb_agg(jsonb_build_object('kind', r.kind, 'number', r.number, 'amount', money_text(r.amount_fen),
                                         'amount_fen', r.amount_fen, 'reason', r.reason, 'by', r.by_whom, 'at', r.at) ORDER BY r.seq)
                                        FROM reversals r WHERE r.payment_id = p.id), '[]'),

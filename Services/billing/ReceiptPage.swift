@@ -9,6 +9,8 @@ enum ReceiptPage {
     static let parts = [("第一联 存根联", "Stub: kept by the service desk"), ("第二联 收据联", "Receipt: for the payer"),
                         ("第三联 记账联", "Accounts: for finance")]
 
+    static let methods = ["cash": "现金 cash", "card": "刷卡 card", "wechat_pay": "微信支付 WeChat Pay", "alipay": "支付宝 Alipay"]
+
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
@@ -23,8 +25,9 @@ enum ReceiptPage {
         let place = [forWhat["building"], forWhat["unit"]].compactMap { $0 as? String }.joined(separator: " ")
         let reversals = r["reversals"] as? [[String: Any]] ?? []
         let voided = reversals.contains { $0["kind"] as? String == "void" }
-        let paidAt = escape(String((r["paid_at"] as? String ?? "").prefix(19)).replacingOccurrences(of: "T", with: " "))
-        let method = escape(r["method"] as? String ?? "")
+        // The property's own wall clock, as on the desk's paper receipts.
+        let paidAt = escape(r["paid_at_local"] as? String ?? "")
+        let method = escape(methods[r["method"] as? String ?? ""] ?? r["method"] as? String ?? "")
         let reference = escape(r["method_reference"] as? String ?? "")
         let notes = reversals.map { rv in
             "<p class=\"reversal\">\(rv["kind"] as? String == "void" ? "作废 Void" : "退款 Refund") \(escape(rv["number"] as? String ?? "")): ¥\(escape(rv["amount"] as? String ?? "")) — \(escape(rv["reason"] as? String ?? ""))</p>"

@@ -210,7 +210,11 @@ extension RealServers {
                 let page = try await s.send("GET", "/receipts/\(number)/print", as: "finance")
                 let html = String(decoding: page.data, as: UTF8.self)
                 #expect(page.status == 200 && page.headers["content-type"]?.hasPrefix("text/html") == true)
-                for part in ["存根联", "收据联", "记账联", "贰佰贰拾元整", number] { #expect(html.contains(part), "\(part) on the receipt") }
+                let localTime = try await s.one("""
+                    SELECT to_char(p.paid_at AT TIME ZONE pr.time_zone, 'YYYY-MM-DD HH24:MI:SS') FROM payments p JOIN properties pr ON pr.code = p.property
+                    WHERE p.receipt_number = $1
+                    """, [number], as: String.self)
+                for part in ["存根联", "收据联", "记账联", "贰佰贰拾元整", number, "微信支付", localTime] { #expect(html.contains(part), "\(part) on the receipt") }
 
                 // A redelivered resolution and a second one charge nothing twice.
                 let resolvedRows = try await s.db.query("""
