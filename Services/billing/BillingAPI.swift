@@ -90,12 +90,6 @@ struct BillingAPI: Sendable {
                  body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    static func id(_ context: PropDeskRequestContext) throws -> UUID {
-        guard let raw = context.parameters.get("id"), let id = UUID(uuidString: raw) else {
-            throw APIError.notFound("nothing with that id; ids are UUIDs like 8f0c…")
-        }
-        return id
-    }
 
     func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
         try await JSONRequest.decode(T.self, request, decoder: DeskJSON.decoder)
@@ -149,7 +143,7 @@ struct BillingAPI: Sendable {
     }
 
     func read(_ kind: String, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let properties = caller.scope.properties
         guard let text = try await postgres.withConnection({ try Self.view(kind, id, properties: properties, on: $0) }) else {
             throw APIError.notFound(kind)
@@ -222,13 +216,5 @@ struct BillingAPI: Sendable {
         guard let code, !code.isEmpty else { throw APIError.validation(ValidationFailure(problems: [Problem(field: field, code: .required, message: "\(field) is required")])) }
         guard caller.scope.covers(property: code) else { throw APIError.notFound("property \(code.prefix(40))") }
         return code
-    }
-}
-
-extension Authenticator {
-    /// Whether a request carries credentials of any kind (then they are checked, even on a route
-    /// that is open to the public).
-    static func presentsCredentials(_ request: Request) -> Bool {
-        request.headers[.authorization] != nil || request.headers[values: .cookie].contains { $0.contains(cookieName + "=") }
     }
 }

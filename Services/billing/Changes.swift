@@ -135,7 +135,7 @@ extension BillingAPI {
     }
 
     func answerQuote(_ accepted: Bool, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let form = try await decode(TextForm.self, request)
         var check = FieldCheck()
         let note = check.text(form.note, "note", required: false, max: 500)
@@ -156,7 +156,7 @@ extension BillingAPI {
     }
 
     func dispute(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let form = try await decode(TextForm.self, request)
         var check = FieldCheck()
         let reason = check.text(form.reason, "reason", required: true, max: 500, what: "what the resident disputes")
@@ -181,7 +181,7 @@ extension BillingAPI {
     }
 
     func resolveDispute(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let form = try await decode(TextForm.self, request)
         var check = FieldCheck()
         let resolution = check.text(form.resolution, "resolution", required: true, max: 500, what: "what was agreed with the resident")
@@ -423,7 +423,7 @@ extension BillingAPI {
     }
 
     func decide(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let form = try await decode(DecisionForm.self, request)
         var check = FieldCheck()
         let note = check.text(form.note, "note", required: form.decision == "reject", max: 300, what: "why it is rejected")
@@ -526,7 +526,7 @@ extension BillingAPI {
     }
 
     func recordDunning(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let form = try await decode(DunningForm.self, request)
         var check = FieldCheck()
         let stage = check.choice(form.stage, "stage", DunningStage.self)
@@ -552,7 +552,7 @@ extension BillingAPI {
     }
 
     func postLateFee(_ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let scope = caller.scope
         let text = try await postgres.withTransaction { c -> String in
             guard let b = try c.query("""
@@ -585,7 +585,7 @@ extension BillingAPI {
     }
 
     func statement(_ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let scope = caller.scope
         guard let text = try await postgres.withConnection({ try Statements.unit(id, properties: scope.properties, on: $0) }) else {
             throw APIError.notFound("unit")
@@ -632,7 +632,7 @@ extension BillingAPI {
     }
 
     func returnDeposit(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let form = try await decode(ReturnForm.self, request)
         var check = FieldCheck()
         if form.condition != "good", form.condition != "damaged" {

@@ -77,7 +77,7 @@ final class TimerEngine: Service, Sendable {
     @discardableResult
     func fireDue() async throws -> Int {
         let limit = batchSize
-        let events = try await postgres.withTransaction { c -> [DeadlineEventPayload] in
+        let (events, money) = try await postgres.withTransaction { c -> ([DeadlineEventPayload], [MoneyDeadlinePayload]) in
             // Not waiting for the disk: a firing lost in a crash leaves its row pending, so it fires
             // again, with the same message id (``messageID(deadline:)``), which inboxes absorb.
             try c.executeLater("SET LOCAL synchronous_commit = off")
@@ -96,7 +96,7 @@ final class TimerEngine: Service, Sendable {
                 FROM fired f JOIN tickets t ON t.id = f.ticket_id
                 ORDER BY f.due_at, f.id
                 """, [limit])
-            return try rows.map { row in
+            let tickets = try rows.map { row -> DeadlineEventPayload in
                 let payload = DeadlineEventPayload(
                     ticketID: try row.decode(0), ticketNumber: try row.decode(1), kind: try TicketKind.decode(row, 2),
                     round: try row.decode(3), ruleID: try row.decode(4), standard: try row.decode(5), title: try row.decode(6),
@@ -110,8 +110,9 @@ final class TimerEngine: Service, Sendable {
                                                  ticketID: payload.ticketID, correlationID: payload.ticketID, payload: try JSONValue(encoding: payload)), on: c)
                 return payload
             }
+            // The money clocks' due steps in the same transaction: one commit per wake, not two.
+            return (tickets, try Self.fireMoney(limit: limit, on: c))
         }
-        let money = try await fireMoneyDue()
         for e in events {
             fired.increment()
             lateness.recordMilliseconds(e.firingLatenessMs)
@@ -119,43 +120,38 @@ final class TimerEngine: Service, Sendable {
                 "ticket_id": "\(e.ticketID)", "rule": "\(e.ruleID)", "step": "\(e.step)/\(e.steps)", "late_ms": "\(e.firingLatenessMs)",
             ])
         }
-        return max(events.count, money)
-    }
-
-    /// Fires one batch of due money clocks (``MoneyClocks``) the same way; returns how many.
-    func fireMoneyDue() async throws -> Int {
-        let limit = batchSize
-        let fired = try await postgres.withTransaction { c -> [MoneyDeadlinePayload] in
-            try c.executeLater("SET LOCAL synchronous_commit = off")
-            let rows = try c.query("""
-                WITH due AS (
-                    SELECT id FROM money_deadlines WHERE state = 'pending' AND due_at <= (SELECT clock_timestamp())
-                    ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED
-                ), fired AS (
-                    UPDATE money_deadlines d SET state = 'fired', fired_at = clock_timestamp() FROM due WHERE d.id = due.id RETURNING d.*
-                )
-                SELECT subject, subject_id, reference, rule_id, standard, title, step, steps, started_at, due_at, fired_at, tell::text, property, id
-                FROM fired ORDER BY due_at, id
-                """, [limit])
-            return try rows.map { row in
-                let payload = MoneyDeadlinePayload(
-                    subject: try row.decode(0), subjectID: try row.decode(1), reference: try row.decode(2), ruleID: try row.decode(3),
-                    standard: try row.decode(4), title: try row.decode(5), step: try row.decode(6), steps: try row.decode(7),
-                    startedAt: try row.decode(8), dueAt: try row.decode(9), firedAt: try row.decode(10),
-                    tell: try DeskJSON.decoder.decode([Recipient].self, from: Data(try row.decode(11, as: String.self).utf8)))
-                try Outbox.enqueue(EventEnvelope(id: Self.messageID(moneyDeadline: try row.decode(13)), type: EscalationEvents.breached(standard: payload.standard),
-                                                 property: try row.decode(12), correlationID: payload.subjectID, payload: try JSONValue(encoding: payload)), on: c)
-                return payload
-            }
-        }
-        for e in fired {
-            self.fired.increment()
+        for e in money {
+            fired.increment()
             lateness.recordMilliseconds(e.firingLatenessMs)
             logger.info("money deadline fired", metadata: [
                 "subject_id": "\(e.subjectID)", "rule": "\(e.ruleID)", "step": "\(e.step)/\(e.steps)", "late_ms": "\(e.firingLatenessMs)",
             ])
         }
-        return fired.count
+        return max(events.count, money.count)
+    }
+
+    /// Claims and fires one batch of due money clocks (``MoneyClocks``) on `c`, the same way.
+    static func fireMoney(limit: Int, on c: PostgresConnection) throws -> [MoneyDeadlinePayload] {
+        let rows = try c.query("""
+            WITH due AS (
+                SELECT id FROM money_deadlines WHERE state = 'pending' AND due_at <= (SELECT clock_timestamp())
+                ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED
+            ), fired AS (
+                UPDATE money_deadlines d SET state = 'fired', fired_at = clock_timestamp() FROM due WHERE d.id = due.id RETURNING d.*
+            )
+            SELECT subject, subject_id, reference, rule_id, standard, title, step, steps, started_at, due_at, fired_at, tell::text, property, id
+            FROM fired ORDER BY due_at, id
+            """, [limit])
+        return try rows.map { row in
+            let payload = MoneyDeadlinePayload(
+                subject: try row.decode(0), subjectID: try row.decode(1), reference: try row.decode(2), ruleID: try row.decode(3),
+                standard: try row.decode(4), title: try row.decode(5), step: try row.decode(6), steps: try row.decode(7),
+                startedAt: try row.decode(8), dueAt: try row.decode(9), firedAt: try row.decode(10),
+                tell: try DeskJSON.decoder.decode([Recipient].self, from: Data(try row.decode(11, as: String.self).utf8)))
+            try Outbox.enqueue(EventEnvelope(id: messageID(moneyDeadline: try row.decode(13)), type: EscalationEvents.breached(standard: payload.standard),
+                                             property: try row.decode(12), correlationID: payload.subjectID, payload: try JSONValue(encoding: payload)), on: c)
+            return payload
+        }
     }
 }
 

@@ -252,7 +252,7 @@ struct ConsoleRoutes: Sendable {
     static let heartbeat: Duration = .seconds(15)
 
     func ticket(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
-        let id = try IntakeAPI.id(context)
+        let id = try context.pathID()
         let role = caller.role, scope = caller.scope
         let (ticket, clocks, resident, zone) = try await api.postgres.withTransaction { c -> (TicketView, [ClockStepView], UUID?, String) in
             guard let ticket = try TicketStore.ticket(id, within: scope, on: c) else { throw APIError.notFound("ticket") }
@@ -515,7 +515,7 @@ struct ConsoleRoutes: Sendable {
     }
 
     func resident(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
-        let id = try IntakeAPI.id(context)
+        let id = try context.pathID()
         var page = base(caller, language, page: "resident", title: ConsoleText.get("resident_file", language), request: request)
         page["id"] = id.uuidString.lowercased()
         page["values"] = ConsoleText.labelsJSON(["owner", "tenant", "family", "custodian", "sms", "email", "wechat", "phone"], language)

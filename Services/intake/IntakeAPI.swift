@@ -153,7 +153,7 @@ struct IntakeAPI: Sendable {
         if let key, key.isEmpty || key.count > 255 {
             throw APIError.badRequest(.invalidFormat, "Idempotency-Key must be 1–255 characters", field: "Idempotency-Key")
         }
-        let hash = Self.fingerprint(try DeskJSON.encoder.encode(form))
+        let hash = JSONRequest.fingerprint(try DeskJSON.encoder.encode(form))
         // A new ticket is shown as written; a replay as it is now (it may have moved on).
         let created = try await desk { try TicketStore.create(new, idempotencyKey: key, requestHash: hash, on: $0) }
         let ticket = created.ticket
@@ -192,7 +192,7 @@ struct IntakeAPI: Sendable {
 
     func readTicket(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
         let role = caller.role
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let ticket = try await deskTransaction { c -> TicketView in
             guard let ticket = try TicketStore.ticket(id, within: caller.scope, on: c) else { throw DeskError.notFound("ticket") }
             if role.seesResidentContact, ticket.callerPhone != nil {
@@ -205,7 +205,7 @@ struct IntakeAPI: Sendable {
 
     func readWorkOrder(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
         let role = caller.role
-        let id = try Self.id(context)
+        let id = try context.pathID()
         guard var order = try await postgres.withConnection({ c in try TicketStore.workOrder(id, within: caller.scope, on: c) }) else {
             throw APIError.notFound("work order")
         }
@@ -216,7 +216,7 @@ struct IntakeAPI: Sendable {
 
     func ticketStep(_ action: TicketAction, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
         let role = caller.role
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let step = try Self.validate(try await Self.decodeBody(StepForm.self, request, context), by: caller, wordField: action.wordField)
         let scope = caller.scope
         let ticket = try await deskTransaction { c in
@@ -255,7 +255,7 @@ struct IntakeAPI: Sendable {
     ) async throws -> (TicketView, Valid) {
         let role = caller.role
         let scope = caller.scope
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let valid = try Self.valid(validate(try await Self.decodeBody(form, request, context)))
         let ticket = try await deskTransaction { c in
             guard try TicketStore.reaches(scope, ticket: id, on: c) else { throw DeskError.notFound("ticket") }
@@ -317,7 +317,7 @@ struct IntakeAPI: Sendable {
 
     func workOrderStep(_ action: WorkOrderAction, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
         let role = caller.role
-        let id = try Self.id(context)
+        let id = try context.pathID()
         let step = try Self.validate(try await Self.decodeBody(StepForm.self, request, context), by: caller, wordField: action.wordField,
                                      needsDestination: action == .transfer, needsAssignee: action == .reassign)
         let scope = caller.scope
@@ -398,12 +398,6 @@ struct IntakeAPI: Sendable {
                          detail: ["role": caller.role.rawValue])
     }
 
-    static func id(_ context: PropDeskRequestContext) throws -> UUID {
-        guard let raw = context.parameters.get("id"), let id = UUID(uuidString: raw) else {
-            throw APIError.notFound("nothing with that id; ids are UUIDs like 8f0c…")
-        }
-        return id
-    }
 
     /// The step as the signed-in caller takes it: they are its actor, whatever the body says.
     private static func validate(_ form: StepForm, by caller: Caller, wordField: String?, needsDestination: Bool = false,
@@ -431,12 +425,8 @@ struct IntakeAPI: Sendable {
         try await JSONRequest.decode(T.self, request, decoder: DeskJSON.decoder, maxBody: maxBody)
     }
 
-    static func isJSON(_ contentType: String?) -> Bool { JSONRequest.isJSON(contentType) }
-
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
                  body: .init(byteBuffer: ByteBuffer(bytes: try DeskJSON.encoder.encode(value))))
     }
-
-    static func fingerprint(_ data: Data) -> String { JSONRequest.fingerprint(data) }
 }

@@ -69,7 +69,7 @@ enum ResidentFiles {
     }
 
     static func read(_ api: IntakeAPI, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try IntakeAPI.id(context)
+        let id = try context.pathID()
         let outcome = try await api.postgres.withTransaction { c -> Result<ResidentView, APIError> in
             guard let resident = try resident(id, caller, on: c) else { return .failure(APIError.notFound("resident")) }
             if !AccessPolicy.needsApprovalToRead(caller.role) {
@@ -98,7 +98,7 @@ enum ResidentFiles {
     struct AskForm: Decodable, Sendable { var reason: String? }
 
     static func ask(_ api: IntakeAPI, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try IntakeAPI.id(context)
+        let id = try context.pathID()
         let form = try await IntakeAPI.decodeBody(AskForm.self, request, context)
         var check = FieldCheck()
         let reason = check.text(form.reason, "reason", required: true, max: 500, what: "why you need the file")
@@ -135,7 +135,7 @@ enum ResidentFiles {
 
     static func decide(_ api: IntakeAPI, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller,
                        approve: Bool) async throws -> Response {
-        let id = try IntakeAPI.id(context)
+        let id = try context.pathID()
         let form = try await IntakeAPI.decodeBody(DecideForm.self, request, context)
         var check = FieldCheck()
         let reason = check.text(form.reason, "reason", required: false, max: 500)
@@ -189,7 +189,7 @@ enum ResidentFiles {
     /// Who read, asked for, approved or was refused the resident's file, and who was shown their
     /// number on a ticket they called about.
     static func history(_ api: IntakeAPI, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try IntakeAPI.id(context)
+        let id = try context.pathID()
         let entries = try await api.postgres.withTransaction { c -> [AccessEntry]? in
             guard let resident = try resident(id, caller, on: c) else { return nil }
             return try DeskJSON.rows(c.query("""

@@ -61,9 +61,10 @@ struct NotificationHandler: EventHandler {
                     }
                 }
             case .resident:
-                let found = try ticketID.map { try Self.caller(of: $0, on: c) }
-                    ?? facts.residentID.flatMap(UUID.init(uuidString:)).map { try Self.resident($0, on: c) }
-                guard let resident = found ?? nil else {
+                // A ticket's caller; or, for a fee reminder, the unit's resident the event names.
+                let found: Resident? = if let ticketID { try Self.caller(of: ticketID, on: c) }
+                    else if let id = facts.residentID.flatMap(UUID.init(uuidString:)) { try Self.resident(id, on: c) } else { nil }
+                guard let resident = found else {
                     event.logger.debug("no registered resident with consent for this ticket", metadata: ["template": "\(intent.template.rawValue)"])
                     continue
                 }

@@ -18,6 +18,16 @@ public struct PropDeskRequestContext: RequestContext {
     }
 }
 
+extension PropDeskRequestContext {
+    /// The route's `{id}`: a UUID, or 404 (an id that cannot exist reads like one that does not).
+    public func pathID() throws -> UUID {
+        guard let raw = parameters.get("id"), let id = UUID(uuidString: raw) else {
+            throw APIError.notFound("nothing with that id; ids are UUIDs like 8f0c…")
+        }
+        return id
+    }
+}
+
 /// Who is calling, signed in, and the role they act in for the route's permission.
 public struct Caller: Sendable {
     public let identity: StaffIdentity
@@ -61,6 +71,12 @@ public struct Authenticator: Sendable {
             throw APIError(status: .forbidden, code: .forbidden, message: "\(roles) may not do this (\(permission.rawValue))")
         }
         return Caller(identity: session.identity, role: role, session: session, address: context.remoteAddress)
+    }
+
+    /// Whether a request carries credentials of any kind: then they are checked, even on a route
+    /// that is open to the public (billing's public price list).
+    public static func presentsCredentials(_ request: Request) -> Bool {
+        request.headers[.authorization] != nil || request.headers[values: .cookie].contains { $0.contains(cookieName + "=") }
     }
 
     /// The token a request presents and how: the bearer header wins over a cookie.
