@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
@@ -60,6 +61,7 @@ let package = Package(
         // retries, the channels' formats, and the message templates (files).
         .target(name: "Notify", dependencies: [
             "Domain", "Contracts", .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Shared/Notify", resources: [.copy("Templates")]),
 
         // Schema: versioned SQL migrations and the migrator.
@@ -135,12 +137,15 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ], path: "Services/escalation"),
         .executableTarget(name: "PropDeskNotification", dependencies: [
-            "ServiceKit", "Notify", "Domain", "Messaging", "Postgres",
+            "ServiceKit", "Notify", "Domain", "Messaging", "Postgres", "Identity", "Contracts",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ], path: "Services/notification"),
         .executableTarget(name: "PropDeskBilling", dependencies: [
@@ -185,9 +190,10 @@ let package = Package(
         // A real HTTP receiver on loopback for the notification channels (tests and the bench).
         .target(name: "LocalReceivers", dependencies: [
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/LocalReceivers"),
-        .testTarget(name: "ContractTests", dependencies: ["ContractSupport", "Contracts", "Desk", "Domain", "Messaging", "Notify", "PropDeskIntake", "PropDeskBilling"]),
+        .testTarget(name: "ContractTests", dependencies: ["ContractSupport", "Contracts", "Desk", "Domain", "Messaging", "Notify", "PropDeskIntake", "PropDeskBilling", "PropDeskNotification"]),
         // Integration tests: real RabbitMQ and PostgreSQL started by deploy/local/stack.
         .testTarget(name: "IntegrationTests", dependencies: [
             "AMQP", "Postgres", "Messaging", "Schema", "ServiceKit", "Desk", "Domain", "ContractSupport", "LocalReceivers", "Notify",

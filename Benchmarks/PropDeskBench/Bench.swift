@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "propdesk-bench",
         abstract: "PropDesk benchmarks: each measures a PropDesk path against a baseline in the same run.",
         discussion: "Needs PROPDESK_AMQP_URL and PROPDESK_DATABASE_URL (eval \"$(deploy/local/stack env)\").",
-        subcommands: [AMQPBench.self, OutboxBench.self, DeskBench.self, TimerBench.self, NotifyBench.self, AuthBench.self, ConsoleBench.self, BillingBench.self])
+        subcommands: [AMQPBench.self, OutboxBench.self, DeskBench.self, TimerBench.self, NotifyBench.self, AuthBench.self, ConsoleBench.self, BillingBench.self, ChannelBench.self])
 }
 
 /// A variable, or the contents of the file `NAME_FILE` names (as the services read secrets).

@@ -42,13 +42,17 @@ struct NotificationHandler: EventHandler {
             // The same message for everyone who reads this language.
             var rendered: [Language: MessageTemplates.Message] = [:]
             func delivery(to recipient: String, _ contacts: [Contact], _ language: Language, audience: Audience.Kind, notBefore: Date) -> Delivery {
-                let message = rendered[language] ?? templates.render(intent.template, language,
-                                                                     MessageContext.make(payload: payload, language: language, zone: zone))
+                let context = MessageContext.make(payload: payload, language: language, zone: zone)
+                let message = rendered[language] ?? templates.render(intent.template, language, context)
                 rendered[language] = message
+                // A resident's message may go to a templated channel (WeChat): its facts go with it.
+                let facts = audience == .resident
+                    ? WeChatTemplates.facts(template: intent.template, context: context, message: message, language: language, at: now, zone: zone)
+                    : [:]
                 return Delivery(eventID: envelope.id, eventType: envelope.type, property: envelope.property, ticketID: ticketID,
                                 audience: audience, recipient: recipient, template: intent.template, contact: contacts[0],
                                 fallbacks: Array(contacts.dropFirst()), subject: message.subject, body: message.body,
-                                urgent: intent.urgent, notBefore: notBefore)
+                                urgent: intent.urgent, notBefore: notBefore, facts: facts)
             }
             switch intent.audience {
             case .staff(let recipients):
@@ -76,12 +80,12 @@ struct NotificationHandler: EventHandler {
         for d in deliveries {
             try c.executeLater("""
                 INSERT INTO deliveries (dedupe_key, event_id, event_type, property, ticket_id, audience, recipient, template, channel,
-                                        address, fallbacks, subject, body, urgent, not_before)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15)
+                                        address, fallbacks, subject, body, urgent, not_before, facts)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15, $16::jsonb)
                 ON CONFLICT (dedupe_key) DO NOTHING
                 """, [d.dedupeKey, d.eventID, d.eventType, d.property, d.ticketID, d.audience.rawValue, d.recipient, d.template.rawValue,
                       d.contact.channel.rawValue, d.contact.address, try PostgresJSON(encoding: d.fallbacks, encoder: JSONEncoder()),
-                      d.subject, d.body, d.urgent, d.notBefore])
+                      d.subject, d.body, d.urgent, d.notBefore, try PostgresJSON(encoding: d.facts, encoder: JSONEncoder())])
         }
         if !deliveries.isEmpty { c.signalAfterCommit(DeliveryEngine.channel) }
     }
@@ -166,11 +170,10 @@ struct NotificationHandler: EventHandler {
         var language: Language
     }
 
-    /// The ticket's caller in the residents register, if they agreed to be contacted: their
-    /// preferred channel first (WeChat, not a channel yet, falls to SMS), the other after it.
+    /// The ticket's caller in the residents register, if they agreed to be contacted.
     static func caller(of ticket: UUID, on c: PostgresConnection) throws -> Resident? {
         try resident(from: try c.query("""
-            SELECT r.id, r.phone, r.email, r.preferred_channel, r.language
+            SELECT r.id, r.phone, r.email, r.preferred_channel, r.language, r.wechat_openid
             FROM tickets t JOIN residents r ON r.property = t.property
              AND regexp_replace(r.phone, '[^0-9]', '', 'g') = regexp_replace(t.caller_phone, '[^0-9]', '', 'g')
             WHERE t.id = $1 AND r.contact_consent ORDER BY r.id LIMIT 1
@@ -181,15 +184,20 @@ struct NotificationHandler: EventHandler {
     /// to be contacted.
     static func resident(_ id: UUID, on c: PostgresConnection) throws -> Resident? {
         try resident(from: try c.query("""
-            SELECT id, phone, email, preferred_channel, language FROM residents WHERE id = $1 AND contact_consent
+            SELECT id, phone, email, preferred_channel, language, wechat_openid FROM residents WHERE id = $1 AND contact_consent
             """, [id]).first)
     }
 
+    /// Their preferred channel first, then SMS, e-mail and WeChat: WeChat only with an OpenID for
+    /// the property's account, e-mail only with an address.
     private static func resident(from row: PostgresRow?) throws -> Resident? {
         guard let row else { return nil }
         let sms = Contact(.sms, try row.decode(1))
         let email = try row.decode(2, as: String?.self).map { Contact(.email, $0) }
-        let contacts = try row.decode(3, as: String.self) == "email" ? [email, sms].compactMap { $0 } : [sms, email].compactMap { $0 }
+        let wechat = try row.decode(5, as: String?.self).map { Contact(.wechat, $0) }
+        let all = [sms, email, wechat].compactMap { $0 }
+        let preferred = ChannelKind(rawValue: try row.decode(3, as: String.self))
+        let contacts = all.filter { $0.channel == preferred } + all.filter { $0.channel != preferred }
         return Resident(id: try row.decode(0), contacts: contacts, language: Language(rawValue: try row.decode(4)) ?? .zhCN)
     }
 }
@@ -209,6 +217,7 @@ struct Delivery {
     var body: String
     var urgent: Bool
     var notBefore: Date
+    var facts: [String: String]
 
     var dedupeKey: String { DeliveryKey.make(event: eventID, recipient: recipient, channel: contact.channel.rawValue, position: 1) }
 }

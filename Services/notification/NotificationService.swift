@@ -20,9 +20,14 @@ enum NotificationService: PropDeskService {
             return EventRouter([("system.", DiagnosticsHandler())]
                 + ["ticket.", "workorder.", "escalation.", "followup.", "billing."].map { ($0, handler) })
         },
+        routes: { router, context in
+            SMSReceipts(postgres: context.postgres, key: (try? NotifySettings.load(context.environment))?.smsReceiptKey,
+                        logger: context.logger).register(on: router)
+        },
         background: { context in
             let settings = try NotifySettings.load(context.environment)
-            return [DeliveryEngine(postgres: context.postgres, channels: Channels(settings: settings, logger: context.logger),
+            return [DeliveryEngine(postgres: context.postgres,
+                                   channels: try Channels(settings: settings, postgres: context.postgres, logger: context.logger),
                                    settings: settings, logger: context.logger)]
         },
         validate: { environment in

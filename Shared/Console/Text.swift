@@ -242,6 +242,7 @@ public enum ConsoleText {
         .amountTooPrecise: ("金额最多两位小数", "At most two decimals"),
         .amountOverBalance: ("金额超过应收或已付金额", "More than is owed or was paid"),
         .quoteNotAccepted: ("报价尚未经业主确认,不能施工或收费", "The resident has not accepted the price yet"),
+        .receiptKeyInvalid: ("短信回执缺少或带错了共享密钥", "The SMS receipt lacks the shared key, or has the wrong one"),
         .databaseUnavailable: ("系统暂时不可用,请稍后再试", "Unavailable for a moment: try again"),
         .internalError: ("系统出错,已记录", "Something went wrong on our side; it is logged"),
     ]

@@ -145,18 +145,23 @@ public struct DeadlineEventPayload: Codable, Sendable, Equatable {
 
 /// The events the notification service publishes. The AsyncAPI document describes the same set.
 public enum NotificationEvents {
-    /// A delivery gave up (every channel of the person failed), or its outcome is unknown.
+    /// A delivery gave up (every channel of the person failed), its outcome is unknown, or the SMS
+    /// gateway's receipt says it never arrived and no contact is left.
     public static let deliveryFailed = "notification.delivery.failed"
+    /// The SMS gateway's receipt says the phone has the message.
+    public static let deliveryDelivered = "notification.delivery.delivered"
     /// Nobody was on duty in a role an event needed; the next role up was told.
     public static let rosterGap = "notification.roster.gap"
-    public static let allTypes = [deliveryFailed, rosterGap]
+    public static let allTypes = [deliveryFailed, deliveryDelivered, rosterGap]
 }
 
-/// `notification.delivery.failed`: who was not reached, about which event, and why. The address
+/// `notification.delivery.failed` and `notification.delivery.delivered`: who was (not) reached,
+/// about which event, the delivery's state (`failed`, `unknown`, `delivered`) and why. The address
 /// is left out (a resident's is confidential); `recipient` is a person's roster name or
 /// `resident:<id>`.
 public struct DeliveryFailedPayload: Codable, Sendable, Equatable {
     public var deliveryID: Int64
+    public var state: String
     public var eventID: UUID
     public var eventType: String
     public var ticketID: UUID?
@@ -167,9 +172,10 @@ public struct DeliveryFailedPayload: Codable, Sendable, Equatable {
     public var attempts: Int
     public var reason: String
 
-    public init(deliveryID: Int64, eventID: UUID, eventType: String, ticketID: UUID?, recipient: String, audience: String,
+    public init(deliveryID: Int64, state: String, eventID: UUID, eventType: String, ticketID: UUID?, recipient: String, audience: String,
                 channel: String, template: String, attempts: Int, reason: String) {
         self.deliveryID = deliveryID
+        self.state = state
         self.eventID = eventID
         self.eventType = eventType
         self.ticketID = ticketID
@@ -182,7 +188,7 @@ public struct DeliveryFailedPayload: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case recipient, audience, channel, template, attempts, reason
+        case recipient, audience, channel, template, attempts, reason, state
         case deliveryID = "delivery_id"
         case eventID = "event_id"
         case eventType = "event_type"

@@ -40,6 +40,8 @@ public enum ErrorCode: String, CaseIterable, Codable, Sendable {
     case amountOverBalance = "amount_over_balance"
     /// Paid work (B1) done or charged before the resident accepted its price.
     case quoteNotAccepted = "quote_not_accepted"
+    /// A gateway's delivery receipt without the shared key it was given (`?key=`).
+    case receiptKeyInvalid = "receipt_key_invalid"
     case databaseUnavailable = "database_unavailable"
     case internalError = "internal_error"
 }

@@ -14,9 +14,15 @@ public struct OutgoingMessage: Sendable, Equatable {
     public var subject: String
     public var body: String
     public var urgent: Bool
+    /// The message's template (`received`, …): a templated channel (WeChat) picks its own by it.
+    public var template: String
+    /// The message's facts for a templated channel's fields (``WeChatTemplates/facts``).
+    public var facts: [String: String]
 
     public init(dedupeKey: String, eventID: UUID, eventType: String, ticketID: UUID?, recipient: String, channel: ChannelKind,
-                address: String, subject: String, body: String, urgent: Bool) {
+                address: String, subject: String, body: String, urgent: Bool, template: String = "", facts: [String: String] = [:]) {
+        self.template = template
+        self.facts = facts
         self.dedupeKey = dedupeKey
         self.eventID = eventID
         self.eventType = eventType
@@ -77,6 +83,23 @@ public enum ChannelFormats {
             case eventID = "event_id"
             case eventType = "event_type"
             case ticketID = "ticket_id"
+        }
+    }
+
+    /// The value at a dotted path (`Response.SendStatusSet.0.SerialNo`) in a JSON reply, as text.
+    public static func value(at path: [String], in reply: Data) -> String? {
+        var node: Any? = try? JSONSerialization.jsonObject(with: reply)
+        for step in path {
+            if let index = Int(step), let array = node as? [Any] {
+                node = array.indices.contains(index) ? array[index] : nil
+            } else {
+                node = (node as? [String: Any])?[step]
+            }
+        }
+        switch node {
+        case let text as String: return text.isEmpty ? nil : text
+        case let number as NSNumber: return number.stringValue
+        default: return nil
         }
     }
 

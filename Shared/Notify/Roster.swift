@@ -15,7 +15,7 @@ public struct Contact: Codable, Sendable, Hashable {
 }
 
 public enum ChannelKind: String, Codable, Sendable, CaseIterable {
-    case email, webhook, wecom, dingtalk, sms, console
+    case email, webhook, wecom, dingtalk, sms, wechat, console
 }
 
 /// One line of the duty roster (table `duty_roster`): who holds a role, for which department

@@ -7,6 +7,7 @@ import Notify
 import Testing
 @testable import PropDeskIntake
 @testable import PropDeskBilling
+@testable import PropDeskNotification
 
 @Suite("The API and the events match their documents")
 struct ContractTests {
@@ -73,6 +74,16 @@ struct ContractTests {
         }
     }
 
+    /// Notification's own route (the SMS gateways' receipts) is the document's one path item on its
+    /// server, open to the gateways (its key is in the URL) and refusing a wrong key with 401.
+    @Test func theSMSReceiptRouteNotificationServesIsInTheOpenAPIDocumentOnItsServer() throws {
+        let document = try OpenAPIDocument()
+        #expect(document.operations(port: NotificationService.definition.defaultHTTPPort) == [SMSReceipts.route])
+        let op = try #require(document.operationObjects[SMSReceipts.route])
+        #expect((op["security"] as? [Any])?.isEmpty == true)
+        #expect(Set((op["responses"] as? [String: Any] ?? [:]).keys).isSuperset(of: ["200", "401", "415", "422"]))
+    }
+
     /// README's "Who may do what" table, row by row, is the policy.
     @Test func theREADMEsWhoMayDoWhatTableIsThePolicy() throws {
         let readme = try String(contentsOf: Contracts.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
@@ -132,7 +143,7 @@ struct ContractTests {
         let published = Set((DeskEvents.allTypes + EscalationEvents.allTypes + NotificationEvents.allTypes + BillingEvents.allTypes + ["system.ping"]).map { "\($0).sunrise-garden" })
         let undocumented = published.filter { !document.describes(routingKey: $0) }
         #expect(undocumented.isEmpty, "not in docs/asyncapi.yaml: \(undocumented.sorted())")
-        let documented = Set(["ticketEvents", "workOrderEvents", "escalationBreaches", "clockChanges", "followUpsDue", "deliveryFailures", "rosterGaps", "systemPing"].flatMap {
+        let documented = Set(["ticketEvents", "workOrderEvents", "escalationBreaches", "clockChanges", "followUpsDue", "deliveryFailures", "deliveriesDelivered", "rosterGaps", "systemPing"].flatMap {
             document.channel($0)?.addresses(property: "sunrise-garden") ?? []
         })
         #expect(documented.subtracting(published).isEmpty, "documented but never published: \(documented.subtracting(published))")
@@ -176,7 +187,7 @@ struct ContractTests {
         #expect(clocks == document.fields(of: "ClocksChangedPayload").properties)
         #expect(clocks == document.fields(of: "ClocksChangedPayload").required)
         #expect(document.fields(of: "DeadlineEventPayload").required == deadline)
-        let failed = try Self.keys(DeliveryFailedPayload(deliveryID: 1, eventID: UUID(), eventType: "escalation.c1.breached", ticketID: UUID(),
+        let failed = try Self.keys(DeliveryFailedPayload(deliveryID: 1, state: "failed", eventID: UUID(), eventType: "escalation.c1.breached", ticketID: UUID(),
                                                          recipient: "Zhao", audience: "staff", channel: "sms", template: "escalation",
                                                          attempts: 5, reason: "r"))
         #expect(failed == document.fields(of: "DeliveryFailedPayload").properties)

@@ -38,6 +38,8 @@ struct NotifyScenario {
         try await db.execute("""
             UPDATE deliveries SET state = 'failed', last_error = 'an earlier test' WHERE property <> $1 AND state IN ('pending', 'sending')
             """, [property])
+        // Each test starts with the channels' allowances unused.
+        try await db.execute("DELETE FROM channel_budgets")
         for entry in roster {
             try await db.execute("INSERT INTO duty_roster (property, role, department, person, contacts) VALUES ($1, $2, $3, $4, $5::jsonb)",
                                  [property, entry.role, entry.department, entry.person, entry.contacts])
@@ -62,8 +64,11 @@ struct NotifyScenario {
         ].merging(extra) { $1 })
     }
 
-    static func startService(_ environment: [String: String]) async throws -> Subprocess {
+    /// `port`: another replica's, beside the first.
+    static func startService(_ environment: [String: String], port: Int = port) async throws -> Subprocess {
         let env = RealServers.ServiceProcessTests.self
+        var environment = environment
+        environment["PROPDESK_HTTP_PORT"] = "\(port)"
         let service = try Subprocess(try env.binary("notification"), ["serve"], environment: environment)
         guard try await env.waitReady(port: port) else { throw SetupError("notification did not become ready:\n\(service.output)") }
         return service
@@ -228,13 +233,13 @@ extension RealServers {
             let s = try await NotifyScenario(roster: [
                 ("technician", "engineering", "Qian", #"[{"channel":"wecom","address":"engineering"}]"#),
                 ("supervisor", "customer_service", "Zhao", #"[{"channel":"sms","address":"13800000043"}]"#),
-            ], extra: ["PROPDESK_NOTIFY_RATES": "wecom=0.2,sms=10"])
+            ], extra: ["PROPDESK_NOTIFY_LIMITS": "wecom=1/5s,sms=10/s"])
             for _ in 0..<12 { try await s.followUpDue(tell: [Recipient(.technician, .engineering)]) }
             try await eventually("the robot's backlog queued") {
                 try await s.deliveries().filter { $0.channel == "wecom" }.count == 12
             }
             try await s.followUpDue(tell: [Recipient(.supervisor, .customerService)])
-            // The robot may send one message every 5 s: its backlog takes a minute. The SMS does not wait for it.
+            // The robot may send one message in 5 s: its backlog takes a minute. The SMS does not wait for it.
             let got = try await s.receiver.wait(timeout: .seconds(15)) { $0.contains { $0.path == "/sms" } }
             #expect(got.contains { $0.path == "/sms" })
             #expect(got.filter { $0.path == "/wecom" }.count < 12, "the robot's limit held")

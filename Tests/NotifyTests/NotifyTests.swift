@@ -182,4 +182,82 @@ struct FormatTests {
         #expect(text.contains("Subject: =?UTF-8?B?\(Data("【超时升级】C1".utf8).base64EncodedString())?="))
         #expect(text.contains("\r\n\r\n\(Data("请跟进".utf8).base64EncodedString())"))
     }
+
+    @Test func aSignedDingTalkRobotsSignatureIsTheHMACOfTimestampNewlineSecretAsDingTalkComputesIt() throws {
+        // Computed independently with Python's hmac, as DingTalk's documentation shows it.
+        #expect(DingTalkSigning.signature(secret: "SECthis-is-a-test-secret", timestampMs: 1_700_000_000_000)
+            == "IRZT287QybIa2F/xrEkTcyuBS3Hp0ycAceupV5IhA5s=")
+        let url = DingTalkSigning.signed(try #require(URL(string: "https://oapi.dingtalk.com/robot/send?access_token=abc&sign=old")),
+                                         secret: "SECthis-is-a-test-secret", at: Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(url.absoluteString
+            == "https://oapi.dingtalk.com/robot/send?access_token=abc&timestamp=1700000000000&sign=IRZT287QybIa2F%2FxrEkTcyuBS3Hp0ycAceupV5IhA5s%3D")
+    }
+
+    @Test func aLimitOfTwentyAMinuteNeverLetsTwentyOneIntoAnyMinuteUnlikeATokenBucket() throws {
+        let limit = try #require(ChannelLimit("20/min"))
+        #expect(limit == ChannelLimit(count: 20, window: .seconds(60)))
+        #expect(ChannelLimit("10/s")?.window == .seconds(1) && ChannelLimit("5/90s")?.window == .seconds(90))
+        #expect(ChannelLimit("0/min") == nil && ChannelLimit("3") == nil && ChannelLimit("3/fortnight") == nil)
+        var window = SendWindow(recent: [], limit: limit, margin: .zero)
+        let start = Date(timeIntervalSince1970: 1_000_000)
+        var sent: [Date] = []
+        // Someone asks for 3 sends every 2 seconds for 10 minutes.
+        for step in 0..<300 {
+            let now = start.addingTimeInterval(Double(step) * 2)
+            sent += Array(repeating: now, count: window.take(3, at: now))
+        }
+        for (i, first) in sent.enumerated() {
+            let inMinute = sent[i...].prefix { $0.timeIntervalSince(first) < 60 }.count
+            #expect(inMinute <= 20, "\(inMinute) sends in the minute from \(first)")
+        }
+        #expect(sent.count >= 10 * 20 - 20, "the allowance is used, not wasted: \(sent.count)")
+        // Full: it says when the oldest send leaves the window.
+        var full = SendWindow(recent: Array(repeating: start, count: 20), limit: limit, margin: .seconds(2))
+        #expect(full.take(1, at: start.addingTimeInterval(30)) == 0)
+        #expect(full.nextFree(after: start.addingTimeInterval(30)) == start.addingTimeInterval(62))
+        full.record(1, at: start.addingTimeInterval(30))   // an urgent one went anyway
+        #expect(full.recent.count == 20)
+        // The margin is a tenth of a short window: 10 a second stays about 10 a second.
+        var sms = SendWindow(recent: [], limit: try #require(ChannelLimit("10/s")))
+        var count = 0
+        for step in 0..<100 { count += sms.take(10, at: start.addingTimeInterval(Double(step) * 0.1)) }
+        #expect((85...100).contains(count), "\(count) in 10 s")
+    }
+
+    @Test func aWeChatTemplateMessageFillsTheOfficesFieldsFromTheMessagesFactsWithinWeChatsLengths() throws {
+        let (mappings, problems) = WeChatTemplates.parse("received=TPL-1:character_string1=number,thing2=kind,time3=time,phrase4=status,thing5=text")
+        #expect(problems.isEmpty)
+        let mapping = try #require(mappings["received"])
+        let shanghai = try #require(TimeZone(identifier: "Asia/Shanghai"))
+        let context = MessageContext.make(payload: ["number": "SG-261202-0007", "kind": "repair"], language: .zhCN, zone: shanghai)
+        let facts = WeChatTemplates.facts(template: .received, context: context,
+                                          message: .init(subject: "已受理", body: "您好，您反映的事项已受理，编号 SG-261202-0007。我们会尽快处理"),
+                                          language: .zhCN, at: Date(timeIntervalSince1970: 1_796_198_400), zone: shanghai)
+        let body = try #require(try JSONSerialization.jsonObject(with: WeChatTemplates.body(openID: "oUser_123456", mapping: mapping, facts: facts)) as? [String: Any])
+        #expect(body["touser"] as? String == "oUser_123456" && body["template_id"] as? String == "TPL-1")
+        let data = try #require(body["data"] as? [String: [String: String]])
+        #expect(data["character_string1"]?["value"] == "SG-261202-0007")
+        #expect(data["thing2"]?["value"] == "报修")
+        #expect(data["time3"]?["value"] == "2026年12月2日 16:00", "the property's own time, in WeChat's time format")
+        #expect(data["phrase4"]?["value"] == "已受理")
+        #expect(data["thing5"]?["value"]?.count == 20 && data["thing5"]?["value"]?.hasSuffix("…") == true, "a thing field holds 20 characters")
+        #expect(WeChatTemplates.parse("received=T:thing1=secret_phone").problems.count == 1, "only the listed facts, never an address")
+        #expect(WeChatTemplates.parse("new-work-order=T:thing1=number").problems.count == 1, "staff messages do not go to WeChat")
+    }
+
+    @Test func weChatsRepliesSayWhetherToRenewTheTokenTryLaterOrGiveUp() {
+        #expect(WeChatTemplates.outcome(Data(#"{"errcode":0,"errmsg":"ok","msgid":1}"#.utf8)) == .sent)
+        #expect(WeChatTemplates.outcome(Data(#"{"errcode":42001,"errmsg":"access_token expired"}"#.utf8)) == .invalidToken("errcode 42001: access_token expired"))
+        #expect(WeChatTemplates.outcome(Data(#"{"errcode":40001,"errmsg":"invalid credential"}"#.utf8)) == .invalidToken("errcode 40001: invalid credential"))
+        #expect(WeChatTemplates.outcome(Data(#"{"errcode":45009,"errmsg":"reach max api daily quota limit"}"#.utf8)) == .busy("errcode 45009: reach max api daily quota limit"))
+        #expect(WeChatTemplates.outcome(Data(#"{"errcode":43004,"errmsg":"require subscribe"}"#.utf8)) == .refused("errcode 43004: require subscribe"))
+    }
+
+    @Test func theSMSGatewaysIdForAMessageIsReadFromItsReplyByPath() {
+        #expect(ChannelFormats.value(at: ["BizId"], in: Data(#"{"Code":"OK","BizId":"900619746936498440^0"}"#.utf8)) == "900619746936498440^0")
+        let tencent = Data(#"{"Response":{"SendStatusSet":[{"SerialNo":"5000:1045710669157053657849499619","Code":"Ok"}]}}"#.utf8)
+        #expect(ChannelFormats.value(at: ["Response", "SendStatusSet", "0", "SerialNo"], in: tencent) == "5000:1045710669157053657849499619")
+        #expect(ChannelFormats.value(at: ["Response", "SendStatusSet", "3", "SerialNo"], in: tencent) == nil)
+        #expect(ChannelFormats.value(at: ["BizId"], in: Data("not json".utf8)) == nil)
+    }
 }
