@@ -278,16 +278,18 @@ final class SharedToken: Sendable {
         let body = try JSONSerialization.data(withJSONObject: [
             "grant_type": "client_credential", "appid": settings.appID, "secret": settings.appSecret, "force_refresh": false,
         ] as [String: Any])
+        // A fetch that fails gives up the lease at once: the next send tries again.
+        func release() async { _ = try? await postgres.execute("UPDATE channel_tokens SET refreshing_until = NULL WHERE key = $1", [key]) }
         let object: [String: Any]
         do {
             let reply = try await http.post(settings.api.appendingPathComponent("cgi-bin/stable_token"), body: body)
             object = (try? JSONSerialization.jsonObject(with: reply)) as? [String: Any] ?? [:]
         } catch {
-            _ = try? await postgres.execute("UPDATE channel_tokens SET refreshing_until = NULL WHERE key = $1", [key])
+            await release()
             throw error
         }
         guard let token = object["access_token"] as? String, !token.isEmpty, let expiresIn = object["expires_in"] as? Int else {
-            _ = try? await postgres.execute("UPDATE channel_tokens SET refreshing_until = NULL WHERE key = $1", [key])
+            await release()
             // A wrong AppID or AppSecret (40013, 40125) does not get better by trying again.
             throw SendFailure(reason: "WeChat token: errcode \(object["errcode"] ?? "?"): \(object["errmsg"] ?? "unreadable reply")", permanent: true)
         }

@@ -25,6 +25,7 @@ import Synchronization
 /// urgent ones never wait for it.
 final class DeliveryEngine: Service, Sendable {
     static let channel = "propdesk_deliveries"
+    private static let decoder = JSONDecoder()
 
     private let postgres: PostgresClient
     private let channels: Channels
@@ -149,7 +150,7 @@ final class DeliveryEngine: Service, Sendable {
                 SELECT id, attempts, clock_timestamp() FROM deliveries WHERE id = ANY($1::bigint[])
                 """, [PostgresArray(chosen)])
             return try rows.map { row in
-                let facts = (try? JSONDecoder().decode([String: String].self, from: Data(try row.decode(16, as: String.self).utf8))) ?? [:]
+                let facts = (try? Self.decoder.decode([String: String].self, from: Data(try row.decode(16, as: String.self).utf8))) ?? [:]
                 return Claimed(id: try row.decode(0), attempt: try row.decode(1),
                                message: OutgoingMessage(
                                    dedupeKey: try row.decode(2), eventID: try row.decode(3), eventType: try row.decode(4),
@@ -391,8 +392,11 @@ struct SharedLimits: Sendable {
         // In key order, so two replicas never wait for each other's rows in a cycle.
         for key in limited.keys.sorted() {
             guard let rows = limited[key], let limit = limit(key) else { continue }
-            try c.execute("INSERT INTO channel_budgets (key) VALUES ($1) ON CONFLICT (key) DO NOTHING", [key])
-            guard let row = try c.query(Self.read + " WHERE key = $1 FOR UPDATE", [key]).first else { continue }
+            // One statement makes the row if it is new, locks it and reads it.
+            guard let row = try c.query("""
+                INSERT INTO channel_budgets AS b (key) VALUES ($1) ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key
+                RETURNING b.key, array_to_string(b.recent, ','), extract(epoch FROM clock_timestamp())::float8
+                """, [key]).first else { continue }
             var (window, now) = try Self.window(row, limit)
             let urgent = rows.filter(\.urgent)
             let others = rows.filter { !$0.urgent }

@@ -45,8 +45,8 @@ struct NotificationHandler: EventHandler {
                 let context = MessageContext.make(payload: payload, language: language, zone: zone)
                 let message = rendered[language] ?? templates.render(intent.template, language, context)
                 rendered[language] = message
-                // A resident's message may go to a templated channel (WeChat): its facts go with it.
-                let facts = audience == .resident
+                // A message that may go to a templated channel (WeChat) takes its facts with it.
+                let facts = audience == .resident && contacts.contains(where: { $0.channel == .wechat })
                     ? WeChatTemplates.facts(template: intent.template, context: context, message: message, language: language, at: now, zone: zone)
                     : [:]
                 return Delivery(eventID: envelope.id, eventType: envelope.type, property: envelope.property, ticketID: ticketID,
