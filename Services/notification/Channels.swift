@@ -255,13 +255,17 @@ final class SharedToken: Sendable {
                     return token
                 }
                 // Become the one that fetches, with a 30-second lease: a fetcher that died is replaced.
+                // Only while there is still no usable token: a replica that read before another
+                // finished fetching must not fetch a second time, but read what is there.
                 let won = try await postgres.query("""
                     INSERT INTO channel_tokens (key, token, expires_at, refreshing_until)
                     VALUES ($1, '', '-infinity', clock_timestamp() + interval '30 seconds')
                     ON CONFLICT (key) DO UPDATE SET refreshing_until = clock_timestamp() + interval '30 seconds'
-                    WHERE channel_tokens.refreshing_until IS NULL OR channel_tokens.refreshing_until < clock_timestamp()
+                    WHERE (channel_tokens.refreshing_until IS NULL OR channel_tokens.refreshing_until < clock_timestamp())
+                      AND NOT (channel_tokens.token <> '' AND channel_tokens.token IS DISTINCT FROM $2
+                               AND channel_tokens.expires_at > clock_timestamp() + interval '5 minutes')
                     RETURNING 1
-                    """, [key])
+                    """, [key, stale])
                 if !won.isEmpty { return try await fetch() }
             } catch let failure as SendFailure {
                 throw failure
