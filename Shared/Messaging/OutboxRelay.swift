@@ -174,11 +174,18 @@ public final class OutboxRelay: Service, Sendable {
         do {
             let rows = try await lease.run { connection -> [Row] in
                 try connection.begin()
+                // Two statements, not one with `$2 IS NULL OR source = $2`: each has its own
+                // index in its order (`outbox_unpublished_by_source`, `outbox_unpublished`).
+                let columns = "id, message_id, exchange, routing_key, envelope::text, envelope->>'type', envelope->>'correlation_id'"
+                if let source {
+                    return try connection.query("""
+                        SELECT \(columns) FROM outbox WHERE published_at IS NULL AND source = $2
+                        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+                        """, [limit, source]).map(Row.init)
+                }
                 return try connection.query("""
-                    SELECT id, message_id, exchange, routing_key, envelope::text, envelope->>'type', envelope->>'correlation_id'
-                    FROM outbox WHERE published_at IS NULL AND ($2::text IS NULL OR source = $2)
-                    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
-                    """, [limit, source]).map(Row.init)
+                    SELECT \(columns) FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+                    """, [limit]).map(Row.init)
             }
             if rows.isEmpty {
                 await lease.release()
