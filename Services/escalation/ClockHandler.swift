@@ -105,25 +105,30 @@ struct ClockHandler: EventHandler {
         let meeting = Dictionary(policy.rules.filter { ladders[$0.id] != nil }.map { rule in
             (rule.id, ClockEvent.allCases.filter { $0.meets(rule.stops) }.map(\.rawValue))
         }, uniquingKeysWith: { a, _ in a })
-        for d in planned {
-            // Written as it stands: met if a mark of this round already meets it (an event that
-            // overtook this one), cancelled if the ticket was cancelled or has a later round.
-            let meetingEvents = meeting[d.ruleID] ?? []
+        if !planned.isEmpty {
+            // One statement for the whole ladder (each row as it stands: met if a mark of this
+            // round already meets it, an event that overtook this one; cancelled if the ticket was
+            // cancelled or has a later round), so the insert trigger's wake-up fires once.
             try c.executeLater("""
                 INSERT INTO deadlines (ticket_id, property, round, rule_id, standard, title, purpose, step, steps, started_at, due_at, tell,
                                        started_by, state, met_at)
-                SELECT $1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, $11::jsonb, $13,
+                SELECT $1, $2, $3, p.rule_id, p.standard, p.title, p.purpose, p.step, p.steps, $4, p.due_at, p.tell::jsonb, p.started_by,
                        CASE WHEN gone.yes THEN 'cancelled' WHEN early.at IS NOT NULL THEN 'met' ELSE 'pending' END,
                        CASE WHEN gone.yes THEN NULL ELSE early.at END
-                FROM (SELECT EXISTS (SELECT 1 FROM clock_marks WHERE ticket_id = $1
-                                     AND ((event = 'cancelled' AND round >= $3) OR round > $3)) AS yes) gone,
-                     (SELECT min(occurred_at) AS at FROM clock_marks
-                      WHERE ticket_id = $1 AND round = $3 AND event = ANY($14::text[]) AND occurred_at >= $9) early
+                FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::timestamptz[], $12::text[],
+                            $13::uuid[], $14::text[]) AS p(rule_id, standard, title, purpose, step, steps, due_at, tell, started_by, meeting)
+                CROSS JOIN (SELECT EXISTS (SELECT 1 FROM clock_marks WHERE ticket_id = $1
+                                           AND ((event = 'cancelled' AND round >= $3) OR round > $3)) AS yes) gone
+                CROSS JOIN LATERAL (SELECT min(occurred_at) AS at FROM clock_marks
+                                    WHERE ticket_id = $1 AND round = $3 AND event = ANY(string_to_array(p.meeting, ',')) AND occurred_at >= $4) early
                 ON CONFLICT (ticket_id, round, rule_id, step, started_by) DO NOTHING
-                """, [facts.ticketID, envelope.property, facts.round, d.ruleID, d.standard, d.purpose.rawValue, d.step,
-                      ladders[d.ruleID] ?? d.step, at, d.dueAt,
-                      try PostgresJSON(encoding: d.tell, encoder: DeskJSON.encoder), d.title, d.repeats ? envelope.id : nil,
-                      PostgresArray(meetingEvents)])
+                """, [facts.ticketID, envelope.property, facts.round, at,
+                      PostgresArray(planned.map(\.ruleID)), PostgresArray(planned.map(\.standard)), PostgresArray(planned.map(\.title)),
+                      PostgresArray(planned.map(\.purpose.rawValue)), PostgresArray(planned.map(\.step)),
+                      PostgresArray(planned.map { ladders[$0.ruleID] ?? $0.step }), PostgresArray(planned.map(\.dueAt)),
+                      PostgresArray(try planned.map { try PostgresJSON(encoding: $0.tell, encoder: DeskJSON.encoder) }),
+                      PostgresArray(planned.map { $0.repeats ? envelope.id : nil }),
+                      PostgresArray(planned.map { (meeting[$0.ruleID] ?? []).joined(separator: ",") })])
         }
         if !planned.isEmpty {
             event.logger.debug("clocks started", metadata: ["rules": "\(ladders.keys.sorted().joined(separator: ","))"])
