@@ -2,8 +2,10 @@ import Domain
 import Foundation
 import Logging
 import Messaging
+import Metrics
 import Notify
 import Postgres
+import Synchronization
 
 /// Turns events into deliveries, in the event's own transaction (inbox): who hears, on which
 /// channel, what. The roster decides who is on duty now; the residents register whether and how
@@ -12,6 +14,7 @@ import Postgres
 struct NotificationHandler: EventHandler {
     let templates: MessageTemplates
     let quietHours: QuietHours
+    let gapLog = GapWarnings()
 
     func handle(_ event: ReceivedEvent, on c: PostgresConnection) throws {
         let envelope = event.envelope
@@ -140,9 +143,15 @@ struct NotificationHandler: EventHandler {
     private func reportGaps(_ resolution: DutyRoster.Resolution, for recipient: Recipient, envelope: EventEnvelope,
                             event: ReceivedEvent, on c: PostgresConnection) throws {
         let gaps = resolution.gaps.map { [$0.role.rawValue, $0.department?.rawValue].compactMap { $0 }.joined(separator: "/") }
-        event.logger.warning("nobody on duty", metadata: [
-            "roles": "\(gaps.joined(separator: ","))", "reached_as": "\(resolution.reachedAs?.rawValue ?? "nobody")",
-        ])
+        for role in gaps {
+            Counter(label: "propdesk_roster_gaps_total", dimensions: [("property", envelope.property), ("role", role)]).increment()
+            let (log, suppressed) = gapLog.note(property: envelope.property, role: role)
+            guard log else { continue }
+            event.logger.warning("nobody on duty", metadata: [
+                "role": "\(role)", "reached_as": "\(resolution.reachedAs?.rawValue ?? "nobody")",
+                "unlogged_since_last": "\(suppressed)", "next_line_after_seconds": "\(Int(gapLog.interval))",
+            ])
+        }
         let payload = RosterGapPayload(eventType: envelope.type, asked: gaps.first ?? "", emptyRoles: gaps,
                                        reachedAs: resolution.reachedAs?.rawValue)
         try Outbox.enqueue(envelope.caused(type: NotificationEvents.rosterGap, payload: try JSONValue(encoding: payload)), on: c)
@@ -199,6 +208,17 @@ struct NotificationHandler: EventHandler {
         let preferred = ChannelKind(rawValue: try row.decode(3, as: String.self))
         let contacts = all.filter { $0.channel == preferred } + all.filter { $0.channel != preferred }
         return Resident(id: try row.decode(0), contacts: contacts, language: Language(rawValue: try row.decode(4)) ?? .zhCN)
+    }
+}
+
+/// This process's ``GapLog`` (each replica logs its own once per interval; the counter
+/// `propdesk_roster_gaps_total` counts every gap).
+final class GapWarnings: Sendable {
+    private let log = Mutex(GapLog())
+    var interval: TimeInterval { log.withLock { $0.interval } }
+
+    func note(property: String, role: String) -> (log: Bool, suppressed: Int) {
+        log.withLock { $0.note(property: property, role: role, at: Date()) }
     }
 }
 

@@ -163,3 +163,27 @@ public struct RetryPolicy: Sendable, Equatable {
         return capped / 2 + capped / 2 * min(max(jitter, 0), 1)
     }
 }
+
+/// Roster gaps, told to the log once per property and empty role per interval rather than once
+/// per message: a property with no roster would otherwise write a warning for every work order.
+/// The first gap in an interval is logged at once; the ones after it are counted and the count
+/// goes with the next line. (Each gap still makes its `notification.roster.gap` event.)
+public struct GapLog: Sendable {
+    public let interval: TimeInterval
+    private var open: [String: (since: Date, suppressed: Int)] = [:]
+
+    public init(interval: TimeInterval = 600) { self.interval = interval }
+
+    /// Whether to log the gap of `role` at `property` now, and how many of it went unlogged
+    /// since the last line.
+    public mutating func note(property: String, role: String, at now: Date) -> (log: Bool, suppressed: Int) {
+        let key = property + "\u{1F}" + role
+        if let entry = open[key], now.timeIntervalSince(entry.since) < interval {
+            open[key] = (entry.since, entry.suppressed + 1)
+            return (false, 0)
+        }
+        let suppressed = open[key]?.suppressed ?? 0
+        open[key] = (now, 0)
+        return (true, suppressed)
+    }
+}

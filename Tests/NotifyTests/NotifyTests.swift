@@ -49,6 +49,21 @@ struct RosterTests {
         let other = DutyRoster.resolve(Recipient(.departmentManager, .security), in: [manager, own], at: at("2025-11-10 10:00"), zone: shanghai)
         #expect(other.people.map(\.person) == ["Sun"])
     }
+
+    @Test func aPropertyWithoutARosterWarnsOncePerRoleInTenMinutesAndTheNextLineCountsTheRest() {
+        var log = GapLog(interval: 600)
+        let t0 = at("2025-11-10 14:00")
+        #expect(log.note(property: "bench", role: "supervisor/customer_service", at: t0) == (true, 0))
+        for k in 1...4499 {
+            #expect(log.note(property: "bench", role: "supervisor/customer_service", at: t0.addingTimeInterval(Double(k) / 10)) == (false, 0))
+        }
+        // Another role, another property: their own first line.
+        #expect(log.note(property: "bench", role: "technician/engineering", at: t0.addingTimeInterval(1)) == (true, 0))
+        #expect(log.note(property: "sunrise-garden", role: "supervisor/customer_service", at: t0.addingTimeInterval(1)) == (true, 0))
+        // Ten minutes on: one line, with the 4,499 that were not written.
+        #expect(log.note(property: "bench", role: "supervisor/customer_service", at: t0.addingTimeInterval(600)) == (true, 4499))
+        #expect(log.note(property: "bench", role: "supervisor/customer_service", at: t0.addingTimeInterval(601)) == (false, 0))
+    }
 }
 
 @Suite("Which messages an event calls for")
