@@ -23,6 +23,14 @@ struct TimerBench: AsyncParsableCommand {
     @Option(help: "Seconds deadlines fall due for.") var seconds = 30
     @Option(help: "Overdue deadlines for the catch-up run.") var overdue = 60_000
     @Option(help: "pgbench transactions per client, for the baseline.") var pgbenchTransactions = 5_000
+    @Option(help: """
+        standard: --pending far off while --rate fall due for --seconds, then --overdue at once. \
+        peers: the peers' protocol, --pending deadlines due at T0 + k/--rate (k = 0 … pending − 1), \
+        written in a shuffled order before T0; lateness is receipt − due; missed is not received by \
+        the window's end + 60 s; duplicates are counted by id.
+        """) var schedule: Schedule = .standard
+
+    enum Schedule: String, ExpressibleByArgument, CaseIterable { case standard, peers }
 
     func run() async throws {
         let pg = try PostgresConfiguration(url: try environment("PROPDESK_DATABASE_URL"))
@@ -49,7 +57,10 @@ struct TimerBench: AsyncParsableCommand {
             try await amqp.delete(queue: queue)
         }
         do {
-            try await measure(ticket: ticket, property: property, queue: queue, pg: pg, db: db, amqp: amqp)
+            switch schedule {
+            case .standard: try await measure(ticket: ticket, property: property, queue: queue, pg: pg, db: db, amqp: amqp)
+            case .peers: try await measurePeers(ticket: ticket, property: property, queue: queue, pg: pg, db: db, amqp: amqp)
+            }
         } catch {
             try? await cleanUp()
             throw error
@@ -119,6 +130,61 @@ struct TimerBench: AsyncParsableCommand {
                      overdue, last.timeIntervalSince(started), backlog.count))
     }
 
+    /// The peers' protocol (as pgqueuer's and the other peers' benches schedule): exactly `rate`
+    /// a second over `pending / rate` seconds, nothing far off, the rows written shuffled.
+    func measurePeers(ticket: UUID, property: String, queue: String, pg: PostgresConfiguration, db: PostgresClient,
+                      amqp: AMQPConnection) async throws {
+        let pgbench = try await pgbenchInsertOnly(pg, on: db, clients: 4, transactions: pgbenchTransactions)
+        print(String(format: "pgbench insert-only, 4 clients: %.0f tps (the machine's speed this run)", pgbench))
+        let window = Double(pending) / Double(rate)
+        // T0 leaves time to write them all (about 50,000 rows a second here), and 10 s more.
+        let lead = 10 + Double(pending) / 25_000
+        let t0 = try await db.query("SELECT clock_timestamp() + make_interval(secs => $1::float8)", [lead])[0].decode(0, as: Date.self)
+        let counting = Task { try await collectPeers(from: queue, amqp: amqp, until: t0.addingTimeInterval(window + 60)) }
+        let written = ContinuousClock.now
+        var start = 0
+        while start < pending {
+            let end = min(pending, start + 100_000)
+            // Each chunk's rows in a random order, and the chunks themselves in a random order of k.
+            try await db.execute("""
+                INSERT INTO deadlines (ticket_id, property, round, rule_id, standard, title, purpose, step, steps, started_at, due_at, tell)
+                SELECT $1, $2, 1, 'peer-' || k, 'BENCH', 'benchmark deadline', 'escalation', 1, 1, now(),
+                       $3::timestamptz + k * make_interval(secs => 1.0 / $4::float8), '[]'::jsonb
+                FROM (SELECT k FROM generate_series($5::int, $6::int - 1) AS k ORDER BY random()) shuffled
+                """, [ticket, property, t0, rate, start, end])
+            start = end
+        }
+        let now = try await db.query("SELECT clock_timestamp()")[0].decode(0, as: Date.self)
+        print(String(format: "%d deadlines due at T0 + k/%d over %.0f s, written shuffled in %@, %.1f s before T0", pending, rate, window,
+                     "\(written.duration(to: .now))", t0.timeIntervalSince(now)))
+        guard now < t0 else {
+            counting.cancel()
+            throw ValidationError("writing took past T0: raise the lead time")
+        }
+        let seen = try await counting.value
+        let received = seen.firsts.values
+        print(String(format: "received %d of %d by the window's end + 60 s; missed %d; duplicates %d", received.count, pending,
+                     pending - received.count, seen.duplicates))
+        reportLatency("lateness seen by a consumer (receive − due)", received.map(\.observed))
+        reportLatency("firing lateness (fired_at − due)", received.map(\.firing))
+        let onTime = received.filter { $0.observed <= 1_000 }.count
+        print(String(format: "  received within 1 s of due: %d (%.3f%%)", onTime, 100 * Double(onTime) / Double(max(1, pending))))
+    }
+
+    /// Every breach until `until`: the first receipt of each message id, and how many came again.
+    func collectPeers(from queue: String, amqp: AMQPConnection, until: Date) async throws -> (firsts: [UUID: Firing], duplicates: Int) {
+        let got = Mutex<(firsts: [UUID: Firing], duplicates: Int)>(([:], 0))
+        let receiving = try await receive(from: queue, amqp: amqp) { f in
+            got.withLock {
+                if $0.firsts[f.messageID] != nil { $0.duplicates += 1 } else { $0.firsts[f.messageID] = f }
+            }
+            return false
+        }
+        while Date() < until { try await Task.sleep(for: .milliseconds(200)) }
+        await receiving.stop()
+        return got.withLock { $0 }
+    }
+
     struct Firing {
         var messageID: UUID
         var observed: Double
@@ -171,26 +237,43 @@ struct TimerBench: AsyncParsableCommand {
     }
 
     func collect(_ count: Int, from queue: String, amqp: AMQPConnection, timeout: Duration) async throws -> [Firing] {
-        let consumer = try await amqp.consume(queue: queue, prefetch: 2_000)
         let got = Mutex<[Firing]>([])
+        let receiving = try await receive(from: queue, amqp: amqp) { f in
+            got.withLock {
+                $0.append(f)
+                return $0.count >= count
+            }
+        }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, got.withLock({ $0.count }) < count { try await Task.sleep(for: .milliseconds(100)) }
+        await receiving.stop()
+        return got.withLock { $0 }
+    }
+
+    /// Consumes the breaches on `queue`, each as a ``Firing`` timed at its receipt, until `take`
+    /// returns true or the caller stops it.
+    func receive(from queue: String, amqp: AMQPConnection, _ take: @escaping @Sendable (Firing) -> Bool) async throws -> Receiving {
+        let consumer = try await amqp.consume(queue: queue, prefetch: 2_000)
         let reader = Task {
             for await delivery in consumer {
                 let now = Date()
                 delivery.ack()
                 guard let envelope = try? EventEnvelope.decode(delivery.body),
                       let p = try? envelope.decodePayload(DeadlineEventPayload.self) else { continue }
-                let done = got.withLock {
-                    $0.append(Firing(messageID: envelope.id, observed: now.timeIntervalSince(p.dueAt) * 1000, firing: Double(p.firingLatenessMs), received: now))
-                    return $0.count >= count
-                }
-                if done { break }
+                if take(Firing(messageID: envelope.id, observed: now.timeIntervalSince(p.dueAt) * 1000, firing: Double(p.firingLatenessMs),
+                               received: now)) { break }
             }
         }
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline, got.withLock({ $0.count }) < count { try await Task.sleep(for: .milliseconds(100)) }
-        await consumer.cancel()
-        reader.cancel()
-        return got.withLock { $0 }
+        return Receiving(consumer: consumer, reader: reader)
+    }
+
+    struct Receiving {
+        let consumer: AMQPConsumer
+        let reader: Task<Void, Never>
+        func stop() async {
+            await consumer.cancel()
+            reader.cancel()
+        }
     }
 
     func checkpoints(_ db: PostgresClient) async throws -> Int {
