@@ -10,6 +10,9 @@ public struct PostgresConfiguration: Sendable, Equatable {
     public var database: String
     public var connectTimeoutSeconds: Int
     public var applicationName: String
+    /// Statements each session prepares and keeps (``PreparedStatements``); 0 runs every one
+    /// unnamed, as a PgBouncer before 1.21 in transaction mode needs. URL: `statement_cache_size=N`.
+    public var statementCacheSize: Int = PreparedStatements.defaultLimit
     /// Extra run-time parameters for every session, e.g. `propdesk.outbox_notify = off`.
     public var sessionSettings: [String: String] = [:]
 
@@ -47,10 +50,15 @@ public struct PostgresConfiguration: Sendable, Equatable {
         }
         database = String(parts.path.dropFirst())
         for item in parts.queryItems ?? [] {
-            guard item.name == "connect_timeout", let t = item.value.flatMap(Int.init), t > 0 else {
-                throw ParseError(description: "unknown or bad query parameter \"\(item.name)\"; known: connect_timeout=seconds")
+            let number = item.value.flatMap(Int.init)
+            switch (item.name, number) {
+            case ("connect_timeout", let t?) where t > 0 && t <= 3_600:
+                connectTimeoutSeconds = t
+            case ("statement_cache_size", let n?) where n >= 0 && n <= 10_000:
+                statementCacheSize = n
+            default:
+                throw ParseError(description: "unknown or bad query parameter \"\(item.name)\"; known: connect_timeout=1–3600 (seconds), statement_cache_size=0–10000")
             }
-            connectTimeoutSeconds = t
         }
     }
 

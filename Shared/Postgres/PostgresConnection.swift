@@ -29,6 +29,11 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     }
 
     public var isUniqueViolation: Bool { sqlState == "23505" }
+    /// Possibly a prepared statement whose result shape the schema changed since it was prepared
+    /// ("cached plan must not change result type"). The code is `feature_not_supported`, which
+    /// other refusals share, and the message is translated with the server's `lc_messages`, so
+    /// the code alone decides: preparing again and retrying once costs those others nothing.
+    public var isStalePlan: Bool { sqlState == "0A000" }
     public var isConnectionProblem: Bool { kind == .connection || (sqlState?.hasPrefix("08") ?? false) || sqlState == "57P01" }
 
     public var description: String {
@@ -162,6 +167,7 @@ public final class PostgresConnection {
         // Server NOTICEs ("relation already exists, skipping") are not errors: keep them off stderr.
         PQsetNoticeProcessor(c, { _, _ in }, nil)
         conn = c
+        statements = PreparedStatements(limit: configuration.statementCacheSize)
     }
 
     func close() {
@@ -253,6 +259,9 @@ public final class PostgresConnection {
 
     func dropQueued() { queued = [] }
 
+    /// Statements prepared on this session, by their text (see ``PreparedStatements``).
+    private lazy var statements = PreparedStatements(limit: configuration.statementCacheSize)
+
     /// Sends `statements` in one pipeline and calls `each` with every statement's result in order.
     /// Throws the first error; the statements after it are skipped by the server.
     private func roundTrip(_ statements: [Statement], _ each: (Int, OpaquePointer) throws -> Void) throws {
@@ -260,14 +269,30 @@ public final class PostgresConnection {
         let c = try connection()
         guard PQenterPipelineMode(c) == 1 else { throw connectionError(c, "cannot enter pipeline mode") }
         defer { PQexitPipelineMode(c) }
-        for statement in statements {
-            let sent = withParameters(statement.parameters) { count, values in
-                PQsendQueryParams(c, statement.sql, count, nil, values, nil, nil, 0)
+        // What each result the server sends back answers, in order.
+        var answers: [PreparedStatements.Answer] = []
+        answers.reserveCapacity(statements.count)
+        for (index, statement) in statements.enumerated() {
+            let sent: Int32
+            switch self.statements.plan(statement.sql) {
+            case .prepare(let name):
+                guard PQsendPrepare(c, name, statement.sql, 0, nil) == 1 else { throw connectionError(c, "preparing a statement") }
+                answers.append(.prepared(name, sql: statement.sql))
+                fallthrough
+            case .run(let name):
+                sent = withParameters(statement.parameters) { count, values in
+                    PQsendQueryPrepared(c, name, count, values, nil, nil, 0)
+                }
+            case .unnamed:
+                sent = withParameters(statement.parameters) { count, values in
+                    PQsendQueryParams(c, statement.sql, count, nil, values, nil, nil, 0)
+                }
             }
             guard sent == 1 else { throw connectionError(c, "sending a pipelined statement") }
+            answers.append(.statement(index, sql: statement.sql))
         }
         guard PQpipelineSync(c) == 1 else { throw connectionError(c, "syncing the pipeline") }
-        var index = 0
+        var next = 0
         var firstError: Error?
         while true {
             guard let result = PQgetResult(c) else {
@@ -280,14 +305,29 @@ public final class PostgresConnection {
                 PQclear(result)
                 break
             }
-            if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK {
-                if firstError == nil {
-                    do { try each(index, result) } catch { firstError = error }
+            let answer = next < answers.count ? answers[next] : nil
+            next += 1
+            let ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK
+            switch answer {
+            case .prepared(let name, let sql)?:
+                // Only a statement the server accepted is run by name next time.
+                self.statements.settle(sql, name: name, prepared: ok)
+                if !ok, status != PGRES_PIPELINE_ABORTED, firstError == nil { firstError = serverError(result, c) }
+            case .statement(let index, let sql)?:
+                if ok {
+                    if firstError == nil {
+                        do { try each(index, result) } catch { firstError = error }
+                    }
+                } else if status != PGRES_PIPELINE_ABORTED {
+                    let error = serverError(result, c)
+                    // A plan the schema has since changed under ("cached plan must not change
+                    // result type"), or a name the session lost, is prepared again on next use.
+                    if error.isStalePlan || error.sqlState == "26000" { self.statements.forget(sql) }
+                    if firstError == nil { firstError = error }
                 }
-            } else if status != PGRES_PIPELINE_ABORTED, firstError == nil {
-                firstError = serverError(result, c)
+            case nil:
+                if !ok, status != PGRES_PIPELINE_ABORTED, firstError == nil { firstError = serverError(result, c) }
             }
-            index += 1
             PQclear(result)
             if PQstatus(c) != CONNECTION_OK {
                 throw connectionError(c, "connection lost in pipeline")
@@ -297,8 +337,10 @@ public final class PostgresConnection {
     }
 
     private func run<T>(_ sql: String, _ parameters: [any PostgresEncodable], _ body: (OpaquePointer) throws -> T) throws -> T {
-        if !queued.isEmpty {
-            let statements = takeQueued() + [(sql, parameters)]
+        // Every statement goes through the pipeline: one not yet prepared on this session is
+        // prepared in the same round trip as its first run.
+        let statements = takeQueued() + [(sql, parameters)]
+        func send() throws -> T {
             var value: T?
             try roundTrip(statements) { index, result in
                 if index == statements.count - 1 { value = try body(result) }
@@ -306,13 +348,13 @@ public final class PostgresConnection {
             guard let value else { throw PostgresError(kind: .connection, message: "no result for the last pipelined statement") }
             return value
         }
-        let c = try connection()
-        let result = withParameters(parameters) { count, values in
-            PQexecParams(c, sql, count, nil, values, nil, nil, 0)
+        do {
+            return try send()
+        } catch let error as PostgresError where error.isStalePlan && statements.count == 1 && !inTransaction {
+            // Prepared before a migration changed what it returns: prepared afresh, it runs once
+            // more. (In a transaction the error stands: the transaction is already aborted.)
+            return try send()
         }
-        defer { PQclear(result) }
-        try check(result, c)
-        return try body(result!)
     }
 
     private static func affected(_ result: OpaquePointer) -> Int { Int(String(cString: PQcmdTuples(result))) ?? 0 }

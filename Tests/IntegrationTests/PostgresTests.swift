@@ -87,6 +87,63 @@ extension RealServers {
             #expect(try await db.query("SELECT count(*) FROM \(name)")[0].decode(0, as: Int.self) == 1_002)
         }
 
+        @Test func aSessionParsesAStatementOnceAndRunsItByNameAfter() async throws {
+            let db = try await Servers.database()
+            let lease = try await db.lease()
+            let (first, again, named) = try await lease.run { c -> (Int, Int, Int) in
+                let sql = "SELECT $1::int + 1"
+                let first = try c.query(sql, [1])[0].decode(0, as: Int.self)
+                let again = try c.query(sql, [41])[0].decode(0, as: Int.self)
+                let named = try c.query("SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", [sql])[0].decode(0, as: Int.self)
+                return (first, again, named)
+            }
+            await lease.release()
+            #expect(first == 2 && again == 42)
+            #expect(named == 1)
+        }
+
+        @Test func aStatementPreparedBeforeAMigrationAddsAColumnReturnsTheNewColumnAfterIt() async throws {
+            let db = try await Servers.database()
+            let name = "t_\(Servers.unique())"
+            try await db.execute("CREATE TABLE \(name) (id int PRIMARY KEY)")
+            try await db.execute("INSERT INTO \(name) VALUES (1)")
+            let lease = try await db.lease()
+            // Before the migration the row has no such column.
+            let before = try await lease.run { c -> Bool in
+                let row = try c.query("SELECT * FROM \(name)")[0]
+                do { _ = try row.decode("note", as: String?.self) } catch { return try row.decode("id", as: Int.self) == 1 }
+                return false
+            }
+            try await db.execute("ALTER TABLE \(name) ADD COLUMN note text DEFAULT 'added'")
+            let after = try await lease.run { try $0.query("SELECT * FROM \(name)")[0].decode("note", as: String.self) }
+            await lease.release()
+            #expect(before)
+            #expect(after == "added")
+        }
+
+        @Test func aStatementRefusedInATransactionStillGivesItsOwnErrorTheNextTime() async throws {
+            let db = try await Servers.database()
+            let name = "t_\(Servers.unique())"
+            try await db.execute("CREATE TABLE \(name) (id int PRIMARY KEY)")
+            let lease = try await db.lease()
+            let states = try await lease.run { c -> [String?] in
+                var states: [String?] = []
+                for _ in 0..<2 {
+                    do {
+                        try c.transaction { tx in
+                            try tx.executeLater("INSERT INTO \(name) VALUES ($1)", [1])
+                            try tx.query("SELEKT 1")
+                        }
+                    } catch let error as PostgresError { states.append(error.sqlState) }
+                }
+                try c.execute("INSERT INTO \(name) VALUES ($1)", [1])
+                return states
+            }
+            await lease.release()
+            #expect(states == ["42601", "42601"])
+            #expect(try await db.query("SELECT count(*) FROM \(name)")[0].decode(0, as: Int.self) == 1)
+        }
+
         @Test func notifyWakesAListener() async throws {
             let db = try await Servers.database()
             let channel = "test_\(Servers.unique())"

@@ -15,6 +15,14 @@ struct PostgresValueTests {
         #expect(!c.redactedURL.contains("p@ss"))
     }
 
+    @Test func aDatabaseURLCanTurnPreparedStatementsOffForAPoolerThatCannotKeepThem() throws {
+        #expect(try PostgresConfiguration(url: "postgres://u@h/db").statementCacheSize == PreparedStatements.defaultLimit)
+        #expect(try PostgresConfiguration(url: "postgres://u@h/db?statement_cache_size=0").statementCacheSize == 0)
+        #expect(throws: PostgresConfiguration.ParseError.self) { try PostgresConfiguration(url: "postgres://u@h/db?statement_cache_size=-1") }
+        #expect(throws: PostgresConfiguration.ParseError.self) { try PostgresConfiguration(url: "postgres://u@h/db?statement_cache_size=many") }
+        #expect(throws: PostgresConfiguration.ParseError.self) { try PostgresConfiguration(url: "postgres://u@h/db?connect_timeout=99999999") }
+    }
+
     @Test func badDatabaseURLsSayWhatIsWrong() {
         #expect(throws: PostgresConfiguration.ParseError.self) { try PostgresConfiguration(url: "mysql://h/db") }
         #expect(throws: PostgresConfiguration.ParseError.self) { try PostgresConfiguration(url: "postgres://h:5432") }
