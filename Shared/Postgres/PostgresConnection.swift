@@ -167,7 +167,7 @@ public final class PostgresConnection {
         // Server NOTICEs ("relation already exists, skipping") are not errors: keep them off stderr.
         PQsetNoticeProcessor(c, { _, _ in }, nil)
         conn = c
-        statements = PreparedStatements(limit: configuration.statementCacheSize)
+        prepared = PreparedStatements(limit: configuration.statementCacheSize)
     }
 
     func close() {
@@ -259,8 +259,9 @@ public final class PostgresConnection {
 
     func dropQueued() { queued = [] }
 
-    /// Statements prepared on this session, by their text (see ``PreparedStatements``).
-    private lazy var statements = PreparedStatements(limit: configuration.statementCacheSize)
+    /// Statements prepared on this session, by their text (see ``PreparedStatements``); a new
+    /// session (``open()``) starts with none.
+    private lazy var prepared = PreparedStatements(limit: configuration.statementCacheSize)
 
     /// Sends `statements` in one pipeline and calls `each` with every statement's result in order.
     /// Throws the first error; the statements after it are skipped by the server.
@@ -274,7 +275,7 @@ public final class PostgresConnection {
         answers.reserveCapacity(statements.count)
         for (index, statement) in statements.enumerated() {
             let sent: Int32
-            switch self.statements.plan(statement.sql) {
+            switch prepared.plan(statement.sql) {
             case .prepare(let name):
                 guard PQsendPrepare(c, name, statement.sql, 0, nil) == 1 else { throw connectionError(c, "preparing a statement") }
                 answers.append(.prepared(name, sql: statement.sql))
@@ -311,7 +312,7 @@ public final class PostgresConnection {
             switch answer {
             case .prepared(let name, let sql)?:
                 // Only a statement the server accepted is run by name next time.
-                self.statements.settle(sql, name: name, prepared: ok)
+                prepared.settle(sql, name: name, prepared: ok)
                 if !ok, status != PGRES_PIPELINE_ABORTED, firstError == nil { firstError = serverError(result, c) }
             case .statement(let index, let sql)?:
                 if ok {
@@ -322,7 +323,7 @@ public final class PostgresConnection {
                     let error = serverError(result, c)
                     // A plan the schema has since changed under ("cached plan must not change
                     // result type"), or a name the session lost, is prepared again on next use.
-                    if error.isStalePlan || error.sqlState == "26000" { self.statements.forget(sql) }
+                    if error.isStalePlan || error.sqlState == "26000" { prepared.forget(sql) }
                     if firstError == nil { firstError = error }
                 }
             case nil:
