@@ -31,10 +31,13 @@ extension PropDeskTopology {
             ],
             queues: [
                 .init(name: unroutedQueue, type: arguments.type),
+                .init(name: rosterGapQueue, type: arguments.type,
+                      extraArguments: ["x-max-length": .int(Int64(rosterGapQueueLength)), "x-overflow": .string("drop-head")]),
                 .init(name: deadLetterQueue, type: arguments.type),
             ],
             bindings: [
                 .init(queue: unroutedQueue, exchange: unroutedExchange, routingKey: ""),
+                .init(queue: rosterGapQueue, exchange: eventsExchange, routingKey: NotificationEvents.rosterGap + ".#"),
                 .init(queue: deadLetterQueue, exchange: deadLetterExchange, routingKey: "#"),
             ])
     }

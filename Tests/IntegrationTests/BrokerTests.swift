@@ -163,6 +163,28 @@ extension RealServers {
             await amqp.close()
         }
 
+        @Test func rosterGapsWaitInTheirOwnBoundedQueueNotInTheUnroutedOne() async throws {
+            let amqp = try await Servers.connect()
+            let unrouted = try await Servers.scratchQueue(amqp, exchange: PropDeskTopology.unroutedExchange, routingKey: "")
+            let id = Servers.unique()
+            try await amqp.publish(AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: "\(NotificationEvents.rosterGap).gap-\(id)",
+                                               body: Data("{}".utf8), messageID: "gap-\(id)"))
+            // Published after the gap and taken by nobody: once it is in the unrouted queue, the gap would be there before it.
+            try await amqp.publish(AMQPMessage(exchange: PropDeskTopology.eventsExchange, routingKey: "test.nobody.r\(id)",
+                                               body: Data("{}".utf8), messageID: "nobody-\(id)"))
+            let got = try await Servers.collect(amqp, queue: unrouted) { $0.contains { $0.properties.messageID == "nobody-\(id)" } }
+            #expect(got.contains { $0.properties.messageID == "nobody-\(id)" })
+            #expect(!got.contains { $0.properties.messageID == "gap-\(id)" })
+            try await amqp.delete(queue: unrouted)
+            // The broker holds the gaps' queue to its length, dropping the oldest.
+            let vhost = try Servers.amqpConfiguration(name: "t").vhost
+            let queues = try await Servers.stack("rabbitmqctl", "list_queues", "-p", vhost, "--no-table-headers", "name", "arguments")
+            let line = try #require(queues.split(separator: "\n").first { $0.hasPrefix(PropDeskTopology.rosterGapQueue + "\t") })
+            #expect(line.contains("\"x-max-length\",\(PropDeskTopology.rosterGapQueueLength)"))
+            #expect(line.contains("\"x-overflow\",<<\"drop-head\">>") || line.contains("\"x-overflow\",\"drop-head\""))
+            await amqp.close()
+        }
+
         @Test func aWrongBrokerAddressFailsAtStartNamingTheURL() async throws {
             var config = try Servers.amqpConfiguration()
             config.port = 1

@@ -52,12 +52,15 @@ enum Servers {
     }
 
     /// Runs `deploy/local/stack <command>` for this test stack (restart-rabbitmq, …).
-    static func stack(_ arguments: String...) async throws {
+    /// Its output (stdout and stderr).
+    @discardableResult
+    static func stack(_ arguments: String...) async throws -> String {
         let script = repositoryRoot.appendingPathComponent("deploy/local/stack").path
         let result = try await Subprocess.run(script, arguments)
         guard result.status == 0 else {
             throw SetupError("deploy/local/stack \(arguments.joined(separator: " ")) exited \(result.status):\n\(result.output)")
         }
+        return result.output
     }
 
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

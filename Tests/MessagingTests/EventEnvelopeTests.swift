@@ -115,6 +115,15 @@ struct TopologyTests {
         #expect(shared.bindings.contains { $0.queue == PropDeskTopology.deadLetterQueue && $0.routingKey == "#" })
     }
 
+    @Test func rosterGapsAreKeptInABoundedQueueOfTheirOwn() throws {
+        let shared = PropDeskTopology.shared(.standard)
+        let gaps = try #require(shared.queues.first { $0.name == PropDeskTopology.rosterGapQueue })
+        #expect(gaps.arguments["x-max-length"] == .int(10_000))
+        #expect(gaps.arguments["x-overflow"] == .string("drop-head"))
+        #expect(shared.bindings.contains { $0.queue == PropDeskTopology.rosterGapQueue && $0.exchange == PropDeskTopology.eventsExchange
+            && $0.routingKey == "notification.roster.gap.#" })
+    }
+
     @Test func classicQueuesCarryNoDeliveryLimit() throws {
         let q = try #require(PropDeskTopology.serviceQueue("q", bindings: [], QueueArguments(type: .classic, deliveryLimit: 5)).queues.first)
         #expect(q.arguments["x-delivery-limit"] == nil)
