@@ -176,7 +176,7 @@ extension RealServers {
             #expect(got.contains { $0.properties.messageID == "nobody-\(id)" })
             #expect(!got.contains { $0.properties.messageID == "gap-\(id)" })
             try await amqp.delete(queue: unrouted)
-            // The broker holds the gaps' queue to its length, dropping the oldest.
+            // The real broker took the queue with its bound: the length, and dropping the oldest past it.
             let vhost = try Servers.amqpConfiguration(name: "t").vhost
             let queues = try await Servers.stack("rabbitmqctl", "list_queues", "-p", vhost, "--no-table-headers", "name", "arguments")
             let line = try #require(queues.split(separator: "\n").first { $0.hasPrefix(PropDeskTopology.rosterGapQueue + "\t") })
