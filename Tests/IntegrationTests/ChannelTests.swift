@@ -223,23 +223,36 @@ extension RealServers {
             try await desk.stop()
         }
 
-        @Test func twoReplicasShareARobotsAllowanceOfTwentyAMinuteAndEveryMessageArrivesOnce() async throws {
+        @Test func twoReplicasShareARobotsAllowanceOfTwentyAMinuteAnEscalationIsNotHeldAndEveryMessageArrivesOnce() async throws {
             let base = "http://127.0.0.1:\(NotifyScenario.receiverPort)"
             let s = try await NotifyScenario(roster: [("technician", "engineering", "Qian", #"[{"channel":"dingtalk","address":"limited"}]"#)],
                                              extra: ["PROPDESK_DINGTALK_ROBOTS": "limited=\(base)/limited", "PROPDESK_NOTIFY_LIMITS": "dingtalk=20/min"])
             let second = try await NotifyScenario.startService(s.environment, port: NotifyScenario.port + 1)
             defer { second.signal(SIGTERM) }
             for _ in 0..<60 { try await s.followUpDue(tell: [Recipient(.technician, .engineering)]) }
-            // 20 now, 20 a minute (and the 2 s margin) later, 20 after that.
-            let got = try await s.receiver.wait(timeout: .seconds(200)) { $0.filter { $0.path == "/limited" }.count >= 60 }
-                .filter { $0.path == "/limited" }.map(\.at).sorted()
+            // Follow-ups are not urgent (their ticket number is T-…-0002); an escalation is (T-…-0001).
+            func followUps(_ r: [WebhookReceiver.Received]) -> [WebhookReceiver.Received] {
+                r.filter { $0.path == "/limited" && $0.body.contains("T-20261123-0002") }
+            }
+            let firstRound = try await s.receiver.wait(timeout: .seconds(30)) { followUps($0).count >= 20 }
+            #expect(followUps(firstRound).count == 20, "the first minute's allowance went at once")
+            // The minute's allowance is spent and 40 wait; an escalation now is not held behind them.
+            let escalated = Date()
+            try await s.breach(tell: [Recipient(.technician, .engineering)])
+            let urgent = try await s.receiver.wait(timeout: .seconds(30)) { $0.contains { $0.path == "/limited" && $0.body.contains("T-20261123-0001") } }
+                .first { $0.path == "/limited" && $0.body.contains("T-20261123-0001") }
+            let heardAfter = try #require(urgent, "the escalation reached the robot").at.timeIntervalSince(escalated)
+            #expect(heardAfter < 30, "the escalation went in \(heardAfter) s, not after the waiting follow-ups")
+            #expect(followUps(s.receiver.requests()).count == 20, "the follow-ups still wait for the next minute")
+            // 20 now, 20 a minute (and the window's margin) later, 20 after that.
+            let got = try await followUps(s.receiver.wait(timeout: .seconds(200)) { followUps($0).count >= 60 }).map(\.at).sorted()
             #expect(got.count == 60)
             for (i, start) in got.enumerated() {
                 let inMinute = got[i...].prefix { $0.timeIntervalSince(start) < 60 }.count
                 #expect(inMinute <= 20, "\(inMinute) messages in the minute from \(start)")
             }
-            let d = try await Self.settled(s, count: 60)
-            #expect(d.count == 60 && d.allSatisfy { $0.state == "sent" && $0.attempts == 1 }, "each once, none refused by the robot")
+            let d = try await Self.settled(s, count: 61)
+            #expect(d.count == 61 && d.allSatisfy { $0.state == "sent" && $0.attempts == 1 }, "each once, none refused by the robot")
             let senders = try await s.db.query("""
                 SELECT count(DISTINCT date_trunc('second', a.started_at)) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
                 WHERE d.property = $1
