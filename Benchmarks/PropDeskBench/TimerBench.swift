@@ -23,6 +23,10 @@ struct TimerBench: AsyncParsableCommand {
     @Option(help: "Seconds deadlines fall due for.") var seconds = 30
     @Option(help: "Overdue deadlines for the catch-up run.") var overdue = 60_000
     @Option(help: "pgbench transactions per client, for the baseline.") var pgbenchTransactions = 5_000
+    @Flag(help: """
+        Catch up after a real crash: kill -9 the escalation service (deploy/local/bench-services kill9), \
+        write the overdue deadlines while it is down, start it again (revive), and time from its restart.
+        """) var killBeforeCatchUp = false
     @Option(help: """
         standard: --pending far off while --rate fall due for --seconds, then --overdue at once. \
         peers: the peers' protocol, --pending deadlines due at T0 + k/--rate (k = 0 … pending − 1), \
@@ -121,13 +125,30 @@ struct TimerBench: AsyncParsableCommand {
         print("escalation RSS: \(rssBefore.map(mb) ?? "not found") with the pending deadlines written; peak \(mb(rssPeak.withLock { $0 })) while firing")
 
         // Catch-up: as after an outage, every one of these is already due when written.
-        let started = Date()
+        if killBeforeCatchUp { try benchServices("kill9", "escalation") }
+        var started = Date()
         try await insert(ticket: ticket, property: property, count: overdue, prefix: "late",
                          due: "now() - interval '60 seconds' + g * interval '\(60_000.0 / Double(overdue)) milliseconds'", db: db)
+        if killBeforeCatchUp {
+            print(String(format: "escalation killed with kill -9; %d overdue written in %.2f s while it was down", overdue, Date().timeIntervalSince(started)))
+            started = Date()
+            try benchServices("revive", "escalation")
+            print(String(format: "escalation restarted and ready in %.2f s", Date().timeIntervalSince(started)))
+        }
         let backlog = try await collect(overdue, from: queue, amqp: amqp, timeout: .seconds(300))
         let last = backlog.map(\.received).max() ?? started
-        print(String(format: "catch-up: %d overdue deadlines (due over the last 60 s) all received %.2f s after they were written (%d received)",
-                     overdue, last.timeIntervalSince(started), backlog.count))
+        let since = killBeforeCatchUp ? "the restart began" : "they were written"
+        print(String(format: "catch-up: %d overdue deadlines (due over the last 60 s) all received %.2f s after ", overdue, last.timeIntervalSince(started))
+              + "\(since) (\(backlog.count) received, \(Set(backlog.map(\.messageID)).count) distinct)")
+    }
+
+    /// Runs deploy/local/bench-services with `arguments`, from the working directory (the checkout).
+    /// Through system(3), not Foundation's Process: its waitUntilExit hung here after `revive`, whose
+    /// shell had exited but left the service it started running.
+    func benchServices(_ arguments: String...) throws {
+        let command = (["deploy/local/bench-services"] + arguments).joined(separator: " ")
+        let status = system(command)
+        guard status == 0 else { throw BenchError("\(command) exited with status \(status)") }
     }
 
     /// The peers' protocol (as pgqueuer's and the other peers' benches schedule): exactly `rate`

@@ -35,8 +35,18 @@ final class Policies: Sendable {
             """, [property])
         return try rows.compactMap { row in
             guard try row.decode(1, as: Bool.self) else { return nil }
-            return try DeskJSON.decoder.decode(ClockRule.self, from: Data(try row.decode(0, as: String.self).utf8))
+            let rule = try DeskJSON.decoder.decode(ClockRule.self, from: Data(try row.decode(0, as: String.self).utf8))
+            guard rule.problems.isEmpty else { throw UnusableRule(property: property, problems: rule.problems) }
+            return rule
         }
+    }
+
+    /// A row of `sla_rules` that decodes but cannot be run (``ClockRule/problems``): refused as a
+    /// row that does not decode is, with what is wrong, rather than planted.
+    struct UnusableRule: Error, CustomStringConvertible {
+        let property: String
+        let problems: [String]
+        var description: String { "sla_rules for \(property): \(problems.joined(separator: "; "))" }
     }
 
     /// The money clocks: ``MoneyClocks/rules``, with the property's rows in `money_clock_rules`

@@ -77,47 +77,23 @@ final class TimerEngine: Service, Sendable {
     @discardableResult
     func fireDue() async throws -> Int {
         let limit = batchSize
-        let (events, money) = try await postgres.withTransaction { c -> ([DeadlineEventPayload], [MoneyDeadlinePayload]) in
+        let (events, money) = try await postgres.withTransaction { c -> ([Fired], [MoneyDeadlinePayload]) in
             // Not waiting for the disk: a firing lost in a crash leaves its row pending, so it fires
-            // again, with the same message id (``messageID(deadline:)``), which inboxes absorb.
+            // again, with the same message id (``messageIDSQL(_:)``), which inboxes absorb.
             try c.executeLater("SET LOCAL synchronous_commit = off")
-            let rows = try c.query("""
-                WITH due AS (
-                    -- The bound as a sub-select: evaluated once, so the index stops at it (a bare
-                    -- clock_timestamp() is volatile, and would be checked against every pending row).
-                    SELECT id FROM deadlines WHERE state = 'pending' AND due_at <= (SELECT clock_timestamp())
-                    ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED
-                ), fired AS (
-                    UPDATE deadlines d SET state = 'fired', fired_at = clock_timestamp() FROM due WHERE d.id = due.id
-                    RETURNING d.*
-                )
-                SELECT f.ticket_id, t.number, t.kind, f.round, f.rule_id, f.standard, f.title, f.step, f.steps, f.started_at,
-                       f.due_at, f.fired_at, f.tell::text, f.property, f.purpose, f.id
-                FROM fired f JOIN tickets t ON t.id = f.ticket_id
-                ORDER BY f.due_at, f.id
-                """, [limit])
-            let tickets = try rows.map { row -> DeadlineEventPayload in
-                let payload = DeadlineEventPayload(
-                    ticketID: try row.decode(0), ticketNumber: try row.decode(1), kind: try TicketKind.decode(row, 2),
-                    round: try row.decode(3), ruleID: try row.decode(4), standard: try row.decode(5), title: try row.decode(6),
-                    step: try row.decode(7), steps: try row.decode(8), startedAt: try row.decode(9), dueAt: try row.decode(10),
-                    firedAt: try row.decode(11),
-                    tell: try DeskJSON.decoder.decode([Recipient].self, from: Data(try row.decode(12, as: String.self).utf8)))
-                let purpose: String = try row.decode(14)
-                let type = purpose == ClockRule.Purpose.followUp.rawValue
-                    ? EscalationEvents.followUpDue(payload.kind) : EscalationEvents.breached(standard: payload.standard)
-                try Outbox.enqueue(EventEnvelope(id: Self.messageID(deadline: try row.decode(15)), type: type, property: try row.decode(13),
-                                                 ticketID: payload.ticketID, correlationID: payload.ticketID, payload: try JSONValue(encoding: payload)), on: c)
-                return payload
+            let tickets = try c.query(Self.fire, [limit, PropDeskTopology.eventsExchange]).map { row in
+                Fired(ticketID: try row.decode(0), ruleID: try row.decode(1), step: try row.decode(2), steps: try row.decode(3),
+                      latenessMs: try row.decode(4))
             }
+            if !tickets.isEmpty { c.signalAfterCommit(Outbox.channel) }
             // The money clocks' due steps in the same transaction: one commit per wake, not two.
             return (tickets, try Self.fireMoney(limit: limit, on: c))
         }
         for e in events {
             fired.increment()
-            lateness.recordMilliseconds(e.firingLatenessMs)
+            lateness.recordMilliseconds(e.latenessMs)
             logger.info("deadline fired", metadata: [
-                "ticket_id": "\(e.ticketID)", "rule": "\(e.ruleID)", "step": "\(e.step)/\(e.steps)", "late_ms": "\(e.firingLatenessMs)",
+                "ticket_id": "\(e.ticketID)", "rule": "\(e.ruleID)", "step": "\(e.step)/\(e.steps)", "late_ms": "\(e.latenessMs)",
             ])
         }
         for e in money {
@@ -129,6 +105,56 @@ final class TimerEngine: Service, Sendable {
         }
         return max(events.count, money.count)
     }
+
+    /// What the log and the metrics need of a fired deadline; its event is already in the outbox.
+    struct Fired {
+        let ticketID: UUID
+        let ruleID: String
+        let step: Int
+        let steps: Int
+        let latenessMs: Int
+    }
+
+    /// Claims up to $1 due deadlines, marks them fired and writes each one's event to the outbox
+    /// (exchange $2), in one statement: PostgreSQL builds the envelope (``EventEnvelope/sql(id:type:occurredAt:property:ticketID:correlationID:payload:)``)
+    /// and the ``DeadlineEventPayload``, so no row goes through this process on its way (a catch-up
+    /// of tens of thousands is bound by the database, not by encoding here). The type is
+    /// ``EscalationEvents/breached(standard:)``, or ``EscalationEvents/followUpDue(_:)`` for a
+    /// follow-up call; the escalation tests hold a fired row's event to those types. Returns the
+    /// fired rows in due order.
+    static let fire: String = {
+        let time = EventEnvelope.sqlTime
+        let payload = """
+            jsonb_build_object('ticket_id', f.ticket_id, 'ticket_number', t.number, 'kind', t.kind, 'round', f.round, \
+            'rule_id', f.rule_id, 'standard', f.standard, 'title', f.title, 'step', f.step, 'steps', f.steps, \
+            'started_at', \(time("f.started_at")), 'due_at', \(time("f.due_at")), 'fired_at', \(time("f.fired_at")), \
+            'firing_lateness_ms', greatest(0, round(extract(epoch FROM f.fired_at - f.due_at) * 1000))::int, 'tell', f.tell)
+            """
+        let envelope = EventEnvelope.sql(id: "e.message_id", type: "e.type", occurredAt: "e.fired_at", property: "e.property",
+                                         ticketID: "e.ticket_id", correlationID: "e.ticket_id", payload: "e.payload")
+        return """
+            WITH due AS (
+                -- The bound as a sub-select: evaluated once, so the index stops at it (a bare
+                -- clock_timestamp() is volatile, and would be checked against every pending row).
+                SELECT id FROM deadlines WHERE state = 'pending' AND due_at <= (SELECT clock_timestamp())
+                ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED
+            ), fired AS (
+                UPDATE deadlines d SET state = 'fired', fired_at = clock_timestamp() FROM due WHERE d.id = due.id
+                RETURNING d.*
+            ), e AS (
+                SELECT f.id, f.due_at, f.fired_at, f.property, f.ticket_id, f.rule_id, f.step, f.steps,
+                       \(messageIDSQL("f.id")) AS message_id,
+                       CASE f.purpose WHEN '\(ClockRule.Purpose.followUp.rawValue)' THEN 'followup.' || t.kind || '.due'
+                                      ELSE 'escalation.' || lower(f.standard) || '.breached' END AS type,
+                       \(payload) AS payload
+                FROM fired f JOIN tickets t ON t.id = f.ticket_id
+            ), written AS (
+                INSERT INTO outbox (message_id, exchange, routing_key, envelope)
+                SELECT e.message_id, $2, e.type || '.' || e.property, \(envelope) FROM e ORDER BY e.due_at, e.id
+            )
+            SELECT e.ticket_id, e.rule_id, e.step, e.steps, (e.payload->>'firing_lateness_ms')::int FROM e ORDER BY e.due_at, e.id
+            """
+    }()
 
     /// Claims and fires one batch of due money clocks (``MoneyClocks``) on `c`, the same way.
     static func fireMoney(limit: Int, on c: PostgresConnection) throws -> [MoneyDeadlinePayload] {
@@ -156,13 +182,13 @@ final class TimerEngine: Service, Sendable {
 }
 
 extension TimerEngine {
-    /// The firing's message id, derived from the deadline's id, so a firing repeated after a lost
-    /// commit is the same message.
-    static func messageID(deadline: Int64) -> UUID {
-        UUID(uuidString: String(format: "de4d11e5-0000-4000-8000-%012llx", UInt64(deadline) & 0xFFFF_FFFF_FFFF))!
+    /// The firing's message id as SQL, of the deadline's `bigint` id: derived from it, so a firing
+    /// repeated after a lost commit is the same message.
+    static func messageIDSQL(_ deadline: String) -> String {
+        "('de4d11e5-0000-4000-8000-' || lpad(to_hex((\(deadline)) & 281474976710655), 12, '0'))::uuid"
     }
 
-    /// The same for a money clock's step (another namespace: the two tables' ids overlap).
+    /// A money clock's step's message id (another namespace: the two tables' ids overlap).
     static func messageID(moneyDeadline: Int64) -> UUID {
         UUID(uuidString: String(format: "de4d11e5-0000-4000-9000-%012llx", UInt64(moneyDeadline) & 0xFFFF_FFFF_FFFF))!
     }

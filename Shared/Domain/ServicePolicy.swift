@@ -254,6 +254,11 @@ public struct ClockRule: Codable, Sendable, Equatable {
     public var problems: [String] {
         var p: [String] = []
         if id.isEmpty || id.count > 40 { p.append("id must be 1–40 characters") }
+        // It names the breach's event type (escalation.<standard>.breached), a routing-key segment.
+        if standard.isEmpty || standard.utf8.count > 40
+            || !standard.utf8.allSatisfy({ (65...90).contains($0) || (97...122).contains($0) || (48...57).contains($0) || $0 == 95 }) {
+            p.append("\(id): standard must be 1–40 letters, digits or _ (it names the event escalation.<standard>.breached)")
+        }
         if steps.isEmpty { p.append("\(id): a clock needs at least one step") }
         if steps.contains(where: { $0.tell.isEmpty }) { p.append("\(id): every step must tell someone") }
         if starts.meets(stops) { p.append("\(id): it would stop as it starts") }

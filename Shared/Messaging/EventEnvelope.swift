@@ -147,6 +147,26 @@ public struct EventEnvelope: Sendable, Equatable, Codable {
     }
 }
 
+extension EventEnvelope {
+    /// The envelope as PostgreSQL builds it, for events written server-side in one statement (the
+    /// timer engine's firings): SQL expressions in, a `jsonb` expression out, with the keys and
+    /// formats ``encoded()`` writes. The escalation tests hold a fired deadline's outbox row to
+    /// this type. The schema version is 1, and the cause is absent (a first event).
+    public static func sql(id: String, type: String, occurredAt: String, property: String, ticketID: String,
+                           correlationID: String, payload: String) -> String {
+        """
+        jsonb_build_object('id', \(id), 'type', \(type), 'occurred_at', \(sqlTime(occurredAt)), 'property', \(property), \
+        'ticket_id', \(ticketID), 'correlation_id', \(correlationID), 'schema_version', 1, 'payload', \(payload))
+        """
+    }
+
+    /// A `timestamptz` expression as the envelope writes times: ISO 8601 in UTC, milliseconds
+    /// truncated (as ``timeFormat`` formats them).
+    public static func sqlTime(_ expression: String) -> String {
+        "to_char((\(expression)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+    }
+}
+
 public enum EnvelopeError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Not JSON, or not shaped like an envelope.
     case malformed(String)

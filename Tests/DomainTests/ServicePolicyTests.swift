@@ -157,4 +157,15 @@ struct ServicePolicyTests {
         let text = #"{"id":"X","standard":"C1","title":"t","purpose":"escalation","applies":{},"starts":"created","stops":"resolved","restarts_on":["resolved"],"steps":[{"due":{"seconds":60},"tell":[{"role":"supervisor"}]}]}"#
         #expect(try JSONDecoder().decode(ClockRule.self, from: Data(text.utf8)).problems == ["X: restarting on resolved would stop it at once"])
     }
+
+    @Test func aRuleWhoseStandardCannotNameItsBreachEventIsRefusedByTheLoader() throws {
+        func problems(_ standard: String) throws -> [String] {
+            let text = #"{"id":"X","standard":"\#(standard)","title":"t","purpose":"escalation","applies":{},"starts":"created","stops":"resolved","steps":[{"due":{"seconds":60},"tell":[{"role":"supervisor"}]}]}"#
+            return try JSONDecoder().decode(ClockRule.self, from: Data(text.utf8)).problems
+        }
+        #expect(try problems("C1") == [] && problems("R4_repair") == [] && problems("BENCH") == [])
+        for bad in ["", "C 1", "C1.x", "C1#", "B3-dispute", "投诉", String(repeating: "C", count: 41)] {
+            #expect(try problems(bad).count == 1, "\(bad)")
+        }
+    }
 }

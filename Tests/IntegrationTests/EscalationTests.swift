@@ -87,6 +87,59 @@ struct ClockScenario {
 extension RealServers {
     @Suite("Escalation: every deadline a durable timer that fires on the second")
     struct EscalationTests {
+        /// The engine builds a firing's event in SQL (TimerEngine.fire). It must be the envelope and
+        /// payload that Swift's contracts write for the same deadline: the same keys, the same values.
+        @Test func aFiredDeadlinesEventCarriesTheEnvelopeAndPayloadTheContractsDescribe() async throws {
+            let s = try await ClockScenario()
+            let escalation = try await s.startEscalation()
+            let ticket = try await s.created(["kind": "complaint", "severity": "major", "content": "电梯噪音"])
+            let delivery = try #require(try await Servers.collect(s.desk.amqp, queue: s.breaches, idle: .seconds(10), timeout: .seconds(30),
+                                                                  until: { $0.count >= 1 }).first)
+            let got = try EventEnvelope.decode(delivery.body)
+            let payload = try got.decodePayload(DeadlineEventPayload.self)
+            let row = try #require(try await s.desk.db.query("""
+                SELECT d.id, d.property, d.round, d.rule_id, d.standard, d.title, d.step, d.steps, d.started_at, d.due_at, d.fired_at,
+                       d.tell::text, t.number
+                FROM deadlines d JOIN tickets t ON t.id = d.ticket_id WHERE d.ticket_id = $1::uuid AND d.rule_id = $2 AND d.step = $3
+                """, [ticket, payload.ruleID, payload.step]).first)
+            let id: Int64 = try row.decode(0)
+            let ticketID = try #require(UUID(uuidString: ticket))
+            let standard: String = try row.decode(4)
+            let firedAt: Date = try row.decode(10)
+            // What Swift's contracts write for this row, read back as a consumer reads it.
+            let want = DeadlineEventPayload(
+                ticketID: ticketID, ticketNumber: try row.decode(12), kind: .complaint, round: try row.decode(2), ruleID: try row.decode(3),
+                standard: standard, title: try row.decode(5), step: try row.decode(6), steps: try row.decode(7), startedAt: try row.decode(8),
+                dueAt: try row.decode(9), firedAt: firedAt,
+                tell: try DeskJSON.decoder.decode([Recipient].self, from: Data(try row.decode(11, as: String.self).utf8)))
+            let swift = try EventEnvelope.decode(EventEnvelope(
+                id: try #require(UUID(uuidString: String(format: "de4d11e5-0000-4000-8000-%012llx", id))),
+                type: EscalationEvents.breached(standard: standard), occurredAt: firedAt, property: try row.decode(1), ticketID: ticketID,
+                correlationID: ticketID, payload: try JSONValue(encoding: want)).encoded())
+            #expect(delivery.properties.messageID == got.id.uuidString.lowercased(), "the message id is the envelope's")
+            // Times agree to the millisecond (both truncate; a Date read from PostgreSQL is a
+            // Double, which can sit a hair under a whole millisecond).
+            func near(_ a: Date, _ b: Date) -> Bool { abs(a.timeIntervalSince(b)) < 0.0015 }
+            let wanted = try swift.decodePayload(DeadlineEventPayload.self)
+            #expect(near(got.occurredAt, swift.occurredAt) && near(payload.startedAt, wanted.startedAt) && near(payload.dueAt, wanted.dueAt)
+                    && near(payload.firedAt, wanted.firedAt) && abs(payload.firingLatenessMs - wanted.firingLatenessMs) <= 1, "\(payload) against \(wanted)")
+            var aligned = wanted
+            (aligned.startedAt, aligned.dueAt, aligned.firedAt, aligned.firingLatenessMs) = (payload.startedAt, payload.dueAt, payload.firedAt, payload.firingLatenessMs)
+            #expect(payload == aligned)
+            var envelope = got
+            (envelope.occurredAt, envelope.payload) = (swift.occurredAt, swift.payload)
+            #expect(envelope == swift, "the envelope's fields")
+            // No key missing, none extra, in the envelope or its payload.
+            func keys(_ data: Data) throws -> (Set<String>, Set<String>) {
+                let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+                return (Set(object.keys), Set(try #require(object["payload"] as? [String: Any]).keys))
+            }
+            let (envelopeKeys, payloadKeys) = try keys(delivery.body)
+            let (swiftEnvelopeKeys, swiftPayloadKeys) = try keys(swift.encoded())
+            #expect(envelopeKeys == swiftEnvelopeKeys && payloadKeys == swiftPayloadKeys)
+            try await s.stop([escalation])
+        }
+
         @Test func anUnacknowledgedMajorComplaintEscalatesC1ThenC2AndC3ThenC1sNextStepOnTime() async throws {
             let s = try await ClockScenario()
             let escalation = try await s.startEscalation()
