@@ -82,7 +82,7 @@ let package = Package(
         .target(name: "Desk", dependencies: ["Domain", "Contracts", "Postgres", "Messaging"], path: "Shared/Desk"),
 
         // Reports from the record, read-only (they can run on a standby).
-        .target(name: "Reports", dependencies: ["Domain", "Postgres"], path: "Shared/Reports"),
+        .target(name: "Reports", dependencies: ["Domain", "Contracts", "Postgres"], path: "Shared/Reports"),
 
         // Identity: staff accounts, passwords (bcrypt), second factor (TOTP), sessions and
         // tokens, failed-login throttling and the audit log, in PostgreSQL.
@@ -169,7 +169,7 @@ let package = Package(
 
         // Benchmarks: run on purpose, never as tests.
         .executableTarget(name: "PropDeskBench", dependencies: [
-            "AMQP", "Postgres", "Messaging", "Schema", "CRabbitMQ", "Desk", "Domain", "LocalReceivers", "Identity",
+            "AMQP", "Postgres", "Messaging", "Schema", "CRabbitMQ", "Desk", "Domain", "LocalReceivers", "Identity", "Contracts", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "propdesk-bench",
         abstract: "PropDesk benchmarks: each measures a PropDesk path against a baseline in the same run.",
         discussion: "Needs PROPDESK_AMQP_URL and PROPDESK_DATABASE_URL (eval \"$(deploy/local/stack env)\").",
-        subcommands: [AMQPBench.self, OutboxBench.self, DeskBench.self, TimerBench.self, NotifyBench.self, AuthBench.self, ConsoleBench.self, BillingBench.self, ChannelBench.self])
+        subcommands: [AMQPBench.self, OutboxBench.self, DeskBench.self, TimerBench.self, NotifyBench.self, AuthBench.self, ConsoleBench.self, BillingBench.self, ChannelBench.self, ReportBench.self])
 }
 
 /// A variable, or the contents of the file `NAME_FILE` names (as the services read secrets).
@@ -28,9 +28,9 @@ func environment(_ name: String) throws -> String {
     return v
 }
 
-func rate(_ count: Int, _ d: Duration) -> Double {
-    Double(count) / (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
-}
+func rate(_ count: Int, _ d: Duration) -> Double { Double(count) / inSeconds(d) }
+
+func inSeconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
 /// A benchmark's own queues vanish a minute after it stops using them, instead of piling up on
 /// the stack.

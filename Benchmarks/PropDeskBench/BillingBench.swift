@@ -97,7 +97,7 @@ struct BillingBench: AsyncParsableCommand {
         guard fees.0 == 201 else { throw BenchError("fee run: \(fees.0) \(fees.1)") }
         let made: Int = try await db.query("SELECT count(*) FROM bills WHERE property = $1", [billHere])[0].decode(0)
         print(String(format: "fee bills for %d units: %d bills in %.2f s; billing's memory %.1f MiB before, peak %.1f MiB (peak before the run %.1f MiB)",
-                     units, made, Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18,
+                     units, made, inSeconds(took),
                      Double(before) / 1024, Double(Self.memory(pid, "VmHWM:")) / 1024, Double(peakBefore) / 1024))
     }
 

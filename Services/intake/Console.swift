@@ -475,23 +475,21 @@ struct ConsoleRoutes: Sendable {
         guard let property = q["property"].flatMap({ p in properties.first { $0.code == p } }) ?? properties.first else {
             throw APIError.notFound("property")
         }
-        func date(_ name: String) throws -> CivilDate? {
-            guard let text = q[name], !text.isEmpty else { return nil }
-            guard let d = CivilDate(text) else { throw APIError.badRequest(.invalidFormat, "\(name) is a date YYYY-MM-DD", field: name) }
-            return d
-        }
-        let from = try date("from"), to = try date("to"), code = property.code
-        let found: (ReportPeriod, [Reports.DeadlineOutcome], Reports.FollowUps?)?
+        let from = try IntakeAPI.date(q, "from"), to = try IntakeAPI.date(q, "to"), day = try IntakeAPI.date(q, "week")
+        let code = property.code
+        let found: (ReportPeriod, [Reports.DeadlineOutcome], Reports.FollowUps?, Reports.WeeklyComplaints?)?
         do {
             found = try await api.reports.withConnection { c in
-                guard let period = try Reports.period(property: code, from: from, to: to, now: Date(), on: c) else { return nil }
+                guard let period = try Reports.period(property: code, from: from, to: to, now: Date(), on: c),
+                      let week = try Reports.week(property: code, containing: day, now: Date(), on: c) else { return nil }
                 return (period, try Reports.deadlines(property: code, period: period, on: c) ?? [],
-                        try Reports.followUps(property: code, period: period, on: c))
+                        try Reports.followUps(property: code, period: period, on: c),
+                        try Reports.weeklyComplaints(property: code, week: week, on: c))
             }
         } catch let failure as ValidationFailure {
             throw APIError(status: .badRequest, code: failure.problems.first?.code ?? .invalidFormat, message: failure.description, problems: failure.problems)
         }
-        guard let (period, deadlines, followUps) = found else { throw APIError.notFound("property") }
+        guard let (period, deadlines, followUps, weekly) = found, let weekly else { throw APIError.notFound("property") }
         let met = ConsoleText.get("met", language), breached = ConsoleText.get("breached", language)
         let running = ConsoleText.get("running", language)
         let deadlineChart = Charts.stackedBars(deadlines.map { d in
@@ -511,7 +509,37 @@ struct ConsoleRoutes: Sendable {
         page["deadline_chart"] = deadlineChart
         page["follow_up_chart"] = followUpChart
         page["rate"] = followUps?.rate.map { String(format: "%.0f%%", $0 * 100) } ?? "—"
+        page["weekly"] = Self.weeklyPage(weekly, language)
         return html(pages.render("reports", page))
+    }
+
+    /// The weekly complaint report's section: figures, the Pareto chart, the tables.
+    static func weeklyPage(_ weekly: Reports.WeeklyComplaints, _ language: ConsoleLanguage) -> [String: Any] {
+        func percent(_ share: Double) -> String { String(format: "%.0f%%", share * 100) }
+        let uncategorised = ConsoleText.get("uncategorised", language)
+        let zone = TimeZone(identifier: weekly.timeZone) ?? TimeZone(identifier: "Asia/Shanghai")!
+        let chart = Charts.pareto(weekly.categories.map { row in
+            (label: row.category ?? uncategorised, count: row.count, cumulativeShare: row.cumulativeShare, vitalFew: row.vitalFew)
+        }, line: Pareto.line, title: ConsoleText.get("pareto", language), lineLabel: ConsoleText.get("pareto_line", language))
+        return [
+            "week": weekly.from.description, "last_day": weekly.to.adding(days: -1).description,
+            "property": weekly.property, "total": weekly.total, "previous_total": weekly.previousTotal,
+            "within_time": weekly.withinTime, "chart": chart,
+            "categories": weekly.categories.map { row in
+                ["category": row.category ?? uncategorised, "count": row.count, "previous": row.previous, "within_time": row.withinTime,
+                 "share": percent(row.share), "cumulative": percent(row.cumulativeShare), "vital_few": row.vitalFew] as [String: Any]
+            },
+            "severities": weekly.severities.map { row in
+                ["severity": row.severity.map { ConsoleText.label($0, language) } ?? ConsoleText.get("no_severity", language),
+                 "count": row.count, "previous": row.previous, "within_time": row.withinTime] as [String: Any]
+            },
+            "carried_over": weekly.carriedOver.count,
+            "open": weekly.carriedOver.oldest.map { row in
+                ["number": row.number, "category": row.category ?? uncategorised,
+                 "severity": row.severity.map { ConsoleText.label($0, language) } ?? ConsoleText.get("no_severity", language),
+                 "created_at": ConsoleTime.local(row.createdAt, zone: zone), "created_at_iso": ConsoleTime.iso(row.createdAt)] as [String: Any]
+            },
+        ]
     }
 
     func resident(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {

@@ -61,6 +61,7 @@ struct IntakeAPI: Sendable {
         Route(.post, "/tickets/{id}/follow-up", .ticketsDesk) { api, request, context, caller in try await api.followUp(request, context, caller) },
         Route(.get, "/reports/follow-ups", .reportsRead) { api, request, _, caller in try await api.followUpReport(request, caller) },
         Route(.get, "/reports/deadlines", .reportsRead) { api, request, _, caller in try await api.deadlineReport(request, caller) },
+        Route(.get, "/reports/complaints/weekly", .reportsRead) { api, request, _, caller in try await api.weeklyComplaintReport(request, caller) },
         Route(.post, "/tickets/{id}/extend", .ticketsDesk) { api, request, context, caller in try await api.extend(request, context, caller) },
         Route(.get, "/work-orders/{id}", .workOrdersRead) { api, request, context, caller in try await api.readWorkOrder(request, context, caller) },
         Route(.post, "/work-orders/take", .workOrdersWork) { api, request, context, caller in try await api.takeNext(request, context, caller) },
@@ -289,23 +290,27 @@ struct IntakeAPI: Sendable {
     /// a period that is not one.
     private func report<T: Sendable>(_ request: Request, _ caller: Caller,
                                      _ read: @escaping @Sendable (String, ReportPeriod, PostgresConnection) throws -> T?) async throws -> T {
+        try await report(request, caller, period: { query, property, c in
+            try Reports.period(property: property, from: try Self.date(query, "from"), to: try Self.date(query, "to"), now: Date(), on: c)
+        }, read)
+    }
+
+    /// A report over `property` (required) and the period `period` makes of the query (nil: no
+    /// such property), read on the reports connection.
+    private func report<T: Sendable>(_ request: Request, _ caller: Caller,
+                                     period: @escaping @Sendable (FormQuery, String, PostgresConnection) throws -> ReportPeriod?,
+                                     _ read: @escaping @Sendable (String, ReportPeriod, PostgresConnection) throws -> T?) async throws -> T {
         let query = try FormQuery(request.uri.query)
         guard let property = query["property"], !property.isEmpty else {
             throw APIError.badRequest(.required, "property is required", field: "property")
         }
         // Another property's report reads like an unknown property's.
         guard caller.scope.covers(property: property) else { throw APIError(DeskError.notFound("property \(property.prefix(40))")) }
-        func date(_ name: String) throws -> CivilDate? {
-            guard let text = query[name] else { return nil }
-            guard let d = CivilDate(text) else { throw APIError.badRequest(.invalidFormat, "\(name) is a date YYYY-MM-DD", field: name) }
-            return d
-        }
-        let from = try date("from"), to = try date("to")
         let found: T?
         do {
             found = try await reports.withConnection { c -> T? in
-                guard let period = try Reports.period(property: property, from: from, to: to, now: Date(), on: c) else { return nil }
-                return try read(property, period, c)
+                guard let resolved = try period(query, property, c) else { return nil }
+                return try read(property, resolved, c)
             }
         } catch let failure as ValidationFailure {
             throw APIError(status: .badRequest, code: failure.problems.first?.code ?? .invalidFormat,
@@ -313,6 +318,31 @@ struct IntakeAPI: Sendable {
         }
         guard let found else { throw APIError(DeskError.notFound("property \(property.prefix(40))")) }
         return found
+    }
+
+    /// The date a report's query names in `name`, if any (400 for one that is not a date).
+    static func date(_ query: FormQuery, _ name: String) throws -> CivilDate? {
+        guard let text = query[name], !text.isEmpty else { return nil }
+        guard let d = CivilDate(text) else { throw APIError.badRequest(.invalidFormat, "\(name) is a date YYYY-MM-DD", field: name) }
+        return d
+    }
+
+    /// The weekly complaint report (C9) for `property` and the week holding `week` (a date;
+    /// default the property's today), as JSON or, with `format=csv`, the category table as CSV.
+    func weeklyComplaintReport(_ request: Request, _ caller: Caller) async throws -> Response {
+        let format = try FormQuery(request.uri.query)["format"] ?? "json"
+        guard format == "json" || format == "csv" else {
+            throw APIError.badRequest(.unknownValue, "format must be one of json, csv", field: "format")
+        }
+        let report = try await report(request, caller, period: { query, property, c in
+            try Reports.week(property: property, containing: try Self.date(query, "week"), now: Date(), on: c)
+        }) { property, week, c in try Reports.weeklyComplaints(property: property, week: week, on: c) }
+        guard format == "csv" else { return try Self.json(report) }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/csv; charset=utf-8"
+        let name = String(report.property.unicodeScalars.filter { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") })
+        headers[.contentDisposition] = "attachment; filename=\"complaints-\(name)-\(report.from).csv\""
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: report.csv)))
     }
 
     func workOrderStep(_ action: WorkOrderAction, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {

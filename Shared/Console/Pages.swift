@@ -174,6 +174,48 @@ public enum Charts {
         return svg + "</svg>"
     }
 
+    /// A Pareto chart: one column per category, most first, scaled to the largest; the cumulative
+    /// share as a line on a 0–100% scale on the right; the line at `line` (80%) dashed; the vital
+    /// few in `vitalColour`, the rest grey. Each column's count is written above it and its
+    /// label, count and cumulative share are in its `<title>`.
+    public static func pareto(_ columns: [(label: String, count: Int, cumulativeShare: Double, vitalFew: Bool)], line: Double,
+                              title: String, lineLabel: String, width: Int = 640, vitalColour: String = "#b3261e") -> String {
+        let height = 260, left = 36, right = 44, top = 20, bottom = 56
+        let plotWidth = width - left - right, plotHeight = height - top - bottom
+        let largest = max(1, columns.map(\.count).max() ?? 1)
+        let step = columns.isEmpty ? plotWidth : plotWidth / columns.count
+        let barWidth = max(4, Int(Double(step) * 0.7))
+        func y(share: Double) -> Int { top + Int(((1 - share) * Double(plotHeight)).rounded()) }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" aria-label=\"\(escape(title))\">"
+        svg += "<title>\(escape(title))</title>"
+        svg += "<line x1=\"\(left)\" y1=\"\(top + plotHeight)\" x2=\"\(left + plotWidth)\" y2=\"\(top + plotHeight)\" stroke=\"#5f6368\"/>"
+        svg += "<text x=\"\(left + plotWidth + 4)\" y=\"\(top + 4)\" font-size=\"11\">100%</text>"
+        var points: [String] = []
+        for (i, column) in columns.enumerated() {
+            let x = left + i * step + (step - barWidth) / 2
+            let h = max(1, Int((Double(column.count) / Double(largest) * Double(plotHeight)).rounded()))
+            let percent = Int((column.cumulativeShare * 100).rounded())
+            svg += "<rect class=\"\(column.vitalFew ? "vital" : "other")\" x=\"\(x)\" y=\"\(top + plotHeight - h)\" width=\"\(barWidth)\" height=\"\(h)\" fill=\"\(column.vitalFew ? escape(vitalColour) : "#9aa0a6")\">"
+            svg += "<title>\(escape(column.label)): \(column.count) (\(percent)%)</title></rect>"
+            svg += "<text x=\"\(x + barWidth / 2)\" y=\"\(top + plotHeight - h - 3)\" text-anchor=\"middle\" font-size=\"11\">\(column.count)</text>"
+            let label = column.label.count > 8 ? String(column.label.prefix(7)) + "…" : column.label
+            svg += "<text x=\"\(x + barWidth / 2)\" y=\"\(top + plotHeight + 16)\" text-anchor=\"middle\" font-size=\"11\">\(escape(label))</text>"
+            points.append("\(x + barWidth / 2),\(y(share: column.cumulativeShare))")
+        }
+        if !points.isEmpty {
+            svg += "<polyline class=\"cumulative\" points=\"\(points.joined(separator: " "))\" fill=\"none\" stroke=\"#1a73e8\" stroke-width=\"2\"/>"
+            for point in points {
+                let xy = point.split(separator: ",")
+                svg += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"#1a73e8\"/>"
+            }
+        }
+        let lineY = y(share: line)
+        svg += "<line class=\"pareto-line\" x1=\"\(left)\" y1=\"\(lineY)\" x2=\"\(left + plotWidth)\" y2=\"\(lineY)\" stroke=\"#a15c00\" stroke-dasharray=\"6 4\"/>"
+        svg += "<text x=\"\(left + plotWidth + 4)\" y=\"\(lineY + 4)\" font-size=\"11\" fill=\"#a15c00\">\(escape(lineLabel))</text>"
+        if columns.isEmpty { svg += "<text x=\"\(left)\" y=\"\(top + 16)\">—</text>" }
+        return svg + "</svg>"
+    }
+
     static func escape(_ text: String) -> String {
         var out = ""
         for c in text {

@@ -347,3 +347,24 @@ public struct ReportPeriod: Sendable, Equatable {
         return problems.isEmpty ? .success(ReportPeriod(from: from, to: to)) : .failure(ValidationFailure(problems: problems))
     }
 }
+
+extension ReportPeriod {
+    /// The property's week, Monday to Sunday, that holds `day` (or the property's today):
+    /// `[Monday, the next Monday)`. A week is the calendar's, whatever its holidays and make-up
+    /// working days: a complaint at 23:59 on Sunday in the property's zone is in that week.
+    /// Refused: a year outside ``CivilDate/plausibleYears``.
+    public static func week(containing day: CivilDate?, now: Date, timeZone: TimeZone) -> Result<ReportPeriod, ValidationFailure> {
+        let day = day ?? CivilDate.of(now, in: timeZone)
+        guard CivilDate.plausibleYears.contains(day.components.year) else {
+            return .failure(ValidationFailure(problems: [.init(field: "week", code: .invalidFormat,
+                message: "week must be a date in the years \(CivilDate.plausibleYears.lowerBound)–\(CivilDate.plausibleYears.upperBound)")]))
+        }
+        let monday = day.adding(days: 1 - day.isoWeekday)
+        return .success(ReportPeriod(from: monday, to: monday.adding(days: 7)))
+    }
+
+    /// The period of the same length just before this one (last week, for a week).
+    public var previous: ReportPeriod {
+        ReportPeriod(from: from.adding(days: from.ordinal - to.ordinal), to: from)
+    }
+}

@@ -27,6 +27,18 @@ public struct PostgresConfiguration: Sendable, Equatable {
         self.applicationName = applicationName
     }
 
+    /// The same database as reports read it: every transaction read-only, and no JIT. A report's
+    /// statements are estimated far above `jit_above_cost` (a subquery per row of a property's
+    /// quarter) and JIT compiling them cost about 300 ms of a 40 ms statement (BENCHMARKS,
+    /// issue 17).
+    public var forReports: PostgresConfiguration {
+        var c = self
+        c.applicationName += "-reports"
+        c.sessionSettings["default_transaction_read_only"] = "on"
+        c.sessionSettings["jit"] = "off"
+        return c
+    }
+
     public struct ParseError: Error, Equatable, CustomStringConvertible {
         public let description: String
     }

@@ -111,24 +111,31 @@ public enum Reports {
     public static func deadlines(property: String, period: ReportPeriod, on c: PostgresConnection) throws -> [DeadlineOutcome]? {
         guard try !c.query("SELECT 1 FROM properties WHERE code = $1", [property]).isEmpty else { return nil }
         return try c.query("""
-            SELECT d.standard, d.rule_id, count(*),
-                   count(*) FILTER (WHERE d.state = 'met'),
-                   avg(extract(epoch FROM d.due_at - d.met_at)) FILTER (WHERE d.state = 'met'),
-                   count(*) FILTER (WHERE d.state = 'fired'),
-                   count(*) FILTER (WHERE d.state = 'fired' AND d.met_at IS NOT NULL),
-                   avg(extract(epoch FROM d.met_at - d.due_at)) FILTER (WHERE d.state = 'fired' AND d.met_at IS NOT NULL),
-                   count(*) FILTER (WHERE d.state = 'pending'),
-                   count(*) FILTER (WHERE d.state = 'cancelled')
+            SELECT \(outcomeColumns)
             FROM deadlines d JOIN properties p ON p.code = d.property
             WHERE d.property = $1 AND d.step = 1
               AND d.started_at >= ($2::date::timestamp AT TIME ZONE p.time_zone)
               AND d.started_at < ($3::date::timestamp AT TIME ZONE p.time_zone)
             GROUP BY d.standard, d.rule_id ORDER BY d.standard, d.rule_id
-            """, [property, period.from.description, period.to.description]).map { row in
-            DeadlineOutcome(standard: try row.decode(0), ruleID: try row.decode(1), started: try row.decode(2), met: try row.decode(3),
-                            meanEarlySeconds: try row.decode(4, as: Double?.self), breached: try row.decode(5),
-                            breachedThenMet: try row.decode(6), meanLateSeconds: try row.decode(7, as: Double?.self),
-                            running: try row.decode(8), cancelled: try row.decode(9))
-        }
+            """, [property, period.from.description, period.to.description]).map(outcome)
+    }
+
+    /// The columns of a ``DeadlineOutcome``, over first steps `d` grouped by standard and rule.
+    static let outcomeColumns = """
+        d.standard, d.rule_id, count(*),
+               count(*) FILTER (WHERE d.state = 'met'),
+               avg(extract(epoch FROM d.due_at - d.met_at)) FILTER (WHERE d.state = 'met'),
+               count(*) FILTER (WHERE d.state = 'fired'),
+               count(*) FILTER (WHERE d.state = 'fired' AND d.met_at IS NOT NULL),
+               avg(extract(epoch FROM d.met_at - d.due_at)) FILTER (WHERE d.state = 'fired' AND d.met_at IS NOT NULL),
+               count(*) FILTER (WHERE d.state = 'pending'),
+               count(*) FILTER (WHERE d.state = 'cancelled')
+        """
+
+    static func outcome(_ row: PostgresRow) throws -> DeadlineOutcome {
+        DeadlineOutcome(standard: try row.decode(0), ruleID: try row.decode(1), started: try row.decode(2), met: try row.decode(3),
+                        meanEarlySeconds: try row.decode(4, as: Double?.self), breached: try row.decode(5),
+                        breachedThenMet: try row.decode(6), meanLateSeconds: try row.decode(7, as: Double?.self),
+                        running: try row.decode(8), cancelled: try row.decode(9))
     }
 }

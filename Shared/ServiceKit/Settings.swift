@@ -64,10 +64,8 @@ public struct Settings: Sendable {
             do { reportsDatabase = try PostgresConfiguration(url: reportsURL, applicationName: "propdesk-\(service)") }
             catch { reader.problem("PROPDESK_REPORTS_DATABASE_URL", "\(error)") }
         }
-        reportsDatabase.applicationName += "-reports"
-        reportsDatabase.sessionSettings["default_transaction_read_only"] = "on"
         let settings = Settings(
-            amqp: amqp, database: database, reportsDatabase: reportsDatabase,
+            amqp: amqp, database: database, reportsDatabase: reportsDatabase.forReports,
             httpHost: reader.string("PROPDESK_HTTP_HOST", default: "127.0.0.1"),
             httpPort: reader.int("PROPDESK_HTTP_PORT", default: defaultHTTPPort, range: 1...65535),
             logLevel: reader.logLevel("PROPDESK_LOG_LEVEL", default: .info),

@@ -418,7 +418,20 @@ def run(op, tech):
     def reports():
         op.get(BASE + f"/console/reports?property={FIXTURE['property']}")
         assert op.find_elements(By.CSS_SELECTOR, "#deadline-report svg rect"), "bars in the deadline chart"
+        weekly = op.find_element(By.ID, "weekly-complaints")
+        assert weekly.find_elements(By.CSS_SELECTOR, "svg line.pareto-line"), "the 80% line on the Pareto chart"
+        total = int(weekly.find_element(By.CSS_SELECTOR, ".weekly-total").text)
+        assert total >= 3, "this week's complaints (three seeded, and those the checks filed) are counted"
+        assert weekly.find_elements(By.CSS_SELECTOR, "svg rect.vital"), "the categories that make 80% are marked"
+        # The CSV link serves the same table to the signed-in browser (its session cookie).
+        link = weekly.find_element(By.LINK_TEXT, "下载 CSV").get_attribute("href")
+        csv = op.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[0]).then(r => r.text().then(t => done([r.status, r.headers.get('content-type'), t])))", link)
+        assert csv[0] == 200 and csv[1].startswith("text/csv") and csv[2].startswith("week,category,"), csv
         shot(op, "reports")
+        op.execute_script("arguments[0].scrollIntoView()", weekly)
+        shot(op, "reports-weekly")
     reports()
 
     @check("on a phone-sized screen the board fits the width and its table scrolls inside its frame")

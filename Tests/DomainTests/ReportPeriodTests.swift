@@ -34,4 +34,36 @@ struct ReportPeriodTests {
         #expect((try? year9999.get()) == nil)
         if case .failure(let failure) = year9999 { #expect(failure.problems.map(\.field) == ["to"]) }
     }
+
+    @Test func aWeekRunsMondayToSundayInThePropertysZoneSoSundayAt2359ShanghaiIsStillThatWeek() throws {
+        // 2026-12-06 is a Sunday. At 23:59 there (15:59 UTC) the week is 30 Nov – 6 Dec; a minute
+        // later (16:00 UTC, still Sunday in UTC) it is the next.
+        let sunday2359 = Date(timeIntervalSince1970: 1_796_572_740)
+        let week = try ReportPeriod.week(containing: nil, now: sunday2359, timeZone: shanghai).get()
+        #expect(week == ReportPeriod(from: CivilDate("2026-11-30")!, to: CivilDate("2026-12-07")!))
+        let next = try ReportPeriod.week(containing: nil, now: sunday2359.addingTimeInterval(60), timeZone: shanghai).get()
+        #expect(next.from.description == "2026-12-07")
+        // Any day names its week; the previous week is the seven days before.
+        for day in ["2026-11-30", "2026-12-02", "2026-12-06"] {
+            #expect(try ReportPeriod.week(containing: CivilDate(day), now: sunday2359, timeZone: shanghai).get() == week)
+        }
+        #expect(week.previous == ReportPeriod(from: CivilDate("2026-11-23")!, to: CivilDate("2026-11-30")!))
+        #expect((try? ReportPeriod.week(containing: CivilDate("1970-01-05"), now: sunday2359, timeZone: shanghai).get()) == nil)
+    }
+
+    @Test func theParetoSortsCategoriesAndMarksTheFewThatMakeUpEightyPercent() {
+        let rows = Pareto.rows([(key: "noise", count: 3), (key: "parking", count: 9), (key: "lift", count: 2),
+                                (key: "hygiene", count: 6), (key: "fees", count: 0)], order: <)
+        #expect(rows.map(\.key) == ["parking", "hygiene", "noise", "lift"])   // no zero rows
+        #expect(rows.map(\.count) == [9, 6, 3, 2])
+        #expect(rows.map { ($0.cumulativeShare * 100).rounded() } == [45, 75, 90, 100])
+        // Parking and hygiene make 75%; noise takes it past 80%, so it is marked too; lift is not.
+        #expect(rows.map(\.vitalFew) == [true, true, true, false])
+        // Exactly on the line: 8 of 10 before a category leaves it out.
+        let onTheLine = Pareto.rows([(key: "a", count: 8), (key: "b", count: 1), (key: "c", count: 1)], order: <)
+        #expect(onTheLine.map(\.vitalFew) == [true, false, false])
+        // Ties in the order given; nothing counted, nothing drawn.
+        #expect(Pareto.rows([(key: "b", count: 1), (key: "a", count: 1)], order: <).map(\.key) == ["a", "b"])
+        #expect(Pareto.rows([(key: "a", count: 0)], order: <).isEmpty)
+    }
 }

@@ -198,6 +198,13 @@ extension RealServers {
                 try await db.execute("""
                     INSERT INTO duty_roster (property, role, department, person, contacts) VALUES ($1, 'technician', 'engineering', '值班工程师 老周', '[{"channel": "console", "address": "eng"}]')
                     """, [property])
+                // This week's complaints, for the weekly report's Pareto: parking twice, noise once.
+                for (i, category) in ["parking", "parking", "noise"].enumerated() {
+                    try await db.execute("""
+                        INSERT INTO tickets (id, property, number, kind, channel, content, category, severity, taken_by)
+                        VALUES ($1, $2, $3, 'complaint', 'phone', 'seeded', $4, 'minor', 'Li Mei')
+                        """, [UUID(), property, "WK-\(i + 1)", category])
+                }
                 let desk = try await TestAccount.create(db, roles: [.operator_], properties: [property], name: "李梅")
                 let supervisor = try await TestAccount.create(db, roles: [.supervisor], properties: [property], name: "王主管")
                 let technician = try await TestAccount.create(db, roles: [.technician], departments: [.engineering], properties: [property], name: "张师傅")

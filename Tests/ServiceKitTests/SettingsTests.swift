@@ -23,11 +23,12 @@ struct SettingsTests {
         #expect(s.amqp.connectionName.hasPrefix("dispatch@"))
     }
 
-    @Test func reportsReadOnAReadOnlyConnectionToTheDatabaseOrTheStandbyNamed() throws {
+    @Test func reportsReadOnAReadOnlyConnectionWithoutJITToTheDatabaseOrTheStandbyNamed() throws {
         let same = try Settings.load(service: "intake", defaultHTTPPort: 8080, environment: minimal)
         #expect(same.reportsDatabase.port == same.database.port)
         #expect(same.reportsDatabase.sessionSettings["default_transaction_read_only"] == "on")
-        #expect(same.database.sessionSettings["default_transaction_read_only"] == nil)
+        #expect(same.reportsDatabase.sessionSettings["jit"] == "off")
+        #expect(same.database.sessionSettings["default_transaction_read_only"] == nil && same.database.sessionSettings["jit"] == nil)
         var env = minimal
         env["PROPDESK_REPORTS_DATABASE_URL"] = "postgres://reader:pw@127.0.0.1:25433/propdesk"
         let standby = try Settings.load(service: "intake", defaultHTTPPort: 8080, environment: env)

@@ -1,0 +1,157 @@
+import Desk
+import Domain
+import Foundation
+import Postgres
+import Testing
+
+/// Complaints written straight into the record at the times a week needs (time as data): the
+/// report reads the record, whatever hour the suite runs at.
+struct SeededComplaint {
+    var number: String
+    var category: String?
+    var severity: String?
+    /// Property-local wall time, `2026-10-11 23:59`.
+    var at: String
+    var kind = "complaint"
+    /// Timeline events after the filing: (event word, property-local time).
+    var events: [(String, String)] = [("resolved", "+1h")]
+}
+
+extension RealServers {
+    @Suite("Reports: the weekly complaint report, from the record")
+    struct ReportTests {
+        /// The National Day week of 2026 on a Shanghai property: Monday 5 October to Sunday 11
+        /// October, 5–7 October holidays and Saturday 10 October a make-up working day (seeded in
+        /// the calendar). Ten complaints: parking 5, noise 3, hygiene 1, one without a category.
+        /// By hand: parking 50%, noise 80% cumulative (both the few that make 80%), hygiene 90%, the
+        /// last 100%. The week's edges in Shanghai time: 23:59 on Sunday 11 October is in it, 00:00 on
+        /// Monday 12 October is not, 23:59 on Sunday 4 October is last week's.
+        @Test func aWeekOfComplaintsAcrossNationalDayGivesTheParetoAPersonCountsByHandAndItsEdgesInShanghaiTime() async throws {
+            try await DeskScenario.run { s async throws in
+                let other = try await Servers.newProperty(s.db, prefix: "o")
+                let week: [SeededComplaint] = [
+                    .init(number: "W-01", category: "parking", severity: "major", at: "2026-10-05 09:10"),        // holiday
+                    .init(number: "W-02", category: "parking", severity: "major", at: "2026-10-06 14:00"),        // holiday
+                    .init(number: "W-03", category: "parking", severity: "minor", at: "2026-10-07 10:00", events: []),  // still open
+                    .init(number: "W-04", category: "parking", severity: "minor", at: "2026-10-09 08:30"),
+                    .init(number: "W-05", category: "parking", severity: "minor", at: "2026-10-11 23:59",          // Sunday, last minute
+                          events: [("resolved", "2026-10-12 00:30")]),
+                    .init(number: "W-06", category: "noise", severity: "important", at: "2026-10-06 22:00"),
+                    .init(number: "W-07", category: "noise", severity: "minor", at: "2026-10-10 09:00",            // make-up Saturday
+                          events: [("resolved", "2026-10-13 10:00")]),
+                    .init(number: "W-08", category: "noise", severity: "minor", at: "2026-10-10 18:00"),
+                    .init(number: "W-09", category: "hygiene", severity: "minor", at: "2026-10-08 11:00",
+                          events: [("resolved", "2026-10-08 12:00"), ("reopened", "2026-10-09 09:00")]),
+                    .init(number: "W-10", category: nil, severity: nil, at: "2026-10-09 16:00"),
+                ]
+                let around: [SeededComplaint] = [
+                    .init(number: "P-01", category: "parking", severity: "minor", at: "2026-10-04 23:59", events: []),  // last week, open
+                    .init(number: "P-02", category: "parking", severity: "minor", at: "2026-09-28 00:00"),              // last week's first minute
+                    .init(number: "P-03", category: "noise", severity: "major", at: "2026-10-01 10:00"),
+                    .init(number: "N-01", category: "parking", severity: "minor", at: "2026-10-12 00:00", events: []),  // next week
+                    .init(number: "R-01", category: "parking", severity: nil, at: "2026-10-08 10:00", kind: "repair"),  // not a complaint
+                ]
+                var ids: [String: UUID] = [:]
+                for complaint in week + around { ids[complaint.number] = try await Self.seed(complaint, property: s.property, db: s.db) }
+                _ = try await Self.seed(.init(number: "X-01", category: "parking", severity: "major", at: "2026-10-07 10:00"), property: other, db: s.db)
+                // W-01 broke C1 (supervisor told late) and met C2; W-02 met C1.
+                try await Self.clock(ids["W-01"]!, "C1", state: "fired", due: "2026-10-05 09:15", met: "2026-10-05 09:20", property: s.property, db: s.db)
+                try await Self.clock(ids["W-01"]!, "C2", state: "met", due: "2026-10-05 09:25", met: "2026-10-05 09:22", property: s.property, db: s.db)
+                try await Self.clock(ids["W-02"]!, "C1", state: "met", due: "2026-10-06 14:05", met: "2026-10-06 14:02", property: s.property, db: s.db)
+
+                let reply = try await s.request("GET", "/reports/complaints/weekly?property=\(s.property)&week=2026-10-08")
+                #expect(reply.status == 200, "\(reply.json)")
+                let r = reply.json
+                #expect(r["from"] as? String == "2026-10-05" && r["to"] as? String == "2026-10-12" && r["time_zone"] as? String == "Asia/Shanghai")
+                #expect(r["total"] as? Int == 10 && r["previous_total"] as? Int == 3 && r["within_time"] as? Int == 9, "\(r)")
+                let categories = try #require(r["categories"] as? [[String: Any]])
+                #expect(categories.map { $0["category"] as? String ?? "none" } == ["parking", "noise", "hygiene", "none"])
+                #expect(categories.map { $0["count"] as? Int } == [5, 3, 1, 1])
+                #expect(categories.map { $0["previous"] as? Int } == [2, 1, 0, 0])
+                #expect(categories.map { $0["within_time"] as? Int } == [4, 3, 1, 1])
+                #expect(categories.map { (($0["cumulative_share"] as? Double ?? -1) * 100).rounded() } == [50, 80, 90, 100])
+                #expect(categories.map { $0["vital_few"] as? Bool } == [true, true, false, false])
+                #expect(categories.last.map { $0.keys.contains("category") && $0["category"] is NSNull } == true, "null, not left out")
+                let severities = try #require(r["severities"] as? [[String: Any]])
+                #expect(severities.map { $0["severity"] as? String ?? "none" } == ["major", "important", "minor", "none"])
+                #expect(severities.map { $0["count"] as? Int } == [2, 1, 6, 1])
+                #expect(severities.map { $0["previous"] as? Int } == [1, 0, 2, 0])
+                #expect(severities.map { $0["within_time"] as? Int } == [1, 1, 6, 1])
+                let clauses = try #require(r["clauses"] as? [[String: Any]])
+                #expect(clauses.map { "\($0["rule_id"]!) \($0["started"]!) \($0["met"]!) \($0["breached"]!)" } == ["C1 2 1 1", "C2 1 1 0"])
+                // Open at the week's end: last week's P-01, W-03 (never resolved), W-09 (reopened), and
+                // W-07 and W-05, resolved only after it. Oldest first; nothing about the resident.
+                let carried = try #require(r["carried_over"] as? [String: Any])
+                #expect(carried["count"] as? Int == 5)
+                let open = try #require(carried["oldest"] as? [[String: Any]])
+                #expect(open.map { $0["number"] as? String } == ["P-01", "W-03", "W-09", "W-07", "W-05"])
+                #expect(open.allSatisfy { Set($0.keys) == ["number", "category", "severity", "created_at"] })
+
+                // Any day of the week names it; last week's report counts last week.
+                let sunday = try await s.request("GET", "/reports/complaints/weekly?property=\(s.property)&week=2026-10-11").json
+                #expect(sunday["total"] as? Int == 10)
+                let last = try await s.request("GET", "/reports/complaints/weekly?property=\(s.property)&week=2026-10-04").json
+                #expect(last["from"] as? String == "2026-09-28" && last["total"] as? Int == 3)
+
+                // The same table as CSV, for a spreadsheet.
+                let csv = try await s.request("GET", "/reports/complaints/weekly?property=\(s.property)&week=2026-10-08&format=csv")
+                #expect(csv.status == 200 && csv.headers["content-type"]?.hasPrefix("text/csv") == true)
+                let lines = String(decoding: csv.data, as: UTF8.self).split(separator: "\r\n").map(String.init)
+                #expect(lines == ["week,category,count,previous,within_time,share,cumulative_share,vital_few",
+                                  "2026-10-05,parking,5,2,4,0.5000,0.5000,yes", "2026-10-05,noise,3,1,3,0.3000,0.8000,yes",
+                                  "2026-10-05,hygiene,1,0,1,0.1000,0.9000,no", "2026-10-05,,1,0,1,0.1000,1.0000,no"])
+            }
+        }
+
+        @Test func aWeeklyReportAskedForWronglyIsRefusedWithItsCodeAndAnotherPropertysReadsAsUnknown() async throws {
+            try await DeskScenario.run { s async throws in
+                let other = try await Servers.newProperty(s.db, prefix: "o")
+                for (query, status, code) in [("week=2026-13-01", 400, "invalid_format"), ("week=1970-01-05", 400, "invalid_format"),
+                                              ("week=2026-10-08&format=xml", 400, "unknown_value"), ("week=2026-10-08%00", 400, "invalid_format")] {
+                    let reply = try await s.request("GET", "/reports/complaints/weekly?property=\(s.property)&\(query)")
+                    #expect(reply.status == status && reply.code == code, "\(query): \(reply.status) \(reply.json)")
+                }
+                let missing = try await s.request("GET", "/reports/complaints/weekly")
+                #expect(missing.status == 400 && missing.code == "required")
+                // The caller's accounts cover this property and sunrise-garden only.
+                let outside = try await s.request("GET", "/reports/complaints/weekly?property=\(other)")
+                #expect(outside.status == 404)
+                let technician = try await s.request("GET", "/reports/complaints/weekly?property=\(s.property)",
+                                                     headers: [DeskScenario.asRole: StaffRole.technician.rawValue])
+                #expect(technician.status == 403)
+            }
+        }
+
+        /// Writes `complaint` into the record: the ticket, and its timeline's events at their times.
+        static func seed(_ complaint: SeededComplaint, property: String, db: PostgresClient) async throws -> UUID {
+            let id = UUID()
+            try await db.execute("""
+                INSERT INTO tickets (id, property, number, kind, channel, content, category, severity, taken_by, created_at, updated_at)
+                SELECT $1, $2, $3, $4, 'phone', 'seeded', $5, $6, 'Li Mei', t, t
+                FROM (SELECT ($7::timestamp AT TIME ZONE p.time_zone) AS t FROM properties p WHERE p.code = $2) s
+                """, [id, property, complaint.number, complaint.kind, complaint.category, complaint.severity, complaint.at])
+            for (i, (word, at)) in complaint.events.enumerated() {
+                let status = word == "reopened" ? "open" : word
+                try await db.execute("""
+                    WITH at AS (SELECT ((CASE WHEN $7 = '+1h' THEN $8::timestamp + interval '1 hour' ELSE $7::timestamp END)
+                                        AT TIME ZONE p.time_zone) AS t FROM properties p WHERE p.code = $2)
+                    , e AS (INSERT INTO ticket_events (ticket_id, sequence, event_id, type, actor, at) SELECT $1, $3, $4, $5, 'Li Mei', t FROM at)
+                    UPDATE tickets SET status = $6, updated_at = at.t, resolved_at = CASE WHEN $6 = 'resolved' THEN at.t END FROM at WHERE id = $1
+                    """, [id, property, i + 2, UUID(), "ticket.\(complaint.kind).\(word)", status, at, complaint.at])
+            }
+            return id
+        }
+
+        /// A first-step deadline of `rule` on the ticket, in `state`, at property-local times.
+        static func clock(_ ticket: UUID, _ rule: String, state: String, due: String, met: String, property: String, db: PostgresClient) async throws {
+            try await db.execute("""
+                INSERT INTO deadlines (ticket_id, property, round, rule_id, standard, title, purpose, step, steps, started_at, due_at, tell,
+                                       state, fired_at, met_at)
+                SELECT $1, $2, 1, $3, $3, $3, 'escalation', 1, 1, t.created_at, ($4::timestamp AT TIME ZONE p.time_zone), '[]', $5,
+                       CASE WHEN $5 = 'fired' THEN ($4::timestamp AT TIME ZONE p.time_zone) END, ($6::timestamp AT TIME ZONE p.time_zone)
+                FROM tickets t JOIN properties p ON p.code = t.property WHERE t.id = $1
+                """, [ticket, property, rule, due, state, met])
+        }
+
+    }
+}
