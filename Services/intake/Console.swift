@@ -507,6 +507,13 @@ struct ConsoleRoutes: Sendable {
         page["from"] = period.from.description
         page["to"] = period.to.description
         page["deadline_chart"] = deadlineChart
+        page["clauses"] = deadlines.map { d in
+            let none = "—"
+            return ["rule": d.ruleID == d.standard ? d.ruleID : "\(d.standard) · \(d.ruleID)", "title": d.title, "met": d.met, "breached": d.breached,
+                    "compliance": d.compliance.map { String(format: "%.0f%%", $0 * 100) } ?? none,
+                    "late_p50": d.lateP50Seconds.map(ConsoleTime.duration) ?? none, "late_p90": d.lateP90Seconds.map(ConsoleTime.duration) ?? none,
+                    "late_max": d.lateMaxSeconds.map(ConsoleTime.duration) ?? none, "still_late": d.stillLate, "running": d.running] as [String: Any]
+        }
         page["follow_up_chart"] = followUpChart
         page["rate"] = followUps?.rate.map { String(format: "%.0f%%", $0 * 100) } ?? "—"
         page["weekly"] = Self.weeklyPage(weekly, language)

@@ -83,10 +83,13 @@ public enum Reports {
     }
 
     /// How each standard's deadlines went: the first step of every clock started in the period
-    /// (later steps are the escalation ladder, not the standard's own deadline).
+    /// (later steps are the escalation ladder, not the standard's own deadline). Compliance per
+    /// clause: met in time against breached, and how late the breaches were.
     public struct DeadlineOutcome: Codable, Sendable, Equatable {
         public var standard: String
         public var ruleID: String
+        /// The clause's words, as the rule names its clock.
+        public var title: String
         public var started: Int
         /// Met before due, and by how much on average.
         public var met: Int
@@ -95,16 +98,52 @@ public enum Reports {
         public var breached: Int
         public var breachedThenMet: Int
         public var meanLateSeconds: Double?
+        /// How late the breaches that were met later were: median, 90th percentile, the worst.
+        public var lateP50Seconds: Double?
+        public var lateP90Seconds: Double?
+        public var lateMaxSeconds: Double?
+        /// Breached and still not met, and how long the oldest of them has been overdue.
+        public var stillLate: Int
+        public var stillLateMaxSeconds: Double?
+        /// met / (met + breached): nil while none has been decided.
+        public var compliance: Double?
         /// Still running, or cancelled with the ticket.
         public var running: Int
         public var cancelled: Int
 
         enum CodingKeys: String, CodingKey {
-            case standard, started, met, breached, running, cancelled
+            case standard, title, started, met, breached, running, cancelled, compliance
             case ruleID = "rule_id"
             case meanEarlySeconds = "mean_early_seconds"
             case breachedThenMet = "breached_then_met"
             case meanLateSeconds = "mean_late_seconds"
+            case lateP50Seconds = "late_p50_seconds"
+            case lateP90Seconds = "late_p90_seconds"
+            case lateMaxSeconds = "late_max_seconds"
+            case stillLate = "still_late"
+            case stillLateMaxSeconds = "still_late_max_seconds"
+        }
+
+        /// Every figure is written, `null` where there is none, as the schema says.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(standard, forKey: .standard)
+            try c.encode(ruleID, forKey: .ruleID)
+            try c.encode(title, forKey: .title)
+            try c.encode(started, forKey: .started)
+            try c.encode(met, forKey: .met)
+            try c.encode(meanEarlySeconds, forKey: .meanEarlySeconds)
+            try c.encode(breached, forKey: .breached)
+            try c.encode(breachedThenMet, forKey: .breachedThenMet)
+            try c.encode(meanLateSeconds, forKey: .meanLateSeconds)
+            try c.encode(lateP50Seconds, forKey: .lateP50Seconds)
+            try c.encode(lateP90Seconds, forKey: .lateP90Seconds)
+            try c.encode(lateMaxSeconds, forKey: .lateMaxSeconds)
+            try c.encode(stillLate, forKey: .stillLate)
+            try c.encode(stillLateMaxSeconds, forKey: .stillLateMaxSeconds)
+            try c.encode(compliance, forKey: .compliance)
+            try c.encode(running, forKey: .running)
+            try c.encode(cancelled, forKey: .cancelled)
         }
     }
 
@@ -122,20 +161,30 @@ public enum Reports {
 
     /// The columns of a ``DeadlineOutcome``, over first steps `d` grouped by standard and rule.
     static let outcomeColumns = """
-        d.standard, d.rule_id, count(*),
+        d.standard, d.rule_id, min(d.title), count(*),
                count(*) FILTER (WHERE d.state = 'met'),
                avg(extract(epoch FROM d.due_at - d.met_at)) FILTER (WHERE d.state = 'met'),
                count(*) FILTER (WHERE d.state = 'fired'),
                count(*) FILTER (WHERE d.state = 'fired' AND d.met_at IS NOT NULL),
                avg(extract(epoch FROM d.met_at - d.due_at)) FILTER (WHERE d.state = 'fired' AND d.met_at IS NOT NULL),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.met_at - d.due_at)) FILTER (WHERE d.state = 'fired' AND d.met_at IS NOT NULL),
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM d.met_at - d.due_at)) FILTER (WHERE d.state = 'fired' AND d.met_at IS NOT NULL),
+               max(extract(epoch FROM d.met_at - d.due_at)) FILTER (WHERE d.state = 'fired' AND d.met_at IS NOT NULL)::float8,
+               count(*) FILTER (WHERE d.state = 'fired' AND d.met_at IS NULL),
+               max(extract(epoch FROM now() - d.due_at)) FILTER (WHERE d.state = 'fired' AND d.met_at IS NULL)::float8,
                count(*) FILTER (WHERE d.state = 'pending'),
                count(*) FILTER (WHERE d.state = 'cancelled')
         """
 
     static func outcome(_ row: PostgresRow) throws -> DeadlineOutcome {
-        DeadlineOutcome(standard: try row.decode(0), ruleID: try row.decode(1), started: try row.decode(2), met: try row.decode(3),
-                        meanEarlySeconds: try row.decode(4, as: Double?.self), breached: try row.decode(5),
-                        breachedThenMet: try row.decode(6), meanLateSeconds: try row.decode(7, as: Double?.self),
-                        running: try row.decode(8), cancelled: try row.decode(9))
+        let met: Int = try row.decode(4), breached: Int = try row.decode(6)
+        return DeadlineOutcome(standard: try row.decode(0), ruleID: try row.decode(1), title: try row.decode(2), started: try row.decode(3),
+                               met: met, meanEarlySeconds: try row.decode(5, as: Double?.self), breached: breached,
+                               breachedThenMet: try row.decode(7), meanLateSeconds: try row.decode(8, as: Double?.self),
+                               lateP50Seconds: try row.decode(9, as: Double?.self), lateP90Seconds: try row.decode(10, as: Double?.self),
+                               lateMaxSeconds: try row.decode(11, as: Double?.self), stillLate: try row.decode(12),
+                               stillLateMaxSeconds: try row.decode(13, as: Double?.self),
+                               compliance: met + breached == 0 ? nil : Double(met) / Double(met + breached),
+                               running: try row.decode(14), cancelled: try row.decode(15))
     }
 }

@@ -418,6 +418,11 @@ def run(op, tech):
     def reports():
         op.get(BASE + f"/console/reports?property={FIXTURE['property']}")
         assert op.find_elements(By.CSS_SELECTOR, "#deadline-report svg rect"), "bars in the deadline chart"
+        clauses = op.find_elements(By.CSS_SELECTOR, "#deadline-report table.clauses tbody tr")
+        assert clauses, "a compliance row for each clause under the chart"
+        for row in clauses:
+            text = row.find_element(By.CSS_SELECTOR, ".compliance").text
+            assert re.fullmatch(r"\d{1,3}%|—", text), f"clause {row.get_attribute('data-rule')}: compliance {text!r}"
         weekly = op.find_element(By.ID, "weekly-complaints")
         assert weekly.find_elements(By.CSS_SELECTOR, "svg line.pareto-line"), "the 80% line on the Pareto chart"
         total = int(weekly.find_element(By.CSS_SELECTOR, ".weekly-total").text)
