@@ -476,20 +476,23 @@ struct ConsoleRoutes: Sendable {
             throw APIError.notFound("property")
         }
         let from = try IntakeAPI.date(q, "from"), to = try IntakeAPI.date(q, "to"), day = try IntakeAPI.date(q, "week")
+        let asked = q["period"].flatMap { $0.isEmpty ? nil : $0 }
         let code = property.code
-        let found: (ReportPeriod, [Reports.DeadlineOutcome], Reports.FollowUps?, Reports.WeeklyComplaints?)?
+        let found: (ReportPeriod, [Reports.DeadlineOutcome], Reports.FollowUps?, Reports.WeeklyComplaints?, Reports.Statistics?)?
         do {
             found = try await api.reports.withConnection { c in
                 guard let period = try Reports.period(property: code, from: from, to: to, now: Date(), on: c),
-                      let week = try Reports.week(property: code, containing: day, now: Date(), on: c) else { return nil }
+                      let week = try Reports.week(property: code, containing: day, now: Date(), on: c),
+                      let month = try Reports.monthOrQuarter(property: code, asked, now: Date(), on: c) else { return nil }
                 return (period, try Reports.deadlines(property: code, period: period, on: c) ?? [],
                         try Reports.followUps(property: code, period: period, on: c),
-                        try Reports.weeklyComplaints(property: code, week: week, on: c))
+                        try Reports.weeklyComplaints(property: code, week: week, on: c),
+                        try Reports.statistics(property: code, period: month, on: c))
             }
         } catch let failure as ValidationFailure {
             throw APIError(status: .badRequest, code: failure.problems.first?.code ?? .invalidFormat, message: failure.description, problems: failure.problems)
         }
-        guard let (period, deadlines, followUps, weekly) = found, let weekly else { throw APIError.notFound("property") }
+        guard let (period, deadlines, followUps, weekly, statistics) = found, let weekly, let statistics else { throw APIError.notFound("property") }
         let met = ConsoleText.get("met", language), breached = ConsoleText.get("breached", language)
         let running = ConsoleText.get("running", language)
         let deadlineChart = Charts.stackedBars(deadlines.map { d in
@@ -517,6 +520,7 @@ struct ConsoleRoutes: Sendable {
         page["follow_up_chart"] = followUpChart
         page["rate"] = followUps?.rate.map { String(format: "%.0f%%", $0 * 100) } ?? "—"
         page["weekly"] = Self.weeklyPage(weekly, language)
+        page["statistics"] = Self.statisticsPage(statistics, asked: asked, language)
         return html(pages.render("reports", page))
     }
 
@@ -545,6 +549,35 @@ struct ConsoleRoutes: Sendable {
                 ["number": row.number, "category": row.category ?? uncategorised,
                  "severity": row.severity.map { ConsoleText.label($0, language) } ?? ConsoleText.get("no_severity", language),
                  "created_at": ConsoleTime.local(row.createdAt, zone: zone), "created_at_iso": ConsoleTime.iso(row.createdAt)] as [String: Any]
+            },
+        ]
+    }
+
+    /// The statistics section: the headline rates, tickets by kind as a chart, the count tables,
+    /// and the times to resolve.
+    static func statisticsPage(_ s: Reports.Statistics, asked: String?, _ language: ConsoleLanguage) -> [String: Any] {
+        func percent(_ value: Double?, _ format: String = "%.0f%%") -> String { value.map { String(format: format, $0 * 100) } ?? "—" }
+        func rows(_ counts: [Reports.Statistics.Count], none: String) -> [[String: Any]] {
+            counts.map { ["item": $0.item.map { ConsoleText.label($0, language) } ?? none, "count": $0.count] }
+        }
+        let kindChart = Charts.stackedBars(s.byKind.map { row in
+            Charts.Bar(label: ConsoleText.label(row.item ?? "", language), parts: [(value: row.count, colour: "#0b57d0", name: ConsoleText.get("count", language))])
+        }, title: ConsoleText.get("by_kind", language))
+        let month = s.from.components
+        let period = asked ?? String(format: "%04d-%02d", month.year, month.month)
+        return [
+            "property": s.property, "period": period, "from": s.from.description, "last_day": s.to.adding(days: -1).description,
+            "total": s.total, "kind_chart": kindChart,
+            "follow_up_rate": percent(s.followUps.rate),
+            "decoration_rate": percent(s.decoration.rate, "%.1f%%"), "decoration_complaints": s.decoration.complaints,
+            "decoration_applications": s.decoration.applications,
+            "tables": [("by-kind", "by_kind", s.byKind), ("by-channel", "by_channel", s.byChannel), ("by-department", "by_department", s.byDepartment),
+                       ("repairs-by-trade", "repairs_by_trade", s.repairsByTrade)].map { (cls, title, counts) -> [String: Any] in
+                ["class": cls, "title": ConsoleText.get(title, language), "rows": rows(counts, none: ConsoleText.get("no_trade", language))]
+            },
+            "resolution": s.resolution.map { row in
+                ["kind": row.kind.map { ConsoleText.label($0, language) } ?? ConsoleText.get("all_kinds", language), "resolved": row.resolved,
+                 "p50": row.p50Seconds.map(ConsoleTime.duration) ?? "—", "p90": row.p90Seconds.map(ConsoleTime.duration) ?? "—"] as [String: Any]
             },
         ]
     }

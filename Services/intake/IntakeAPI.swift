@@ -62,6 +62,7 @@ struct IntakeAPI: Sendable {
         Route(.get, "/reports/follow-ups", .reportsRead) { api, request, _, caller in try await api.followUpReport(request, caller) },
         Route(.get, "/reports/deadlines", .reportsRead) { api, request, _, caller in try await api.deadlineReport(request, caller) },
         Route(.get, "/reports/complaints/weekly", .reportsRead) { api, request, _, caller in try await api.weeklyComplaintReport(request, caller) },
+        Route(.get, "/reports/statistics", .reportsRead) { api, request, _, caller in try await api.statisticsReport(request, caller) },
         Route(.post, "/tickets/{id}/extend", .ticketsDesk) { api, request, context, caller in try await api.extend(request, context, caller) },
         Route(.get, "/work-orders/{id}", .workOrdersRead) { api, request, context, caller in try await api.readWorkOrder(request, context, caller) },
         Route(.post, "/work-orders/take", .workOrdersWork) { api, request, context, caller in try await api.takeNext(request, context, caller) },
@@ -330,19 +331,39 @@ struct IntakeAPI: Sendable {
     /// The weekly complaint report (C9) for `property` and the week holding `week` (a date;
     /// default the property's today), as JSON or, with `format=csv`, the category table as CSV.
     func weeklyComplaintReport(_ request: Request, _ caller: Caller) async throws -> Response {
+        let csv = try Self.wantsCSV(request)
+        let report = try await report(request, caller, period: { query, property, c in
+            try Reports.week(property: property, containing: try Self.date(query, "week"), now: Date(), on: c)
+        }) { property, week, c in try Reports.weeklyComplaints(property: property, week: week, on: c) }
+        return csv ? Self.csv(report.csv, name: "complaints", property: report.property, from: report.from) : try Self.json(report)
+    }
+
+    /// The statistics (P3) of `property` over `period`, a month (`2026-11`) or a quarter
+    /// (`2026-Q4`), default the property's current month; JSON or, with `format=csv`, CSV.
+    func statisticsReport(_ request: Request, _ caller: Caller) async throws -> Response {
+        let csv = try Self.wantsCSV(request)
+        let report = try await report(request, caller, period: { query, property, c in
+            try Reports.monthOrQuarter(property: property, query["period"].flatMap { $0.isEmpty ? nil : $0 }, now: Date(), on: c)
+        }) { property, period, c in try Reports.statistics(property: property, period: period, on: c) }
+        return csv ? Self.csv(report.csv, name: "statistics", property: report.property, from: report.from) : try Self.json(report)
+    }
+
+    /// `format=csv` (true), `json` or none (false); anything else is refused.
+    static func wantsCSV(_ request: Request) throws -> Bool {
         let format = try FormQuery(request.uri.query)["format"] ?? "json"
         guard format == "json" || format == "csv" else {
             throw APIError.badRequest(.unknownValue, "format must be one of json, csv", field: "format")
         }
-        let report = try await report(request, caller, period: { query, property, c in
-            try Reports.week(property: property, containing: try Self.date(query, "week"), now: Date(), on: c)
-        }) { property, week, c in try Reports.weeklyComplaints(property: property, week: week, on: c) }
-        guard format == "csv" else { return try Self.json(report) }
+        return format == "csv"
+    }
+
+    /// A report's CSV as a download named `<name>-<property>-<from>.csv`.
+    static func csv(_ text: String, name: String, property: String, from: CivilDate) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/csv; charset=utf-8"
-        let name = String(report.property.unicodeScalars.filter { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") })
-        headers[.contentDisposition] = "attachment; filename=\"complaints-\(name)-\(report.from).csv\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: report.csv)))
+        let safe = String(property.unicodeScalars.filter { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") })
+        headers[.contentDisposition] = "attachment; filename=\"\(name)-\(safe)-\(from).csv\""
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     func workOrderStep(_ action: WorkOrderAction, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {

@@ -363,6 +363,41 @@ extension ReportPeriod {
         return .success(ReportPeriod(from: monday, to: monday.adding(days: 7)))
     }
 
+    /// A month (`2026-11`) or a quarter (`2026-Q4`) of the property's calendar, by default the
+    /// month that holds the property's today: `[the 1st, the next period's 1st)`. Refused, in
+    /// `field`: anything else, or a year outside ``CivilDate/plausibleYears``.
+    public static func monthOrQuarter(_ text: String?, now: Date, timeZone: TimeZone, field: String = "period") -> Result<ReportPeriod, ValidationFailure> {
+        func refused(_ message: String) -> Result<ReportPeriod, ValidationFailure> {
+            .failure(ValidationFailure(problems: [.init(field: field, code: .invalidFormat, message: message)]))
+        }
+        let today = CivilDate.of(now, in: timeZone).components
+        var year = today.year, first = today.month, months = 1
+        if let text {
+            let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0].count == 4, let y = Int(parts[0]), parts[0].allSatisfy(\.isASCII) else {
+                return refused("\(field) must be a month (2026-11) or a quarter (2026-Q4)")
+            }
+            year = y
+            if parts[1].count == 2, parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let m = Int(parts[1]), (1...12).contains(m) {
+                first = m
+            } else if parts[1].count == 2, parts[1].first == "Q", let q = Int(parts[1].dropFirst()), (1...4).contains(q) {
+                first = 3 * q - 2
+                months = 3
+            } else {
+                return refused("\(field) must be a month (2026-11) or a quarter (2026-Q4)")
+            }
+        }
+        guard CivilDate.plausibleYears.contains(year) else {
+            return refused("\(field) must be in the years \(CivilDate.plausibleYears.lowerBound)–\(CivilDate.plausibleYears.upperBound)")
+        }
+        let next = first + months
+        guard let from = CivilDate(year: year, month: first, day: 1),
+              let to = CivilDate(year: next > 12 ? year + 1 : year, month: next > 12 ? next - 12 : next, day: 1) else {
+            return refused("\(field) is not a period of the calendar")
+        }
+        return .success(ReportPeriod(from: from, to: to))
+    }
+
     /// The period of the same length just before this one (last week, for a week).
     public var previous: ReportPeriod {
         ReportPeriod(from: from.adding(days: from.ordinal - to.ordinal), to: from)

@@ -188,3 +188,13 @@ public enum Reports {
                                running: try row.decode(14), cancelled: try row.decode(15))
     }
 }
+
+extension Reports {
+    /// One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break; a text a
+    /// spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or CR first) gets a `'` first.
+    public static func csvField(_ text: String) -> String {
+        let safe = text.first.map { "=+-@\t\r".contains($0) } == true ? "'" + text : text
+        return safe.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+            ? "\"" + safe.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : safe
+    }
+}

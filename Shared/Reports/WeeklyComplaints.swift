@@ -207,14 +207,9 @@ extension Reports {
 }
 
 extension Reports.WeeklyComplaints {
-    /// The category table as CSV (RFC 4180), Pareto order, for a spreadsheet: a text that a
-    /// spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) is written with a `'` first.
+    /// The category table as CSV (``Reports/csvField(_:)``), Pareto order, for a spreadsheet.
     public var csv: String {
-        func field(_ text: String) -> String {
-            let safe = text.first.map { "=+-@\t\r".contains($0) } == true ? "'" + text : text
-            return safe.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                ? "\"" + safe.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : safe
-        }
+        let field = Reports.csvField
         var lines = ["week,category,count,previous,within_time,share,cumulative_share,vital_few"]
         for row in categories {
             lines.append([from.description, field(row.category ?? ""), String(row.count), String(row.previous), String(row.withinTime),

@@ -62,6 +62,13 @@ def shot(driver, name):
     return path
 
 
+def fetch(driver, url):
+    """[status, content type, text] of a GET from the page, with its session cookie."""
+    return driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(r => r.text().then(t => done([r.status, r.headers.get('content-type'), t])))", url)
+
+
 def wait(driver, condition, timeout=15, message=""):
     """Until `condition` holds. A live update may replace what it looks at meanwhile: that is
     looked at again, not a failure."""
@@ -416,7 +423,8 @@ def run(op, tech):
 
     @check("the reports open with their charts drawn on the server")
     def reports():
-        op.get(BASE + f"/console/reports?property={FIXTURE['property']}")
+        day = FIXTURE["seeded_day"]
+        op.get(BASE + f"/console/reports?property={FIXTURE['property']}&week={day}&period={day[:7]}")
         assert op.find_elements(By.CSS_SELECTOR, "#deadline-report svg rect"), "bars in the deadline chart"
         clauses = op.find_elements(By.CSS_SELECTOR, "#deadline-report table.clauses tbody tr")
         assert clauses, "a compliance row for each clause under the chart"
@@ -430,13 +438,22 @@ def run(op, tech):
         assert weekly.find_elements(By.CSS_SELECTOR, "svg rect.vital"), "the categories that make 80% are marked"
         # The CSV link serves the same table to the signed-in browser (its session cookie).
         link = weekly.find_element(By.LINK_TEXT, "下载 CSV").get_attribute("href")
-        csv = op.execute_async_script(
-            "const done = arguments[arguments.length - 1];"
-            "fetch(arguments[0]).then(r => r.text().then(t => done([r.status, r.headers.get('content-type'), t])))", link)
+        csv = fetch(op, link)
         assert csv[0] == 200 and csv[1].startswith("text/csv") and csv[2].startswith("week,category,"), csv
         shot(op, "reports")
         op.execute_script("arguments[0].scrollIntoView()", weekly)
         shot(op, "reports-weekly")
+        statistics = op.find_element(By.ID, "statistics")
+        assert int(statistics.find_element(By.CSS_SELECTOR, ".statistics-total").text) >= 3, "this month's tickets are counted"
+        kinds = [r.text for r in statistics.find_elements(By.CSS_SELECTOR, "table.by-kind tbody tr")]
+        assert any(k.startswith("投诉 ") for k in kinds), f"complaints among the kinds, in Chinese: {kinds}"
+        assert statistics.find_elements(By.CSS_SELECTOR, "svg rect"), "tickets by kind drawn"
+        assert statistics.find_elements(By.CSS_SELECTOR, "table.resolution tbody tr"), "times to resolve"
+        link = statistics.find_element(By.LINK_TEXT, "下载 CSV").get_attribute("href")
+        csv = fetch(op, link)
+        assert csv[0] == 200 and csv[1].startswith("text/csv") and csv[2].startswith("from,to,section,item,value"), csv
+        op.execute_script("arguments[0].scrollIntoView()", statistics)
+        shot(op, "reports-statistics")
     reports()
 
     @check("on a phone-sized screen the board fits the width and its table scrolls inside its frame")

@@ -66,4 +66,26 @@ struct ReportPeriodTests {
         #expect(Pareto.rows([(key: "b", count: 1), (key: "a", count: 1)], order: <).map(\.key) == ["a", "b"])
         #expect(Pareto.rows([(key: "a", count: 0)], order: <).isEmpty)
     }
+
+    @Test func aMonthOrAQuarterIsThePropertysOwnAndAnythingElseIsRefusedInPeriod() throws {
+        // 16:30 UTC on 31 October is 00:30 on 1 November in Shanghai: this month is November.
+        let now = Date(timeIntervalSince1970: 1_793_464_200)
+        let thisMonth = try ReportPeriod.monthOrQuarter(nil, now: now, timeZone: shanghai).get()
+        #expect(thisMonth.from.description == "2026-11-01" && thisMonth.to.description == "2026-12-01")
+        let utcMonth = try ReportPeriod.monthOrQuarter(nil, now: now, timeZone: TimeZone(identifier: "UTC")!).get()
+        #expect(utcMonth.from.description == "2026-10-01")
+        let december = try ReportPeriod.monthOrQuarter("2026-12", now: now, timeZone: shanghai).get()
+        #expect(december.from.description == "2026-12-01" && december.to.description == "2027-01-01")
+        let q4 = try ReportPeriod.monthOrQuarter("2026-Q4", now: now, timeZone: shanghai).get()
+        #expect(q4.from.description == "2026-10-01" && q4.to.description == "2027-01-01")
+        let q1 = try ReportPeriod.monthOrQuarter("2027-Q1", now: now, timeZone: shanghai).get()
+        #expect(q1.from.description == "2027-01-01" && q1.to.description == "2027-04-01")
+        for text in ["2026-13", "2026-00", "2026-Q0", "2026-Q5", "2026-1", "26-11", "2026-11-01", "1999-12", "2101-01", "２０２６-11", "2026-q4", ""] {
+            guard case .failure(let failure) = ReportPeriod.monthOrQuarter(text, now: now, timeZone: shanghai) else {
+                Issue.record("\(text) was taken as a period")
+                continue
+            }
+            #expect(failure.problems.map(\.field) == ["period"] && failure.problems.first?.code == .invalidFormat)
+        }
+    }
 }

@@ -218,6 +218,12 @@ extension RealServers {
                 let fixture: [String: Any] = [
                     "url": s.base, "property": property, "screenshots": screenshots, "double_marker": marker,
                     "time_zone": try await db.query("SELECT time_zone FROM properties WHERE code = $1", [property])[0].decode(0, as: String.self),
+                    // The property's day the WK complaints were taken: the reports are opened on its
+                    // week and month, so a run across midnight Sunday or a month's end still finds them.
+                    "seeded_day": try await db.query("""
+                        SELECT to_char(t.created_at AT TIME ZONE p.time_zone, 'YYYY-MM-DD') FROM tickets t JOIN properties p ON p.code = t.property
+                        WHERE t.property = $1 AND t.number LIKE 'WK-%' ORDER BY t.created_at LIMIT 1
+                        """, [property])[0].decode(0, as: String.self),
                     "operator": ["login": desk.login, "password": desk.password, "secret": desk.secret!],
                     "supervisor": ["login": supervisor.login, "password": supervisor.password, "secret": supervisor.secret!],
                     "technician": ["login": technician.login, "password": technician.password],

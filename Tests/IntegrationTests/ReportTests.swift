@@ -13,6 +13,7 @@ struct SeededComplaint {
     /// Property-local wall time, `2026-10-11 23:59`.
     var at: String
     var kind = "complaint"
+    var channel = "phone"
     /// Timeline events after the filing: (event word, property-local time).
     var events: [(String, String)] = [("resolved", "+1h")]
 }
@@ -162,14 +163,92 @@ extension RealServers {
             }
         }
 
+        /// November 2026 on a Shanghai property, by hand. Seven tickets taken: three repairs (two
+        /// plumbing, one without a trade), two complaints (one about decoration work, 装修), two
+        /// decoration applications. The month's edges are Shanghai's: 00:00 on 1 November (still
+        /// 31 October in UTC) is November's, 23:59 on 31 October is October's. Resolved in
+        /// November: 1 h, 4 h, 1 h, 24 h, and the October ticket after 61 min, so the median is
+        /// 61 min and p90 16 h (interpolated: 4 h + 0.6 × 20 h).
+        @Test func aMonthsStatisticsCountTicketsByKindChannelDepartmentAndTradeInThePropertysOwnMonth() async throws {
+            try await DeskScenario.run { s async throws in
+                let tickets: [SeededComplaint] = [
+                    .init(number: "M-01", category: "装修", severity: "minor", at: "2026-11-01 00:00"),
+                    .init(number: "M-02", category: "parking", severity: "minor", at: "2026-11-15 10:00", events: [("resolved", "2026-11-15 14:00")]),
+                    .init(number: "M-03", category: "plumbing", severity: nil, at: "2026-11-10 09:00", kind: "repair", channel: "wechat"),
+                    .init(number: "M-04", category: "plumbing", severity: nil, at: "2026-11-20 09:00", kind: "repair", channel: "app",
+                          events: [("resolved", "2026-11-21 09:00")]),
+                    .init(number: "M-05", category: nil, severity: nil, at: "2026-11-30 23:59", kind: "repair", events: []),
+                    .init(number: "M-06", category: nil, severity: nil, at: "2026-11-05 10:00", kind: "decoration", events: []),
+                    .init(number: "M-07", category: nil, severity: nil, at: "2026-11-06 10:00", kind: "decoration", events: []),
+                    .init(number: "O-01", category: "parking", severity: "minor", at: "2026-10-31 23:59", events: [("resolved", "2026-11-01 01:00")]),
+                ]
+                var ids: [String: UUID] = [:]
+                for t in tickets { ids[t.number] = try await Self.seed(t, property: s.property, db: s.db) }
+                // Work orders: M-03 went to engineering twice (two rounds), M-04 once, M-02 to customer service.
+                for (number, round, department) in [("M-03", 1, "engineering"), ("M-03", 2, "engineering"), ("M-04", 1, "engineering"),
+                                                    ("M-02", 1, "customer_service")] {
+                    try await s.db.execute("""
+                        INSERT INTO work_orders (id, ticket_id, property, round, queue, department, priority, status)
+                        VALUES ($1, $2, $3, $4, $5, $5, 'normal', 'done')
+                        """, [UUID(), ids[number]!, s.property, round, department])
+                }
+
+                let reply = try await s.request("GET", "/reports/statistics?property=\(s.property)&period=2026-11")
+                #expect(reply.status == 200, "\(reply.json)")
+                let r = reply.json
+                func pairs(_ key: String) -> [String] {
+                    (r[key] as? [[String: Any]] ?? []).map { "\($0["item"] as? String ?? "none") \($0["count"] as? Int ?? -1)" }
+                }
+                #expect(r["from"] as? String == "2026-11-01" && r["to"] as? String == "2026-12-01" && r["total"] as? Int == 7, "\(r)")
+                #expect(pairs("by_kind") == ["repair 3", "complaint 2", "decoration 2"])
+                #expect(pairs("by_channel") == ["phone 5", "app 1", "wechat 1"])
+                #expect(pairs("by_department") == ["engineering 2", "customer_service 1"])
+                #expect(pairs("repairs_by_trade") == ["plumbing 2", "none 1"])
+                let decoration = try #require(r["decoration"] as? [String: Any])
+                #expect(decoration["complaints"] as? Int == 1 && decoration["applications"] as? Int == 2 && decoration["rate"] as? Double == 0.5
+                        && decoration["target"] as? Double == 0.005)
+                let followUps = try #require(r["follow_ups"] as? [String: Any])
+                #expect(followUps["due"] as? Int == 0 && followUps["rate"] is NSNull)
+                let resolution = try #require(r["resolution"] as? [[String: Any]])
+                #expect(resolution.map { "\($0["kind"] as? String ?? "all") \($0["resolved"] as? Int ?? -1)" } == ["all 5", "complaint 3", "repair 2"])
+                for (row, p50, p90) in [(0, 3660.0, 57600.0), (1, 3660, 12252), (2, 45000, 78120)] where row < resolution.count {
+                    #expect(abs((resolution[row]["p50_seconds"] as? Double ?? 0) - p50) < 0.01 && abs((resolution[row]["p90_seconds"] as? Double ?? 0) - p90) < 0.01,
+                            "\(resolution[row])")
+                }
+
+                // October holds only the ticket taken at 23:59 on its last day; the quarter holds all eight.
+                let october = try await s.request("GET", "/reports/statistics?property=\(s.property)&period=2026-10").json
+                #expect(october["total"] as? Int == 1 && october["to"] as? String == "2026-11-01")
+                let quarter = try await s.request("GET", "/reports/statistics?property=\(s.property)&period=2026-Q4").json
+                #expect(quarter["from"] as? String == "2026-10-01" && quarter["to"] as? String == "2027-01-01" && quarter["total"] as? Int == 8)
+
+                let csv = try await s.request("GET", "/reports/statistics?property=\(s.property)&period=2026-11&format=csv")
+                #expect(csv.status == 200 && csv.headers["content-type"]?.hasPrefix("text/csv") == true)
+                let lines = String(decoding: csv.data, as: UTF8.self).split(separator: "\r\n").map(String.init)
+                #expect(lines.first == "from,to,section,item,value")
+                for line in ["2026-11-01,2026-12-01,total,,7", "2026-11-01,2026-12-01,kind,repair,3", "2026-11-01,2026-12-01,department,engineering,2",
+                             "2026-11-01,2026-12-01,decoration,rate,0.5000", "2026-11-01,2026-12-01,resolve_p50_seconds,all,3660"] {
+                    #expect(lines.contains(line), "\(line) in \(lines)")
+                }
+
+                for (query, code) in [("period=2026-13", "invalid_format"), ("period=2026-Q5", "invalid_format"), ("period=1999-01", "invalid_format"),
+                                      ("period=2026-11%00", "invalid_format"), ("period=26-11", "invalid_format"), ("format=xml", "unknown_value")] {
+                    let refused = try await s.request("GET", "/reports/statistics?property=\(s.property)&\(query)")
+                    #expect(refused.status == 400 && refused.code == code, "\(query): \(refused.status) \(refused.json)")
+                }
+                let technician = try await s.request("GET", "/reports/statistics?property=\(s.property)", headers: [DeskScenario.asRole: StaffRole.technician.rawValue])
+                #expect(technician.status == 403)
+            }
+        }
+
         /// Writes `complaint` into the record: the ticket, and its timeline's events at their times.
         static func seed(_ complaint: SeededComplaint, property: String, db: PostgresClient) async throws -> UUID {
             let id = UUID()
             try await db.execute("""
                 INSERT INTO tickets (id, property, number, kind, channel, content, category, severity, taken_by, created_at, updated_at)
-                SELECT $1, $2, $3, $4, 'phone', 'seeded', $5, $6, 'Li Mei', t, t
+                SELECT $1, $2, $3, $4, $8, 'seeded', $5, $6, 'Li Mei', t, t
                 FROM (SELECT ($7::timestamp AT TIME ZONE p.time_zone) AS t FROM properties p WHERE p.code = $2) s
-                """, [id, property, complaint.number, complaint.kind, complaint.category, complaint.severity, complaint.at])
+                """, [id, property, complaint.number, complaint.kind, complaint.category, complaint.severity, complaint.at, complaint.channel])
             for (i, (word, at)) in complaint.events.enumerated() {
                 let status = word == "reopened" ? "open" : word
                 try await db.execute("""
