@@ -97,7 +97,7 @@ let package = Package(
         // The console's pages, pure: templates and static files (resources), the words in both
         // languages, board rows, countdown boundaries, SVG charts and the live-update fan-out.
         .target(name: "Console", dependencies: [
-            "Domain", "Desk",
+            "Domain", "Desk", "Reports",
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "DequeModule", package: "swift-collections"),
         ], path: "Shared/Console", resources: [.copy("Templates"), .copy("Assets")]),
@@ -129,7 +129,7 @@ let package = Package(
         ], path: "Services/intake"),
         .executableTarget(name: "PropDeskDispatch", dependencies: ["ServiceKit", "Desk"], path: "Services/dispatch"),
         .executableTarget(name: "PropDeskEscalation", dependencies: [
-            "ServiceKit", "Desk", "Domain", "Contracts", "Messaging", "Postgres",
+            "ServiceKit", "Desk", "Domain", "Contracts", "Messaging", "Postgres", "Reports", "Console",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

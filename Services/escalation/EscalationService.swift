@@ -1,3 +1,4 @@
+import Console
 import Contracts
 import Desk
 import ServiceKit
@@ -20,7 +21,10 @@ enum EscalationService: PropDeskService {
                                 ("billing.", MoneyClockHandler(policies: policies))])
         },
         routes: { router, context in Replan.routes(router, postgres: context.postgres) },
-        background: { context in [TimerEngine(postgres: context.postgres, logger: context.logger)] })
+        background: { context in
+            [TimerEngine(postgres: context.postgres, reports: ScheduledReports(pages: try ConsolePages.bundled(), logger: context.logger),
+                         logger: context.logger)]
+        })
 }
 
 @main

@@ -22,11 +22,14 @@ final class TimerEngine: Service, Sendable {
     /// The longest sleep without looking, in case a wake-up is lost.
     private let sweepInterval: Duration
     private let logger: Logger
+    /// The Monday reports, whose due times the engine sleeps until as well.
+    private let reports: ScheduledReports
     private let fired = Counter(label: "propdesk_deadlines_fired_total")
     private let lateness = Timer(label: "propdesk_deadline_firing_lateness")
 
-    init(postgres: PostgresClient, batchSize: Int = 500, sweepInterval: Duration = .seconds(5), logger: Logger) {
+    init(postgres: PostgresClient, reports: ScheduledReports, batchSize: Int = 500, sweepInterval: Duration = .seconds(5), logger: Logger) {
         self.postgres = postgres
+        self.reports = reports
         self.batchSize = batchSize
         self.sweepInterval = sweepInterval
         self.logger = logger
@@ -34,6 +37,9 @@ final class TimerEngine: Service, Sendable {
 
     func run() async throws {
         try await postgres.withTransaction { try Policies.seedDefaults(on: $0) }
+        try await reports.schedule(postgres)
+        // New properties get their first Monday report within the hour.
+        let scheduled = Mutex(ContinuousClock.now)
         let listener = PostgresListener(configuration: postgres.configuration, channels: ["propdesk_deadlines"], logger: logger)
         defer { listener.stop() }
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -57,6 +63,11 @@ final class TimerEngine: Service, Sendable {
             // Until the sleep is planned, any notification wakes it.
             target.withLock { $0 = .distantFuture }
             while try await self.fireDue() == self.batchSize, !Task.isShuttingDownGracefully {}
+            while try await self.reports.sendDue(self.postgres), !Task.isShuttingDownGracefully {}
+            if scheduled.withLock({ ContinuousClock.now - $0 > .seconds(3600) }) {
+                try await self.reports.schedule(self.postgres)
+                scheduled.withLock { $0 = ContinuousClock.now }
+            }
             let next = try await self.untilNextDue()
             let pause = next.pause(atMost: self.sweepInterval)
             target.withLock { $0 = next.after(pause) }
@@ -69,7 +80,7 @@ final class TimerEngine: Service, Sendable {
     func untilNextDue() async throws -> DatabaseInstant {
         try await postgres.nextInstant("""
             SELECT least((SELECT min(due_at) FROM deadlines WHERE state = 'pending'),
-                         (SELECT min(due_at) FROM money_deadlines WHERE state = 'pending')), clock_timestamp()
+                         (SELECT min(due_at) FROM money_deadlines WHERE state = 'pending'), \(ScheduledReports.nextDue)), clock_timestamp()
             """)
     }
 

@@ -63,6 +63,7 @@ struct IntakeAPI: Sendable {
         Route(.get, "/reports/deadlines", .reportsRead) { api, request, _, caller in try await api.deadlineReport(request, caller) },
         Route(.get, "/reports/complaints/weekly", .reportsRead) { api, request, _, caller in try await api.weeklyComplaintReport(request, caller) },
         Route(.get, "/reports/statistics", .reportsRead) { api, request, _, caller in try await api.statisticsReport(request, caller) },
+        Route(.get, "/reports/files/{id}", .reportsRead) { api, _, context, caller in try await api.reportFile(context, caller) },
         Route(.post, "/tickets/{id}/extend", .ticketsDesk) { api, request, context, caller in try await api.extend(request, context, caller) },
         Route(.get, "/work-orders/{id}", .workOrdersRead) { api, request, context, caller in try await api.readWorkOrder(request, context, caller) },
         Route(.post, "/work-orders/take", .workOrdersWork) { api, request, context, caller in try await api.takeNext(request, context, caller) },
@@ -346,6 +347,21 @@ struct IntakeAPI: Sendable {
             try Reports.monthOrQuarter(property: property, query["period"].flatMap { $0.isEmpty ? nil : $0 }, now: Date(), on: c)
         }) { property, period, c in try Reports.statistics(property: property, period: period, on: c) }
         return csv ? Self.csv(report.csv, name: "statistics", property: report.property, from: report.from) : try Self.json(report)
+    }
+
+    /// A scheduled report's file as it was sent (the Monday report's link); another property's
+    /// reads as unknown. Its style is inline and it runs no script.
+    func reportFile(_ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let id = try context.pathID()
+        let file = try await reports.withConnection { c -> (property: String, type: String, body: String, from: String)? in
+            guard let row = try c.query("SELECT property, content_type, body, period_from::text FROM report_files WHERE id = $1", [id]).first else { return nil }
+            return (try row.decode(0), try row.decode(1), try row.decode(2), try row.decode(3))
+        }
+        guard let file, caller.scope.covers(property: file.property) else { throw APIError.notFound("report file") }
+        return Response(status: .ok, headers: [
+            .contentType: file.type, .cacheControl: "private, no-store", .xContentTypeOptions: "nosniff",
+            .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ], body: .init(byteBuffer: ByteBuffer(string: file.body)))
     }
 
     /// `format=csv` (true), `json` or none (false); anything else is refused.

@@ -124,7 +124,9 @@ struct NotificationHandler: EventHandler {
         /// silently.
         func missing(for type: String) -> [String] {
             let family = type.split(separator: ".").first.map(String.init) ?? ""
-            guard ["ticket", "workorder", "escalation", "followup"].contains(family) else { return [] }
+            guard ["ticket", "workorder", "escalation", "followup", "report"].contains(family) else { return [] }
+            // A scheduled report is for the managers it names.
+            if family == "report" { return tell == nil ? ["tell"] : [] }
             var missing: [String] = []
             // A money clock's firing is about its subject (a bill, an approval step), not a ticket.
             if family != "escalation" || subject == nil {

@@ -18,7 +18,7 @@ enum NotificationService: PropDeskService {
             let handler = NotificationHandler(templates: try MessageTemplates.bundled(),
                                               quietHours: try NotifySettings.load(context.environment).quietHours)
             return EventRouter([("system.", DiagnosticsHandler())]
-                + ["ticket.", "workorder.", "escalation.", "followup.", "billing."].map { ($0, handler) })
+                + ["ticket.", "workorder.", "escalation.", "followup.", "billing.", "report."].map { ($0, handler) })
         },
         routes: { router, context in
             SMSReceipts(postgres: context.postgres, key: (try? NotifySettings.load(context.environment))?.smsReceiptKey,

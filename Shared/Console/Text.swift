@@ -132,6 +132,7 @@ public enum ConsoleText {
         "carried_over": ("周末仍未结案", "Still open at the week's end"),
         "download_csv": ("下载 CSV", "Download CSV"),
         "statistics": ("月度/季度统计", "Monthly and quarterly statistics"),
+        "generated_at": ("生成于", "Generated"),
         "month_or_quarter": ("月份或季度", "Month or quarter"),
         "tickets_taken": ("受理工单", "Tickets taken"),
         "target": ("目标", "target"),

@@ -10,6 +10,7 @@ public enum TemplateName: String, Sendable, CaseIterable {
     case followUpDue = "follow-up-due"
     case approvalNeeded = "approval-needed"
     case moneyOverdue = "money-overdue"
+    case weeklyReport = "weekly-report"
     // To the resident who called.
     case received
     case onTheWay = "on-the-way"
@@ -22,7 +23,7 @@ public enum TemplateName: String, Sendable, CaseIterable {
 
     public var audience: Audience.Kind {
         switch self {
-        case .newWorkOrder, .emergency, .escalation, .followUpDue, .approvalNeeded, .moneyOverdue: .staff
+        case .newWorkOrder, .emergency, .escalation, .followUpDue, .approvalNeeded, .moneyOverdue, .weeklyReport: .staff
         case .received, .onTheWay, .onSite, .resolved, .delayed, .followUp, .paymentReceipt, .feeReminder: .resident
         }
     }
@@ -96,6 +97,8 @@ public struct EventFacts: Sendable, Equatable {
 ///   customer-service manager, the chief engineer, the vice GM, the GM or the audit department).
 /// - `billing.payment.received`: the payer, when the payment is for a ticket's paid work.
 /// - `billing.dunning.stepped` at `reminded` by SMS: the unit's resident gets the fee reminder.
+/// - `report.<report>.ready`: the managers its `tell` names get the Monday report's figures and
+///   the link to its file.
 public enum NotificationPlan {
     public static func intents(for eventType: String, facts: EventFacts) -> [Intent] {
         let parts = eventType.split(separator: ".").map(String.init)
@@ -130,6 +133,8 @@ public enum NotificationPlan {
             return [Intent(.resident, .feeReminder)]
         case ("billing", "received") where parts[1] == "payment":
             return [Intent(.resident, .paymentReceipt)]
+        case ("report", "ready"):
+            return facts.tell.isEmpty ? [] : [Intent(.staff(facts.tell), .weeklyReport)]
         default:
             return []
         }
@@ -141,5 +146,6 @@ public enum NotificationPlan {
         "workorder.*.assigned.#", "workorder.*.accepted.#",
         "escalation.*.breached.#", "followup.*.due.#",
         "billing.approval.requested.#", "billing.payment.received.#", "billing.dunning.stepped.#",
+        "report.*.ready.#",
     ]
 }

@@ -140,10 +140,10 @@ struct ContractTests {
     @Test func everyEventTypeTheCodeCanPublishIsInTheAsyncAPIDocumentAndNoOthers() throws {
         let document = try AsyncAPIDocument()
         #expect(document.version == "3.0.0")
-        let published = Set((DeskEvents.allTypes + EscalationEvents.allTypes + NotificationEvents.allTypes + BillingEvents.allTypes + ["system.ping"]).map { "\($0).sunrise-garden" })
+        let published = Set((DeskEvents.allTypes + EscalationEvents.allTypes + NotificationEvents.allTypes + BillingEvents.allTypes + ReportEvents.allTypes + ["system.ping"]).map { "\($0).sunrise-garden" })
         let undocumented = published.filter { !document.describes(routingKey: $0) }
         #expect(undocumented.isEmpty, "not in docs/asyncapi.yaml: \(undocumented.sorted())")
-        let documented = Set(["ticketEvents", "workOrderEvents", "escalationBreaches", "clockChanges", "followUpsDue", "deliveryFailures", "deliveriesDelivered", "rosterGaps", "systemPing"].flatMap {
+        let documented = Set(["ticketEvents", "workOrderEvents", "escalationBreaches", "clockChanges", "followUpsDue", "deliveryFailures", "deliveriesDelivered", "rosterGaps", "systemPing", "reportsReady"].flatMap {
             document.channel($0)?.addresses(property: "sunrise-garden") ?? []
         })
         #expect(documented.subtracting(published).isEmpty, "documented but never published: \(documented.subtracting(published))")
@@ -192,6 +192,10 @@ struct ContractTests {
                                                          attempts: 5, reason: "r"))
         #expect(failed == document.fields(of: "DeliveryFailedPayload").properties)
         #expect(document.fields(of: "DeliveryFailedPayload").required == failed.subtracting(["ticket_id"]))
+        let report = try Self.keys(ReportReadyPayload(report: ReportEvents.weeklyComplaints, fileID: UUID(), from: "2026-11-23", to: "2026-11-30",
+                                                      total: 4, previousTotal: 1, withinTime: 4, vitalFew: ["parking"], carriedOver: 0))
+        #expect(report == document.fields(of: "ReportReadyPayload").properties)
+        #expect(report == document.fields(of: "ReportReadyPayload").required)
         let gap = try Self.keys(RosterGapPayload(eventType: "t", asked: "technician/engineering", emptyRoles: ["technician/engineering"],
                                                  reachedAs: "supervisor"))
         #expect(gap == document.fields(of: "RosterGapPayload").properties)

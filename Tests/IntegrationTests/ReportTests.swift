@@ -241,6 +241,76 @@ extension RealServers {
             }
         }
 
+        /// The Monday report with two escalation replicas running: two Mondays already due (the
+        /// weeks of 16 and 23 November, as after a weekend with escalation down), each rendered
+        /// into one file and announced once to each manager on the roster, and the next Monday
+        /// 09:00 (property time) scheduled in their place. The file is last week's report,
+        /// readable with the reports permission on the property, and nobody else's.
+        @Test func theMondayReportIsSentOnceToEachManagerWithTwoReplicasRunningAndOpensAsLastWeeksFile() async throws {
+            let s = try await ClockScenario(rules: [])
+            let property = s.desk.property
+            for (i, category) in ["parking", "parking", "parking", "noise"].enumerated() {
+                _ = try await Self.seed(.init(number: "L-0\(i)", category: category, severity: "minor", at: "2026-11-2\(4 + i) 10:00"),
+                                        property: property, db: s.desk.db)
+            }
+            _ = try await Self.seed(.init(number: "E-01", category: "hygiene", severity: "minor", at: "2026-11-17 10:00"), property: property, db: s.desk.db)
+            for from in ["2026-11-16", "2026-11-23"] {
+                try await s.desk.db.execute("""
+                    INSERT INTO scheduled_reports (property, report, period_from, period_to, due_at)
+                    VALUES ($1, 'weekly_complaints', $2::date, $2::date + 7, now() - interval '1 second')
+                    """, [property, from])
+            }
+            let notify = try await NotifyScenario(roster: [
+                ("department_manager", "customer_service", "Zhou", #"[{"channel":"webhook","address":"desk"}]"#),
+                ("general_manager", "management", "Wu", #"[{"channel":"webhook","address":"desk"}]"#),
+                ("supervisor", "customer_service", "Zhao", #"[{"channel":"webhook","address":"slow"}]"#),
+            ], property: property)
+            let replicas = [try await s.startEscalation(0), try await s.startEscalation(1)]
+
+            let files = try await eventually("both Mondays sent") { () -> [(id: String, from: String)]? in
+                let rows = try await s.desk.db.query("""
+                    SELECT file_id::text, period_from::text FROM scheduled_reports WHERE property = $1 AND state = 'sent' ORDER BY period_from
+                    """, [property]).map { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
+                return rows.count == 2 ? rows.map { (id: $0.0, from: $0.1) } : nil
+            }
+            let messages = try await notify.receiver.wait { $0.filter { $0.path == "/desk" }.count >= 4 }.filter { $0.path == "/desk" }
+            #expect(messages.count == 4)
+            #expect(Set(messages.map { "\($0.json["recipient"] as? String ?? "") \($0.json["subject"] as? String ?? "")" })
+                    == ["Zhou 【投诉处理周报】2026-11-16 起一周", "Wu 【投诉处理周报】2026-11-16 起一周",
+                        "Zhou 【投诉处理周报】2026-11-23 起一周", "Wu 【投诉处理周报】2026-11-23 起一周"])
+            let lastWeek = try #require(files.last)
+            #expect(lastWeek.from == "2026-11-23")
+            let text = messages.map { $0.json["body"] as? String ?? "" }.joined()
+            #expect(text.contains("/reports/files/\(lastWeek.id)") && text.contains("本周投诉 4 件（上周 1 件）") && text.contains("parking"), "\(text)")
+            // Once: one file and one event per Monday, whichever replica claimed it.
+            let counts = try await s.desk.db.query("""
+                SELECT (SELECT count(*) FROM report_files WHERE property = $1),
+                       (SELECT count(*) FROM outbox WHERE routing_key = $2)
+                """, [property, "report.weekly_complaints.ready.\(property)"])[0]
+            #expect(try counts.decode(0, as: Int.self) == 2 && counts.decode(1, as: Int.self) == 2)
+            #expect(notify.receiver.requests("/slow").isEmpty, "a supervisor is not sent the managers' report")
+            // The next one: a Monday, 09:00 in Shanghai, after now, for the seven days before it.
+            let next = try await s.desk.db.query("""
+                SELECT to_char(s.due_at AT TIME ZONE p.time_zone, 'ID HH24:MI'), s.period_to - s.period_from, s.due_at > now(),
+                       to_char(s.period_to, 'ID')
+                FROM scheduled_reports s JOIN properties p ON p.code = s.property WHERE s.property = $1 AND s.state = 'pending'
+                """, [property]).map { "\(try $0.decode(0, as: String.self)) \(try $0.decode(1, as: Int.self)) \(try $0.decode(2, as: Bool.self)) \(try $0.decode(3, as: String.self))" }
+            #expect(next == ["1 09:00 7 true 1"])
+
+            // The file is last week's report; another property's staff, and a technician, cannot open it.
+            let file = try await s.desk.request("GET", "/reports/files/\(lastWeek.id)")
+            let html = String(decoding: file.data, as: UTF8.self)
+            #expect(file.status == 200 && file.headers["content-type"]?.hasPrefix("text/html") == true)
+            #expect(file.headers["content-security-policy"]?.contains("default-src 'none'") == true)
+            #expect(html.contains("投诉处理周报") && html.contains("2026-11-23 – 2026-11-29") && html.contains("class=\"weekly-total\">4<") && html.contains("pareto-line"))
+            let technician = try await s.desk.request("GET", "/reports/files/\(lastWeek.id)", headers: [DeskScenario.asRole: StaffRole.technician.rawValue])
+            #expect(technician.status == 403)
+            let unknown = try await s.desk.request("GET", "/reports/files/\(UUID().uuidString.lowercased())")
+            #expect(unknown.status == 404)
+            try await notify.stop()
+            try await s.stop(replicas)
+        }
+
         /// Writes `complaint` into the record: the ticket, and its timeline's events at their times.
         static func seed(_ complaint: SeededComplaint, property: String, db: PostgresClient) async throws -> UUID {
             let id = UUID()

@@ -68,6 +68,13 @@ struct RosterTests {
 
 @Suite("Which messages an event calls for")
 struct PlanTests {
+    @Test func theMondayReportGoesToTheManagersItNamesAndToNobodyWithoutThem() {
+        let managers = [Recipient(.departmentManager, .customerService), Recipient(.generalManager, .management)]
+        #expect(NotificationPlan.intents(for: "report.weekly_complaints.ready", facts: EventFacts(tell: managers)) == [Intent(.staff(managers), .weeklyReport)])
+        #expect(NotificationPlan.intents(for: "report.weekly_complaints.ready", facts: EventFacts()).isEmpty)
+        #expect(NotificationPlan.bindings.contains("report.*.ready.#"))
+    }
+
     @Test func aNewComplaintTellsTheCallerItsNumberAndAnEmergencyAlsoTheControlRoom() {
         #expect(NotificationPlan.intents(for: "ticket.complaint.created", facts: EventFacts(kind: .complaint)) == [Intent(.resident, .received)])
         let emergency = NotificationPlan.intents(for: "ticket.emergency.created", facts: EventFacts(kind: .emergency))
@@ -161,11 +168,20 @@ struct FormatTests {
             for language in Language.allCases {
                 let m = templates.render(name, language, MessageContext.make(payload: payload, language: language, zone: shanghai))
                 #expect(!m.subject.isEmpty && !m.body.isEmpty, "\(name.rawValue).\(language.rawValue) is empty")
-                #expect((m.subject + m.body).contains("SG-20251110-0007"), "\(name.rawValue).\(language.rawValue) lacks the number")
+                // The Monday report is about a week, not a ticket (its own check is below).
+                #expect(name == .weeklyReport || (m.subject + m.body).contains("SG-20251110-0007"), "\(name.rawValue).\(language.rawValue) lacks the number")
                 #expect(!(m.subject + m.body).contains("{{"), "\(name.rawValue).\(language.rawValue) left a tag")
                 #expect(!(m.subject + m.body).contains("13812345678"))
             }
         }
+        let week: [String: Any] = ["from": "2026-11-23", "to": "2026-11-30", "total": 4, "previous_total": 1, "within_time": 3,
+                                   "vital_few": ["parking", "noise"], "carried_over": 2, "path": "/reports/files/5b1e"]
+        let monday = templates.render(.weeklyReport, .zhCN, MessageContext.make(payload: week, language: .zhCN, zone: shanghai))
+        #expect(monday.subject == "【投诉处理周报】2026-11-23 起一周")
+        #expect(monday.body.contains("本周投诉 4 件（上周 1 件），全部时限内处理 3 件。") && monday.body.contains("parking noise")
+                && monday.body.contains("周末仍未结案：2 件。") && monday.body.contains("/reports/files/5b1e"), "\(monday.body)")
+        let mondayEN = templates.render(.weeklyReport, .en, MessageContext.make(payload: week, language: .en, zone: shanghai))
+        #expect(mondayEN.body.contains("Complaints this week: 4 (last week 1)") && mondayEN.body.contains("Report: /reports/files/5b1e"), "\(mondayEN.body)")
         let escalation = templates.render(.escalation, .zhCN, MessageContext.make(payload: payload, language: .zhCN, zone: shanghai))
         #expect(escalation.body.contains("2025-11-10 10:05"))   // due, in Shanghai time
         let receipt = templates.render(.paymentReceipt, .en, MessageContext.make(payload: payload, language: .en, zone: shanghai))
