@@ -127,6 +127,16 @@ extension RealServers {
                 try await s.db.execute("INSERT INTO file_requests (id, resident_id, property, requested_by, reason) SELECT $1, $2, $3, id, 'x' FROM staff WHERE login = $4",
                                        [outsideRequest, outsideResident, other, everywhere.login])
 
+                // A filed Monday report on each property, for /reports/files/{id}.
+                func file(_ property: String) async throws -> String {
+                    let id = UUID().uuidString.lowercased()
+                    try await s.db.execute("""
+                        INSERT INTO report_files (id, property, report, period_from, period_to, content_type, body)
+                        VALUES ($1::uuid, $2, 'weekly_complaints', '2026-11-23', '2026-11-30', 'text/html; charset=utf-8', '<p>周报</p>')
+                        """, [id, property])
+                    return id
+                }
+                let insideFile = try await file(s.property), outsideFile = try await file(other)
                 var covered = 0, outOfScope = 0
                 for role in StaffRole.allCases {
                     let account = try await TestAccount.create(s.db, roles: [role], departments: [.engineering], properties: [s.property])
@@ -143,6 +153,7 @@ extension RealServers {
                     for route in IntakeAPI.routes {
                         func path(_ ids: (ticket: String, order: String), resident: String, request: String, property: String) -> String {
                             var p = route.path
+                            if p.hasPrefix("/reports/files/") { return p.replacingOccurrences(of: "{id}", with: property == s.property ? insideFile : outsideFile) }
                             if p.hasPrefix("/tickets/") { p = p.replacingOccurrences(of: "{id}", with: ids.ticket) }
                             if p.hasPrefix("/work-orders/") { p = p.replacingOccurrences(of: "{id}", with: ids.order) }
                             if p.hasPrefix("/residents/") { p = p.replacingOccurrences(of: "{id}", with: resident) }
