@@ -7,14 +7,20 @@ import Postgres
 /// connection (`PROPDESK_REPORTS_DATABASE_URL`, by default the database itself), so they can
 /// be moved to a standby without touching the desk.
 public enum Reports {
+    /// The property's zone, whose days and weeks its reports count in; nil when there is no such
+    /// property.
+    static func zone(of property: String, on c: PostgresConnection) throws -> TimeZone? {
+        guard let row = try c.query("SELECT time_zone FROM properties WHERE code = $1", [property]).first else { return nil }
+        return TimeZone(identifier: try row.decode(0, as: String.self)) ?? TimeZone(identifier: "Asia/Shanghai")!
+    }
+
     /// The period of a report for `property`: the dates asked for, with the defaults taken from
     /// the property's own today (``ReportPeriod/resolve(from:to:now:timeZone:)``); nil when there
     /// is no such property.
     /// Throws the ``ValidationFailure`` of a period that is not one.
     public static func period(property: String, from: CivilDate?, to: CivilDate?, now: Date,
                               on c: PostgresConnection) throws -> ReportPeriod? {
-        guard let row = try c.query("SELECT time_zone FROM properties WHERE code = $1", [property]).first else { return nil }
-        let zone = TimeZone(identifier: try row.decode(0, as: String.self)) ?? TimeZone(identifier: "Asia/Shanghai")!
+        guard let zone = try zone(of: property, on: c) else { return nil }
         return try ReportPeriod.resolve(from: from, to: to, now: now, timeZone: zone).get()
     }
 

@@ -99,8 +99,7 @@ extension Reports {
     /// The statistics of `property` over `period`; nil when there is no such property. Four
     /// statements and the follow-up report's, on the reports connection.
     public static func statistics(property: String, period: ReportPeriod, on c: PostgresConnection) throws -> Statistics? {
-        guard let zone = try c.query("SELECT time_zone FROM properties WHERE code = $1", [property]).first?.decode(0, as: String.self),
-              let followUps = try followUps(property: property, period: period, on: c) else { return nil }
+        guard let zone = try zone(of: property, on: c), let followUps = try followUps(property: property, period: period, on: c) else { return nil }
         let range = [property, period.from.description, period.to.description]
         let within = """
             t.property = $1 AND p.code = t.property
@@ -140,7 +139,7 @@ extension Reports {
             Statistics.Resolution(kind: try row.decode(0, as: String?.self), resolved: try row.decode(1),
                                   p50Seconds: try row.decode(2, as: Double?.self), p90Seconds: try row.decode(3, as: Double?.self))
         }
-        return Statistics(property: property, timeZone: zone, from: period.from, to: period.to, total: cells.reduce(0) { $0 + $1.count },
+        return Statistics(property: property, timeZone: zone.identifier, from: period.from, to: period.to, total: cells.reduce(0) { $0 + $1.count },
                           byKind: counts(cells) { $0.kind }, byChannel: counts(cells) { $0.channel }, byDepartment: byDepartment,
                           repairsByTrade: counts(cells.filter { $0.kind == TicketKind.repair.rawValue }) { $0.category },
                           followUps: followUps,
@@ -152,8 +151,7 @@ extension Reports {
     /// The month or quarter `text` names (default: the property's current month), in its zone;
     /// nil when there is no such property. Throws the ``ValidationFailure`` of one that is not.
     public static func monthOrQuarter(property: String, _ text: String?, now: Date, on c: PostgresConnection) throws -> ReportPeriod? {
-        guard let row = try c.query("SELECT time_zone FROM properties WHERE code = $1", [property]).first else { return nil }
-        let zone = TimeZone(identifier: try row.decode(0, as: String.self)) ?? TimeZone(identifier: "Asia/Shanghai")!
+        guard let zone = try zone(of: property, on: c) else { return nil }
         return try ReportPeriod.monthOrQuarter(text, now: now, timeZone: zone).get()
     }
 }

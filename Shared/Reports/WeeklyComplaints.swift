@@ -110,9 +110,7 @@ extension Reports {
     /// The report for `week` (``ReportPeriod/week(containing:now:timeZone:)``); nil when there is
     /// no such property. Four statements on the reports connection.
     public static func weeklyComplaints(property: String, week: ReportPeriod, on c: PostgresConnection) throws -> WeeklyComplaints? {
-        guard let zone = try c.query("SELECT time_zone FROM properties WHERE code = $1", [property]).first?.decode(0, as: String.self) else {
-            return nil
-        }
+        guard let zone = try zone(of: property, on: c) else { return nil }
         let previous = week.previous
         let complaint = TicketKind.complaint.rawValue
         // This week's and last week's complaints, by category, severity and whether every clock
@@ -189,7 +187,7 @@ extension Reports {
             WeeklyComplaints.OpenComplaint(number: try row.decode(0), category: try row.decode(1, as: String?.self), severity: try row.decode(2, as: String?.self),
                                            createdAt: try row.decode(3))
         })
-        return WeeklyComplaints(property: property, timeZone: zone, from: week.from, to: week.to, total: byCategory.values.reduce(0, +),
+        return WeeklyComplaints(property: property, timeZone: zone.identifier, from: week.from, to: week.to, total: byCategory.values.reduce(0, +),
                                 previousTotal: lastByCategory.values.reduce(0, +),
                                 withinTime: inTimeByCategory.values.reduce(0, +), categories: categories,
                                 severities: severities, clauses: clauses, carriedOver: carried)
@@ -200,8 +198,7 @@ extension Reports {
     /// The week of `property` that holds `day` (default: the property's today), in its own zone;
     /// nil when there is no such property. Throws the ``ValidationFailure`` of an implausible year.
     public static func week(property: String, containing day: CivilDate?, now: Date, on c: PostgresConnection) throws -> ReportPeriod? {
-        guard let row = try c.query("SELECT time_zone FROM properties WHERE code = $1", [property]).first else { return nil }
-        let zone = TimeZone(identifier: try row.decode(0, as: String.self)) ?? TimeZone(identifier: "Asia/Shanghai")!
+        guard let zone = try zone(of: property, on: c) else { return nil }
         return try ReportPeriod.week(containing: day, now: now, timeZone: zone).get()
     }
 }
