@@ -480,11 +480,13 @@ struct ConsoleRoutes: Sendable {
         let code = property.code
         let found: (ReportPeriod, [Reports.DeadlineOutcome], Reports.FollowUps?, Reports.WeeklyComplaints?, Reports.Statistics?)?
         do {
+            // The periods from the property's zone, which the page has already read.
+            let zone = Self.zone(property), now = Date()
+            let period = try ReportPeriod.resolve(from: from, to: to, now: now, timeZone: zone).get()
+            let week = try ReportPeriod.week(containing: day, now: now, timeZone: zone).get()
+            let month = try ReportPeriod.monthOrQuarter(asked, now: now, timeZone: zone).get()
             found = try await api.reports.withConnection { c in
-                guard let period = try Reports.period(property: code, from: from, to: to, now: Date(), on: c),
-                      let week = try Reports.week(property: code, containing: day, now: Date(), on: c),
-                      let month = try Reports.monthOrQuarter(property: code, asked, now: Date(), on: c) else { return nil }
-                return (period, try Reports.deadlines(property: code, period: period, on: c) ?? [],
+                (period, try Reports.deadlines(property: code, period: period, on: c) ?? [],
                         try Reports.followUps(property: code, period: period, on: c),
                         try Reports.weeklyComplaints(property: code, week: week, on: c),
                         try Reports.statistics(property: code, period: month, on: c))
