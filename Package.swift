@@ -122,7 +122,7 @@ let package = Package(
 
         // The five services.
         .executableTarget(name: "PropDeskIntake", dependencies: [
-            "ServiceKit", "Desk", "Reports", "Console", "Notify", "AMQP", "Messaging",
+            "ServiceKit", "Desk", "Reports", "Console", "Notify", "AMQP", "Messaging", "Contracts",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

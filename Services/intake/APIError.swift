@@ -18,6 +18,8 @@ extension APIError {
             self.init(status: .conflict, code: .illegalTransition, message: transition.reason)
         case .quoteNotAccepted:
             self.init(status: .conflict, code: .quoteNotAccepted, message: error.description)
+        case .lockChangeIncomplete:
+            self.init(status: .conflict, code: .lockChangeIncomplete, message: error.description)
         }
     }
 }

@@ -26,6 +26,16 @@ struct IntakeAPI: Sendable {
     let reports: PostgresClient
     let auth: AuthSettings
     let logger: Logger
+    /// Signs people in; a handover's countersignature checks credentials through it too.
+    let signIn: SignIn
+
+    init(postgres: PostgresClient, reports: PostgresClient, auth: AuthSettings, logger: Logger) {
+        self.postgres = postgres
+        self.reports = reports
+        self.auth = auth
+        self.logger = logger
+        signIn = SignIn(postgres: postgres, settings: auth, logger: logger)
+    }
 
     /// Request bodies over this are refused with 413 before they are read.
     static let maxBody = 64 * 1024
@@ -71,7 +81,7 @@ struct IntakeAPI: Sendable {
         Route(.post, "/work-orders/{id}/\(action.pathSegment)", action.permission) { api, request, context, caller in
             try await api.workOrderStep(action, request, context, caller)
         }
-    } + ResidentFiles.routes
+    } + ResidentFiles.routes + Records.routes
 
     func register(on router: Router<PropDeskRequestContext>) {
         let authenticator = Authenticator(postgres: postgres)
@@ -82,7 +92,7 @@ struct IntakeAPI: Sendable {
                 return try await route.handler(api, request, context, caller)
             }
         }
-        SignIn(postgres: postgres, settings: auth, logger: logger).register(on: router)
+        signIn.register(on: router)
     }
 
     /// `/tickets/{id}` → `/tickets/:id`.

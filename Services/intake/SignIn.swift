@@ -83,22 +83,50 @@ struct SignIn: Sendable {
     func login(_ request: Request, _ context: PropDeskRequestContext) async throws -> Response {
         let form = try await IntakeAPI.decodeBody(Form.self, request, context)
         var check = FieldCheck()
-        let login = check.text(form.login, "login", required: true, max: 64, what: "your sign-in name")
-        // A password is taken as typed (not trimmed); it is never echoed in a problem.
-        var password = form.password
-        if password?.isEmpty ?? true {
-            check.add(.init(field: "password", code: .required, message: "password is required"))
-        } else if let p = password, p.utf8.count > Passwords.maximumLength || FieldCheck.controlCharacter(in: p) != nil {
-            check.add(.init(field: "password", code: .invalidFormat, message: "a password has at most \(Passwords.maximumLength) bytes and no control characters"))
-            password = nil
-        }
-        let code = check.text(form.code, "code", required: false, max: 6)
+        let (login, password, code) = Self.credentials(login: form.login, password: form.password, code: form.code, &check)
         let label = check.text(form.label, "label", required: false, max: 64)
         let kind = ResolvedSession.Kind(rawValue: form.kind ?? "session")
         if kind == nil { check.add(.init(field: "kind", code: .unknownValue, message: "kind is session (a browser cookie) or token (a program's)")) }
         guard let login, let password, let kind, check.failure == nil else { throw APIError.validation(check.failure!) }
 
         let address = context.remoteAddress
+        let identity = try await confirm(login: login, password: password, code: code, address: address)
+        let lifetime = kind == .session ? settings.sessionLifetime : settings.tokenLifetime
+        let opened = try await postgres.withTransaction { c in
+            try LoginThrottle.succeeded(login: login, on: c)
+            let opened = try StaffStore.open(kind, for: identity.id, lifetime: lifetime, address: address, label: label, on: c)
+            try Audit.record(c, actor: login, action: kind == .session ? .login : .tokenIssued, subject: "staff \(login)", address: address,
+                             detail: ["kind": kind.rawValue] .merging(label.map { ["label": $0] } ?? [:]) { a, _ in a })
+            return opened
+        }
+        logger.info("signed in", metadata: ["login": "\(login)", "kind": "\(kind.rawValue)"])
+        var response = try IntakeAPI.json(Session(staff: identity, csrfToken: opened.csrfToken, expiresAt: opened.expiresAt, kind: kind.rawValue,
+                                                  token: kind == .token ? opened.token : nil, secondFactor: identity.needsSecondFactor))
+        if kind == .session {
+            response.headers[.setCookie] = cookie(opened.token, maxAge: Int(lifetime.components.seconds))
+        }
+        return response
+    }
+
+    /// A login, password and code as a form gives them, checked for shape: a password is taken
+    /// as typed (not trimmed) and never echoed in a problem.
+    static func credentials(login: String?, password: String?, code: String?, _ check: inout FieldCheck) -> (String?, String?, String?) {
+        let login = check.text(login, "login", required: true, max: 64, what: "your sign-in name")
+        var password = password
+        if password?.isEmpty ?? true {
+            check.add(.init(field: "password", code: .required, message: "password is required"))
+        } else if let p = password, p.utf8.count > Passwords.maximumLength || FieldCheck.controlCharacter(in: p) != nil {
+            check.add(.init(field: "password", code: .invalidFormat, message: "a password has at most \(Passwords.maximumLength) bytes and no control characters"))
+            password = nil
+        }
+        return (login, password, check.text(code, "code", required: false, max: 6))
+    }
+
+    /// The account these credentials sign in, checked as a sign-in checks them: the lock-out
+    /// first, the password (as long for an unknown login), the second factor where the roles need
+    /// one; a failure is counted and on the record. A sign-in uses it, and so does a countersignature
+    /// given on someone else's screen (a handover's incoming shift).
+    func confirm(login: String, password: String, code: String?, address: String?) async throws -> StaffIdentity {
         let keys = LoginThrottle.keys(login: login, address: address)
         if let until = try await postgres.withConnection({ try LoginThrottle.lockedUntil(keys, on: $0) }) {
             throw Self.lockedOut(until: until)
@@ -124,22 +152,7 @@ struct SignIn: Sendable {
                 throw try await failed(login: login, keys: keys, address: address, why: "wrong second-factor code")
             }
         }
-        let lifetime = kind == .session ? settings.sessionLifetime : settings.tokenLifetime
-        let identity = account.identity
-        let opened = try await postgres.withTransaction { c in
-            try LoginThrottle.succeeded(login: login, on: c)
-            let opened = try StaffStore.open(kind, for: identity.id, lifetime: lifetime, address: address, label: label, on: c)
-            try Audit.record(c, actor: login, action: kind == .session ? .login : .tokenIssued, subject: "staff \(login)", address: address,
-                             detail: ["kind": kind.rawValue] .merging(label.map { ["label": $0] } ?? [:]) { a, _ in a })
-            return opened
-        }
-        logger.info("signed in", metadata: ["login": "\(login)", "kind": "\(kind.rawValue)"])
-        var response = try IntakeAPI.json(Session(staff: identity, csrfToken: opened.csrfToken, expiresAt: opened.expiresAt, kind: kind.rawValue,
-                                                  token: kind == .token ? opened.token : nil, secondFactor: identity.needsSecondFactor))
-        if kind == .session {
-            response.headers[.setCookie] = cookie(opened.token, maxAge: Int(lifetime.components.seconds))
-        }
-        return response
+        return account.identity
     }
 
     func cookie(_ value: String, maxAge: Int) -> String {

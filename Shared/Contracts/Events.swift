@@ -6,18 +6,23 @@ import Foundation
 ///
 /// - `ticket.<kind>.<event>`: `created`, then one per ``TicketAction`` (`acknowledged`,
 ///   `on_site`, `noted`, `resolved`, `closed`, `reopened`, `cancelled`), and a follow-up call's
-///   outcome (`followed_up`, `follow_up_missed`), and a customer-agreed extension (`extended`).
+///   outcome (`followed_up`, `follow_up_missed`), a customer-agreed extension (`extended`),
+///   and a lent key handed over and back (`key_issued`, `key_returned`).
 /// - `workorder.<queue>.<event>`: `assigned`, then one per ``WorkOrderAction``; `<queue>` is a
 ///   department or `triage`.
 ///
 /// On the wire the routing key adds the property: `ticket.complaint.created.sunrise-garden`.
 public enum DeskEvents {
-    public static let ticketEvents = ["created"] + TicketAction.allCases.map(\.eventName) + [followedUp, followUpMissed, extended]
+    public static let ticketEvents = ["created"] + TicketAction.allCases.map(\.eventName) + [followedUp, followUpMissed, extended, keyIssued, keyReturned]
     /// A follow-up call reached the resident (the note says satisfied or not), or did not.
     public static let followedUp = "followed_up"
     public static let followUpMissed = "follow_up_missed"
     /// The customer agreed to a later time: the ticket's resolution clocks move to it.
     public static let extended = "extended"
+    /// A key of the register was handed over against the ticket, or came back (T9); the ticket's
+    /// `requested_at` is the key's due time.
+    public static let keyIssued = "key_issued"
+    public static let keyReturned = "key_returned"
     public static let workOrderEvents = ["assigned"] + WorkOrderAction.allCases.map(\.eventName)
 
     public static func ticket(_ kind: TicketKind, _ event: String) -> String { "ticket.\(kind.rawValue).\(event)" }

@@ -12,6 +12,8 @@ public enum DeskError: Error, Sendable, Equatable, CustomStringConvertible {
     case illegal(IllegalTransition)
     /// Paid work finished before the resident accepted its price (B1).
     case quoteNotAccepted
+    /// A lock change resolved before its checks and the three departments' presence (T2).
+    case lockChangeIncomplete(String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum DeskError: Error, Sendable, Equatable, CustomStringConvertible {
         case .idempotencyKeyReused: "this Idempotency-Key was already used for a different request"
         case .illegal(let transition): transition.reason
         case .quoteNotAccepted: "this is paid work: the resident must accept its price (a listed item or an on-site quote, on the billing service) before it is finished"
+        case .lockChangeIncomplete(let why): why
         }
     }
 }
@@ -38,6 +41,46 @@ public enum TicketStore {
             FROM tickets t WHERE t.id = coalesce($1::uuid, (SELECT ticket_id FROM work_orders WHERE id = $2::uuid))
             """, [ticket, workOrder])
         if try rows.first?.decode(0, as: Bool.self) == true { throw DeskError.quoteNotAccepted }
+    }
+
+    /// T2: a lock change is resolved only once the applicant's ID and the owner's consent are on
+    /// record (`lock_change_checks`) and customer service, concierge and engineering have each
+    /// marked their work order of this round on site. A department's own order is resolved only
+    /// once that department has been on site (`department`), so no order is closed before the
+    /// ticket can be.
+    static func requireLockChange(_ ticket: TicketView, department: Department? = nil, on c: PostgresConnection) throws {
+        guard ticket.kind == .lockChange else { return }
+        let row = try c.query("""
+            SELECT EXISTS (SELECT 1 FROM lock_change_checks WHERE ticket_id = $1),
+                   coalesce((SELECT jsonb_agg(DISTINCT w.department) FROM ticket_events e JOIN work_orders w ON w.id = e.work_order_id
+                             WHERE e.ticket_id = $1 AND w.round = $2 AND e.type LIKE 'workorder.%.on_site'), '[]'::jsonb)
+            """, [ticket.id, ticket.round])[0]
+        let present = Set(try row.decode(1, as: PostgresJSON.self).decode([String].self).compactMap(Department.init(rawValue:)))
+        if let department {
+            guard present.contains(department) else {
+                throw DeskError.lockChangeIncomplete("a lock change needs \(department.rawValue) on site before its work order is resolved (T2)")
+            }
+            return
+        }
+        if let why = LockChange.missing(checked: try row.decode(0, as: Bool.self), present: present) {
+            throw DeskError.lockChangeIncomplete(why)
+        }
+    }
+
+    /// Records a lent key handed over (`key_issued`, with the time it is due back, which becomes
+    /// the ticket's requested time and the due time of clock T9-key-due) or returned
+    /// (`key_returned`, which meets it), in the caller's transaction.
+    public static func recordKey(_ event: String, ticket id: UUID, dueBack: Date?, by actor: Actor, note: String,
+                                 on c: PostgresConnection) throws {
+        var ticket = try lockTicket(id, on: c)
+        if let dueBack {
+            let rows = try c.query("UPDATE tickets SET requested_at = $2, updated_at = now() WHERE id = $1 RETURNING to_jsonb(tickets)",
+                                   [id, dueBack])
+            ticket = try DeskJSON.rows(rows, as: TicketView.self)[0].keeping(pendingFrom: ticket)
+        }
+        let writes = Writes(on: c)
+        try writes.record(DeskEvents.ticket(ticket.kind, event), ticket: &ticket, actor: actor, note: note)
+        try writes.flush()
     }
 
     public struct Created: Sendable {
@@ -298,6 +341,7 @@ public enum TicketStore {
             throw DeskError.illegal(IllegalTransition(subject: "work order", from: order.status.rawValue, action: action.rawValue,
                                                       reason: "the work order is already with \(destination.name)"))
         }
+        if action == .resolve { try requireLockChange(ticket, department: order.department, on: c) }
         let writes = Writes(on: c)
         try step(order: &order, ticket: &ticket, action, by: actor, text: text, assignee: assignee, writes: writes, on: c)
         if action == .transfer, let destination {
@@ -384,6 +428,7 @@ public enum TicketStore {
                              writes: Writes, on c: PostgresConnection) throws {
         let next: TicketStatus
         do { next = try TicketLifecycle.apply(action, to: ticket.status) } catch { throw DeskError.illegal(error) }
+        if action == .resolve { try requireLockChange(ticket, on: c) }
         let rows = try c.query("""
             UPDATE tickets SET status = $2, updated_at = now(),
                 outcome = CASE WHEN $3::text = 'resolve' THEN $4::text WHEN $3::text = 'reopen' THEN NULL ELSE outcome END,

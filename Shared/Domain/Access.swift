@@ -30,6 +30,14 @@ public enum Permission: String, CaseIterable, Codable, Sendable {
     case residentsApprove = "residents.approve"
     /// Recompute running deadlines after a policy change (escalation).
     case policiesReplan = "policies.replan"
+    /// Write, sign and amend the shift handover of one's departments, and read them (P2).
+    case handovers
+    /// The key register: read it, lend and take back keys, the daily count (T9).
+    case keysLend = "keys.lend"
+    /// Add keys to the register.
+    case keysManage = "keys.manage"
+    /// Approve or refuse lending a special room's key (T9: a department head).
+    case keysApprove = "keys.approve"
     // Billing (B1–B8), on the billing service.
     /// Read the price list (open to anyone when the property publishes it).
     case pricesRead = "prices.read"
@@ -74,7 +82,9 @@ public enum AccessPolicy {
         case .workOrdersReassign: return everyone.filter(\.supervises)
         case .residentsRead: return everyone  // with an approved request for the roles needsApprovalToRead names
         case .residentsApprove: return [.supervisor, .departmentManager, .viceGeneralManager, .generalManager]
-        case .policiesReplan: return everyone.filter { $0.supervises && $0 != .supervisor }
+        case .policiesReplan, .keysApprove: return everyone.filter { $0.supervises && $0 != .supervisor }
+        case .handovers, .keysLend: return ticketWork
+        case .keysManage: return everyone.filter(\.supervises)
         case .pricesRead: return everyone
         case .pricesManage: return [.finance, .generalManager, .viceGeneralManager]
         case .billingRead: return everyone.subtracting([.technician, .controlRoom])

@@ -42,6 +42,16 @@ public enum ErrorCode: String, CaseIterable, Codable, Sendable {
     case quoteNotAccepted = "quote_not_accepted"
     /// A gateway's delivery receipt without the shared key it was given (`?key=`).
     case receiptKeyInvalid = "receipt_key_invalid"
+    /// T9: a key lent to someone other than the owner without the owner's written authorisation
+    /// and phone confirmation.
+    case ownerAuthorisationRequired = "owner_authorisation_required"
+    /// T2: a lock change resolved before the ID check and the three departments' presence.
+    case lockChangeIncomplete = "lock_change_incomplete"
+    /// P2: a signed handover changed (it is amended by a new entry), or signed by one person twice.
+    case recordSigned = "record_signed"
+    case sameSigner = "same_signer"
+    /// T9: every copy of the key is out.
+    case keyUnavailable = "key_unavailable"
     case databaseUnavailable = "database_unavailable"
     case internalError = "internal_error"
 }
@@ -121,19 +131,9 @@ public struct TicketForm: Codable, Sendable, Equatable {
         func text(_ value: String?, _ field: String, required: Bool, max: Int) -> String? {
             check.text(value, field, required: required, max: max)
         }
-        func choice<E: RawRepresentable & CaseIterable>(_ value: String?, _ field: String, required: Bool, _: E.Type) -> E?
+        func choice<E: RawRepresentable & CaseIterable>(_ value: String?, _ field: String, required: Bool, _ type: E.Type) -> E?
             where E.RawValue == String {
-            guard let value, !value.isEmpty else {
-                if required { check.add(.init(field: field, code: .required, message: "\(field) is required")) }
-                return nil
-            }
-            guard let parsed = E(rawValue: value) else {
-                let shown = FieldCheck.controlCharacter(in: value) == nil ? String(value.prefix(40)) : "(unreadable)"
-                check.add(.init(field: field, code: .unknownValue,
-                                message: "\"\(shown)\" is not a \(field); one of \(E.allCases.map(\.rawValue).joined(separator: ", "))"))
-                return nil
-            }
-            return parsed
+            check.choice(value, field, required: required, type)
         }
 
         let property = text(self.property, "property", required: true, max: 32)

@@ -14,6 +14,10 @@ public enum ClockEvent: String, Codable, Sendable, CaseIterable {
     case followUpMissed = "follow_up_missed"
     /// The customer agreed to a later time: resolution clocks move to it (R4).
     case extended
+    /// A key of the key register was handed over; the ticket's requested time is when it is due
+    /// back (T9).
+    case keyIssued = "key_issued"
+    case keyReturned = "key_returned"
 
     /// Acknowledged, on site, resolved, closed: each implies the ones before it, so a clock that
     /// stops on acknowledgement is also met by a ticket that goes straight to on site.

@@ -150,6 +150,11 @@ public enum StandardClocks {
         ClockRule(id: "T7", standard: "T7", title: "Nameplate made within 7 days",
                   applies: .init(kinds: [.nameplate]), starts: .created, stops: .resolved, schedule: .backOffice,
                   steps: [ClockStep(.days(7), tell: tell(.init(.supervisor, .customerService)))]),
+        // A key not back when it was due is the concierge supervisor's, at any hour (T9).
+        ClockRule(id: "T9-key-due", standard: "T9", title: "Lent key returned by its due time",
+                  applies: .init(kinds: [.keyLoan]), starts: .keyIssued, stops: .keyReturned, schedule: nil,
+                  steps: [ClockStep(.requestedTime(orElse: .after(seconds: 24 * hour)),
+                                    tell: tell(.init(.supervisor, .concierge), .init(.departmentManager, .concierge)))]),
         ClockRule(id: "T8", standard: "T8", title: "Decoration application reviewed within 2 days",
                   applies: .init(kinds: [.decoration]), starts: .created, stops: .resolved, schedule: .backOffice,
                   steps: [ClockStep(.days(2), tell: tell(.init(.supervisor, .engineering)))]),

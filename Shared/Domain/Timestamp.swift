@@ -89,6 +89,25 @@ public struct FieldCheck {
         return trimmed
     }
 
+    /// One of an enumeration's raw values, or nil (with a problem where it is missing and
+    /// required, or not one of them).
+    public mutating func choice<E: RawRepresentable & CaseIterable>(_ value: String?, _ field: String, required: Bool, _: E.Type,
+                                                                    what: String? = nil) -> E? where E.RawValue == String {
+        guard let value, !value.isEmpty else {
+            if required {
+                problems.append(.init(field: field, code: .required, message: what.map { "\(field) (\($0)) is required" } ?? "\(field) is required"))
+            }
+            return nil
+        }
+        guard let parsed = E(rawValue: value) else {
+            let shown = Self.controlCharacter(in: value) == nil ? String(value.prefix(40)) : "(unreadable)"
+            problems.append(.init(field: field, code: .unknownValue,
+                                  message: "\"\(shown)\" is not a \(field); one of \(E.allCases.map(\.rawValue).joined(separator: ", "))"))
+            return nil
+        }
+        return parsed
+    }
+
     /// The first character no record should hold: NUL and the other C0/C1 controls, except tab,
     /// line feed and carriage return. Written as `U+0000`.
     public static func controlCharacter(in text: String) -> String? {

@@ -173,6 +173,8 @@ public enum Audit {
         case fileRefused = "file_refused"
         /// A read refused for want of an approved request.
         case fileReadRefused = "file_read_refused"
+        /// A shift handover signed by its outgoing or incoming shift (P2).
+        case handoverSigned = "handover_signed"
     }
 
     public static func record(_ c: PostgresConnection, actor: String, action: Action, subject: String, reason: String? = nil,
