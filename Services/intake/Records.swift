@@ -38,6 +38,10 @@ enum Records {
         .init(.post, "/key-loans/{id}/return", .keysLend) { api, request, context, caller in try await Keys.giveBack(api, request, context, caller) },
         .init(.get, "/key-counts", .keysLend) { api, request, _, caller in try await Keys.counts(api, request, caller) },
         .init(.post, "/key-counts", .keysLend) { api, request, context, caller in try await Keys.count(api, request, context, caller) },
+        .init(.get, "/work-orders/{id}/sign-off", .workOrdersRead) { api, _, context, caller in try await SignOffs.read(api, context, caller) },
+        .init(.post, "/work-orders/{id}/sign-off", .workOrdersWork) { api, request, context, caller in
+            try await SignOffs.record(api, request, context, caller)
+        },
         .init(.get, "/tickets/{id}/lock-change-check", .ticketsRead) { api, _, context, caller in try await LockChanges.read(api, context, caller) },
         .init(.post, "/tickets/{id}/lock-change-check", .ticketsDesk) { api, request, context, caller in
             try await LockChanges.record(api, request, context, caller)
@@ -627,6 +631,77 @@ enum LockChanges {
             let consent = check.consent.map { "owner \($0.owner) consented by phone" } ?? "applicant is the owner"
             try TicketStore.apply(.note, ticket: id, by: actor,
                                   text: "T2 ID checked: \(check.idDocument.rawValue) ****\(check.idLast4), \(check.applicant); \(consent)", on: c)
+            return try state(id, on: c)!
+        }
+        return Records.document(text, status: .created)
+    }
+}
+
+// MARK: - R5 repair sign-offs
+
+enum SignOffs {
+    /// The work order's sign-off, with a drawn signature as the SVG the server draws from its numbers.
+    static func state(_ id: UUID, on c: PostgresConnection) throws -> String? {
+        let row = try c.query("""
+            SELECT jsonb_build_object('work_order_id', w.id, 'status', w.status, 'sign_off',
+                   (SELECT jsonb_build_object('repair_class', s.repair_class, 'contractor', s.contractor, 'inspected_by', i.name,
+                                              'inspection_note', s.inspection_note, 'signer', s.signer,
+                                              'signature', CASE WHEN s.drawn IS NULL THEN 'typed' ELSE 'drawn' END, 'signed_at', s.signed_at)
+                    FROM work_order_sign_offs s JOIN staff i ON i.id = s.inspected_by WHERE s.work_order_id = w.id))::text,
+                   (SELECT drawn::text FROM work_order_sign_offs WHERE work_order_id = w.id)
+            FROM work_orders w WHERE w.id = $1
+            """, [id]).first
+        guard let row, var text = try row.decode(0, as: String?.self) else { return nil }
+        if let drawn = try row.decode(1, as: String?.self) {
+            let svg = try PostgresJSON(text: drawn).decode(DrawnSignature.self).svg
+            let quoted = String(decoding: try JSONEncoder().encode(svg), as: UTF8.self)
+            text = String(text.dropLast()) + ", \"signature_svg\": \(quoted)}"
+        }
+        return text
+    }
+
+    static func read(_ api: IntakeAPI, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let id = try context.pathID()
+        let scope = caller.scope
+        let text = try await api.postgres.withConnection { c -> String? in
+            guard try TicketStore.reaches(scope, workOrder: id, on: c) else { return nil }
+            return try state(id, on: c)
+        }
+        guard let text else { throw APIError.notFound("work order") }
+        return Records.document(text)
+    }
+
+    /// R5: once a repair order is done, the inspection and the customer's signature, and the
+    /// class that says who pays. Once; a note on the ticket's timeline too.
+    static func record(_ api: IntakeAPI, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let id = try context.pathID()
+        let form = try await IntakeAPI.decodeBody(SignOffForm.self, request, context)
+        let scope = caller.scope
+        let me = caller.identity.id
+        let actor = Actor(name: caller.identity.name, role: caller.role)
+        let text = try await Records.transaction(api) { c -> String in
+            guard try TicketStore.reaches(scope, workOrder: id, on: c),
+                  let row = try c.query("""
+                      SELECT w.status, w.ticket_id, w.property, t.kind FROM work_orders w JOIN tickets t ON t.id = w.ticket_id WHERE w.id = $1 FOR UPDATE OF w
+                      """, [id]).first else { throw DeskError.notFound("work order") }
+            let signOff = try Records.valid(form.validate())
+            guard [TicketKind.repair.rawValue, TicketKind.emergency.rawValue].contains(try row.decode(3, as: String.self)) else {
+                throw Records.conflict(.illegalTransition, "a sign-off is for a repair's work order")
+            }
+            guard try row.decode(0, as: String.self) == WorkOrderStatus.done.rawValue else {
+                throw Records.conflict(.illegalTransition, "the work order is \(try row.decode(0, as: String.self)): the customer signs once it is done")
+            }
+            let ticket: UUID = try row.decode(1)
+            let drawn = try signOff.drawn.map { try PostgresJSON(encoding: $0) }
+            let added = try c.execute("""
+                INSERT INTO work_order_sign_offs (work_order_id, ticket_id, property, repair_class, contractor, inspected_by, inspection_note, signer, drawn)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) ON CONFLICT (work_order_id) DO NOTHING
+                """, [id, ticket, try row.decode(2, as: String.self), signOff.repairClass.rawValue, signOff.contractor, me, signOff.inspectionNote,
+                      signOff.signer, drawn])
+            guard added == 1 else { throw Records.conflict(.illegalTransition, "this work order is already signed off") }
+            let who = signOff.repairClass == .a ? "class A, under warranty: \(signOff.contractor ?? "")" : "class B, the company pays"
+            try TicketStore.apply(.note, ticket: ticket, by: actor,
+                                  text: "R5 inspected and signed off by \(signOff.signer) (\(signOff.drawn == nil ? "name typed" : "signature drawn")); \(who)", on: c)
             return try state(id, on: c)!
         }
         return Records.document(text, status: .created)

@@ -345,3 +345,85 @@ public enum KeyCount {
             .map { "\($0.label) 应有 expected \($0.expected), 实有 counted \($0.counted)" }.joined(separator: "; ")
     }
 }
+
+// MARK: - R5 repair classes and the customer's signature
+
+/// A signature drawn in the console: strokes of points in a 1000 × 400 box. Only numbers are
+/// stored, and the server draws them (``svg``): nothing the browser sent is ever served as markup.
+public struct DrawnSignature: Codable, Sendable, Equatable {
+    public static let width = 1000, height = 400
+    public static let maxStrokes = 60, maxPoints = 4000
+
+    public var strokes: [[[Int]]]
+
+    public init(strokes: [[[Int]]]) { self.strokes = strokes }
+
+    /// Why these strokes are not a signature, or nil.
+    public var problem: String? {
+        if strokes.isEmpty || strokes.count > Self.maxStrokes { return "a drawn signature has 1 to \(Self.maxStrokes) strokes" }
+        var total = 0
+        for stroke in strokes {
+            guard !stroke.isEmpty else { return "every stroke has at least one point" }
+            for point in stroke {
+                guard point.count == 2, (0...Self.width).contains(point[0]), (0...Self.height).contains(point[1]) else {
+                    return "every point is [x, y] with x from 0 to \(Self.width) and y from 0 to \(Self.height)"
+                }
+            }
+            total += stroke.count
+        }
+        return total > Self.maxPoints ? "a drawn signature has at most \(Self.maxPoints) points" : nil
+    }
+
+    /// The strokes as an SVG image (a dot for a one-point stroke).
+    public var svg: String {
+        let paths = strokes.map { stroke -> String in
+            let first = stroke[0]
+            let rest = stroke.count == 1 ? "l0.1 0" : stroke.dropFirst().map { "L\($0[0]) \($0[1])" }.joined(separator: " ")
+            return "<path d=\"M\(first[0]) \(first[1]) \(rest)\"/>"
+        }.joined()
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Self.width) \(Self.height)\" fill=\"none\" stroke=\"#111\" "
+            + "stroke-width=\"6\" stroke-linecap=\"round\" stroke-linejoin=\"round\">\(paths)</svg>"
+    }
+}
+
+/// R5: the completed repair's class, its inspection, and the customer's signature — a name typed
+/// with the time, or drawn.
+public struct SignOffForm: Decodable, Sendable {
+    public var repairClass: String?
+    public var contractor: String?
+    public var inspectionNote: String?
+    public var signer: String?
+    public var drawn: DrawnSignature?
+
+    enum CodingKeys: String, CodingKey {
+        case contractor, signer, drawn
+        case repairClass = "repair_class"
+        case inspectionNote = "inspection_note"
+    }
+
+    public struct SignOff: Sendable, Equatable {
+        public var repairClass: RepairClass
+        public var contractor: String?
+        public var inspectionNote: String?
+        public var signer: String
+        public var drawn: DrawnSignature?
+    }
+
+    public func validate() -> Result<SignOff, ValidationFailure> {
+        var check = FieldCheck()
+        var repairClass = check.choice(self.repairClass, "repair_class", required: true, RepairClass.self,
+                                       what: "A: under warranty, the builder pays; B: the company pays")
+        if repairClass == .c {
+            check.add(.init(field: "repair_class", code: .unknownValue, message: "a repair is signed off as class A (under warranty) or B (the company pays)"))
+            repairClass = nil
+        }
+        let contractor = check.text(contractor, "contractor", required: repairClass == .a, max: 80,
+                                    what: "whose warranty pays for class A work")
+        let note = check.text(inspectionNote, "inspection_note", required: false, max: 500)
+        let signer = check.text(signer, "signer", required: true, max: 80, what: "the customer who signs, by name")
+        if let problem = drawn?.problem { check.add(.init(field: "drawn", code: .invalidFormat, message: problem)) }
+        guard check.problems.isEmpty, let repairClass, let signer else { return .failure(ValidationFailure(problems: check.problems)) }
+        return .success(SignOff(repairClass: repairClass, contractor: repairClass == .a ? contractor : nil, inspectionNote: note,
+                                signer: signer, drawn: drawn))
+    }
+}

@@ -223,5 +223,53 @@ extension RealServers {
                 #expect(resolved.status == 200 && resolved.json["status"] as? String == "resolved", "\(resolved.json)")
             }
         }
+    
+        /// R5: a done repair is signed off once, as class A with the contractor who pays or class B,
+        /// by the customer's typed name or a drawn signature that is kept as numbers and drawn
+        /// back by the server.
+        @Test func aDoneRepairIsSignedOffOnceByTheCustomerWithATypedNameOrADrawnSignature() async throws {
+            try await DeskScenario.run { s async throws in
+                func doneRepair() async throws -> (ticket: String, order: String) {
+                    let filed = try await s.file(["kind": "repair", "category": "plumbing", "content": "厨房水管漏水"])
+                    let id = try #require(filed.json["id"] as? String)
+                    let order = try #require(try await s.workOrders(id, count: 1).first?["id"] as? String)
+                    return (id, order)
+                }
+                let first = try await doneRepair()
+                let early = try await s.post("/work-orders/\(first.order)/sign-off", ["repair_class": "B", "signer": "业主 赵敏"])
+                #expect(early.status == 409, "not before the work is done: \(early.json)")
+                #expect(try await s.post("/work-orders/\(first.order)/resolve", ["outcome": "换了阀门"]).status == 200)
+                let classA = try await s.post("/work-orders/\(first.order)/sign-off", ["repair_class": "A", "signer": "业主 赵敏"])
+                #expect(classA.status == 422 && classA.code == "required", "class A names its contractor: \(classA.json)")
+                let typed = try await s.post("/work-orders/\(first.order)/sign-off", ["repair_class": "A", "contractor": "宏达建筑", "signer": "业主 赵敏",
+                                                                                      "inspection_note": "试水 30 分钟无渗漏"])
+                #expect(typed.status == 201, "\(typed.json)")
+                let signed = try #require(typed.json["sign_off"] as? [String: Any])
+                #expect(signed["repair_class"] as? String == "A" && signed["contractor"] as? String == "宏达建筑" && signed["signature"] as? String == "typed")
+                #expect(typed.json["signature_svg"] == nil)
+                #expect(try await s.post("/work-orders/\(first.order)/sign-off", ["repair_class": "B", "signer": "x"]).status == 409, "once")
+                let timeline = try #require(try await s.ticket(first.ticket)["timeline"] as? [[String: Any]])
+                #expect(timeline.contains { (($0["detail"] as? [String: Any])?["note"] as? String)?.contains("R5") == true })
+
+                let second = try await doneRepair()
+                #expect(try await s.post("/work-orders/\(second.order)/resolve", ["outcome": "疏通"]).status == 200)
+                let outOfBox = try await s.post("/work-orders/\(second.order)/sign-off", ["repair_class": "B", "signer": "租户 陈先生",
+                                                                                          "drawn": ["strokes": [[[10, 10], [2000, 50]]]]])
+                #expect(outOfBox.status == 422 && outOfBox.code == "invalid_format", "\(outOfBox.json)")
+                let markup = try await s.post("/work-orders/\(second.order)/sign-off", ["repair_class": "B", "signer": "租户 陈先生",
+                                                                                        "drawn": ["strokes": [["<script>"]]]])
+                #expect(markup.status == 400 || markup.status == 422, "only numbers: \(markup.status)")
+                let drawn = try await s.post("/work-orders/\(second.order)/sign-off", ["repair_class": "B", "signer": "租户 陈先生",
+                                                                                       "drawn": ["strokes": [[[100, 300], [180, 120], [260, 300]], [[400, 200]]]]])
+                #expect(drawn.status == 201, "\(drawn.json)")
+                let svg = try #require(drawn.json["signature_svg"] as? String)
+                #expect(svg.hasPrefix("<svg") && svg.contains("M100 300 L180 120 L260 300") && svg.contains("M400 200"), "\(svg)")
+                let read = try await s.request("GET", "/work-orders/\(second.order)/sign-off")
+                #expect((read.json["sign_off"] as? [String: Any])?["signature"] as? String == "drawn" && read.json["signature_svg"] as? String == svg)
+                await #expect(throws: (any Error).self, "a sign-off is never changed") {
+                    _ = try await s.db.execute("UPDATE work_order_sign_offs SET signer = 'someone' WHERE work_order_id = $1::uuid", [second.order])
+                }
+            }
+        }
     }
 }
