@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"]),
-        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "ContractSupport"]),
+        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "ContractSupport", "Domain"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
         .testTarget(name: "IdentityTests", dependencies: ["Identity"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Desk", "Domain"]),

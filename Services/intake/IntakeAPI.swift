@@ -28,11 +28,14 @@ struct IntakeAPI: Sendable {
     let logger: Logger
     /// Signs people in; a handover's countersignature checks credentials through it too.
     let signIn: SignIn
+    /// Residents are not called for surveys in these hours (F5).
+    let quietHours: QuietHours
 
-    init(postgres: PostgresClient, reports: PostgresClient, auth: AuthSettings, logger: Logger) {
+    init(postgres: PostgresClient, reports: PostgresClient, auth: AuthSettings, quietHours: QuietHours, logger: Logger) {
         self.postgres = postgres
         self.reports = reports
         self.auth = auth
+        self.quietHours = quietHours
         self.logger = logger
         signIn = SignIn(postgres: postgres, settings: auth, logger: logger)
     }

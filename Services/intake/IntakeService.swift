@@ -17,7 +17,8 @@ enum IntakeService: PropDeskService {
         routes: { router, context in
             // Reports read on a connection of their own, read-only (a standby's, when configured).
             let reports = PostgresClient(configuration: context.settings.reportsDatabase, size: 2, logger: context.logger)
-            let api = IntakeAPI(postgres: context.postgres, reports: reports, auth: context.settings.auth, logger: context.logger)
+            let api = IntakeAPI(postgres: context.postgres, reports: reports, auth: context.settings.auth, quietHours: context.settings.quietHours,
+                                logger: context.logger)
             api.register(on: router)
             if let console = ConsoleRuntime.shared {
                 ConsoleRoutes(api: api, pages: console.pages, hub: console.hub, authenticator: Authenticator(postgres: context.postgres))

@@ -6,6 +6,7 @@ import HTTPTypes
 import Hummingbird
 import Identity
 import Postgres
+import Reports
 import ServiceKit
 
 /// The office's records (issue 17): shift handovers (P2), the key register (T9) and the checks
@@ -41,6 +42,13 @@ enum Records {
         .init(.get, "/work-orders/{id}/sign-off", .workOrdersRead) { api, _, context, caller in try await SignOffs.read(api, context, caller) },
         .init(.post, "/work-orders/{id}/sign-off", .workOrdersWork) { api, request, context, caller in
             try await SignOffs.record(api, request, context, caller)
+        },
+        .init(.get, "/surveys", .reportsRead) { api, request, _, caller in try await Surveys.list(api, request, caller) },
+        .init(.post, "/surveys", .surveysManage) { api, request, context, caller in try await Surveys.draw(api, request, context, caller) },
+        .init(.get, "/surveys/{id}", .reportsRead) { api, _, context, caller in try await Surveys.read(api, context, caller) },
+        .init(.post, "/surveys/{id}/next", .ticketsDesk) { api, _, context, caller in try await Surveys.next(api, context, caller) },
+        .init(.post, "/survey-households/{id}/answer", .ticketsDesk) { api, request, context, caller in
+            try await Surveys.answer(api, request, context, caller)
         },
         .init(.get, "/tickets/{id}/lock-change-check", .ticketsRead) { api, _, context, caller in try await LockChanges.read(api, context, caller) },
         .init(.post, "/tickets/{id}/lock-change-check", .ticketsDesk) { api, request, context, caller in
@@ -705,5 +713,170 @@ enum SignOffs {
             return try state(id, on: c)!
         }
         return Records.document(text, status: .created)
+    }
+}
+
+// MARK: - F5 satisfaction surveys
+
+enum Surveys {
+    /// A survey with its coverage: of the register's households, how many were drawn and how
+    /// many answered, and what they said. Counts only: no household's address.
+    static let select = """
+        SELECT jsonb_build_object('id', v.id, 'property', v.property, 'kind', v.kind, 'period', v.period, 'share', v.share,
+               'households', v.households, 'eligible', v.eligible, 'drawn', v.drawn, 'drawn_by', s.name, 'drawn_at', v.drawn_at,
+               'coverage', round(v.drawn::numeric / nullif(v.households, 0), 4),
+               'answered', c.answered, 'refused', c.refused, 'unreachable', c.unreachable, 'pending', c.pending,
+               'answered_coverage', round(c.answered::numeric / nullif(v.households, 0), 4),
+               'mean_satisfaction', round(c.mean, 2), 'satisfied_share', round(c.satisfied::numeric / nullif(c.answered, 0), 4))
+        FROM surveys v JOIN staff s ON s.id = v.drawn_by
+        CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE state = 'answered') AS answered, count(*) FILTER (WHERE state = 'refused') AS refused,
+                                   count(*) FILTER (WHERE state = 'unreachable') AS unreachable, count(*) FILTER (WHERE state = 'pending') AS pending,
+                                   avg(satisfaction) AS mean, count(*) FILTER (WHERE satisfaction >= 4) AS satisfied
+                            FROM survey_households WHERE survey_id = v.id) c
+        """
+
+    static func list(_ api: IntakeAPI, _ request: Request, _ caller: Caller) async throws -> Response {
+        let property = try Records.property(try FormQuery(request.uri.query), caller)
+        let text = try await api.postgres.withConnection { c in
+            try Records.first(c.query("SELECT jsonb_build_object('surveys', \(Records.array(select, orderedBy: "v.drawn_at", "WHERE v.property = $1")))::text",
+                                      [property]))
+        }
+        return Records.document(text ?? #"{"surveys":[]}"#)
+    }
+
+    static func read(_ api: IntakeAPI, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let id = try context.pathID()
+        let text = try await api.postgres.withConnection { c in
+            try Records.first(c.query(select + " WHERE v.id = $1 AND v.property = ANY($2::text[])", [id, PostgresArray(caller.identity.properties)]))
+        }
+        guard let text else { throw APIError.notFound("survey") }
+        return Records.document(text)
+    }
+
+    /// Draws the sample: the register's households with a resident who consents to contact and
+    /// not drawn within the year, at random, `share` percent of all households (rounded up). A
+    /// first round only for a property never surveyed. Too few left: 409 `sample_too_small`, and
+    /// nothing is drawn. One draw per property at a time (an advisory lock).
+    static func draw(_ api: IntakeAPI, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let survey = try Records.valid(try await IntakeAPI.decodeBody(SurveyForm.self, request, context).validate())
+        guard caller.scope.covers(property: survey.property) else { throw APIError(DeskError.unknownProperty(survey.property)) }
+        let id = UUID()
+        let me = caller.identity.id
+        let text = try await Records.transaction(api) { c -> String in
+            try c.execute("SELECT pg_advisory_xact_lock(hashtextextended('survey ' || $1::text, 0))", [survey.property])
+            guard let zone = try Reports.zone(of: survey.property, on: c) else { throw DeskError.unknownProperty(survey.property) }
+            let period = survey.period ?? survey.kind.period(of: Date(), in: zone)
+            if survey.kind == .firstRound, try !c.query("SELECT 1 FROM surveys WHERE property = $1", [survey.property]).isEmpty {
+                throw Records.conflict(.illegalTransition, "this property has been surveyed before: a first round is a new estate's first survey")
+            }
+            let counts = try c.query("""
+                WITH households AS (SELECT building, unit, bool_or(contact_consent) AS reachable FROM residents WHERE property = $1 GROUP BY building, unit)
+                SELECT count(*)::int, (count(*) FILTER (WHERE reachable AND NOT EXISTS (
+                           SELECT 1 FROM survey_households r WHERE r.property = $1 AND r.building = h.building AND r.unit = h.unit
+                           AND r.drawn_at > now() - make_interval(days => $2))))::int
+                FROM households h
+                """, [survey.property, surveyRestDays])[0]
+            let households: Int = try counts.decode(0), eligible: Int = try counts.decode(1)
+            let size = SurveyKind.sampleSize(households: households, share: survey.share)
+            guard households > 0, size <= eligible else {
+                throw Records.conflict(.sampleTooSmall, "a \(survey.share)% sample of \(households) households is \(size), and \(eligible) can be asked: "
+                                       + "the others were asked within the last year or consent to no contact")
+            }
+            let added = try c.execute("""
+                INSERT INTO surveys (id, property, kind, period, share, households, eligible, drawn, drawn_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (property, kind, period) DO NOTHING
+                """, [id, survey.property, survey.kind.rawValue, period, survey.share, households, eligible, size, me])
+            guard added == 1 else { throw Records.conflict(.illegalTransition, "the \(survey.kind.rawValue) survey of \(period) is already drawn") }
+            try c.execute("""
+                INSERT INTO survey_households (id, survey_id, property, building, unit, resident_id)
+                SELECT gen_random_uuid(), $2, $1, h.building, h.unit,
+                       (SELECT r.id FROM residents r WHERE r.property = $1 AND r.building = h.building AND r.unit = h.unit AND r.contact_consent
+                        ORDER BY r.relation = 'owner' DESC, r.name LIMIT 1)
+                FROM (SELECT building, unit FROM residents WHERE property = $1 GROUP BY building, unit HAVING bool_or(contact_consent)) h
+                WHERE NOT EXISTS (SELECT 1 FROM survey_households r WHERE r.property = $1 AND r.building = h.building AND r.unit = h.unit
+                                  AND r.drawn_at > now() - make_interval(days => $4))
+                ORDER BY random() LIMIT $3
+                """, [survey.property, id, size, surveyRestDays])
+            return try Records.first(c.query(select + " WHERE v.id = $1", [id]))!
+        }
+        var response = Records.document(text, status: .created)
+        response.headers[HTTPField.Name.location] = "/surveys/\(id.uuidString.lowercased())"
+        return response
+    }
+
+    struct QuietNow: Error, HTTPResponseError {
+        let until: Date
+        var status: HTTPResponse.Status { .conflict }
+        func response(from request: Request, context: some RequestContext) throws -> Response {
+            var error = APIError(status: .conflict, code: .quietHours,
+                                 message: "residents are not called in their quiet hours: the next call may be made at \(ISO8601DateFormatter().string(from: until))")
+            error.headers[.retryAfter] = "\(max(1, Int(until.timeIntervalSinceNow.rounded(.up))))"
+            return try error.response(from: request, context: context)
+        }
+    }
+
+    /// The next household for the caller to call: claimed for 30 minutes, so two desks call
+    /// different ones; the resident's number shown to the desk, and that read is an audit row.
+    /// Not in the residents' quiet hours (409 `quiet_hours`, with `Retry-After`), and never a
+    /// resident who no longer consents to contact.
+    static func next(_ api: IntakeAPI, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let id = try context.pathID()
+        let me = caller.identity.id
+        let quiet = api.quietHours
+        let text = try await Records.transaction(api) { c -> String in
+            guard let property = try c.query("SELECT property FROM surveys WHERE id = $1 AND property = ANY($2::text[])",
+                                             [id, PostgresArray(caller.identity.properties)]).first.map({ try $0.decode(0, as: String.self) }) else {
+                throw DeskError.notFound("survey")
+            }
+            guard let zone = try Reports.zone(of: property, on: c) else { throw DeskError.notFound("survey") }
+            let now = Date()
+            let allowed = quiet.earliestSend(at: now, in: zone)
+            if allowed > now { throw QuietNow(until: allowed) }
+            guard let row = try c.query("""
+                UPDATE survey_households h SET claimed_by = $2, claimed_at = now()
+                WHERE h.id = (SELECT h2.id FROM survey_households h2 JOIN residents r ON r.id = h2.resident_id
+                              WHERE h2.survey_id = $1 AND h2.state = 'pending' AND r.contact_consent
+                                AND (h2.claimed_at IS NULL OR h2.claimed_at < now() - interval '30 minutes' OR h2.claimed_by = $2)
+                              ORDER BY h2.claimed_by = $2 DESC NULLS LAST, h2.building, h2.unit LIMIT 1 FOR UPDATE OF h2 SKIP LOCKED)
+                RETURNING h.id, h.building, h.unit, h.resident_id
+                """, [id, me]).first else {
+                let left = try c.query("SELECT count(*)::int FROM survey_households WHERE survey_id = $1 AND state = 'pending'", [id])[0].decode(0, as: Int.self)
+                return #"{"household":null,"pending":\#(left)}"#
+            }
+            let household: UUID = try row.decode(0), resident: UUID = try row.decode(3)
+            let person = try c.query("SELECT name, phone FROM residents WHERE id = $1", [resident])[0]
+            let shows = caller.role.seesResidentContact
+            var phone: String = try person.decode(1)
+            if shows {
+                try IntakeAPI.logContactRead(c, caller, subject: ResidentFiles.subject(resident), purpose: "survey call")
+            } else {
+                phone = Masking.phone(phone)
+            }
+            let answer: [String: String] = ["id": household.uuidString.lowercased(), "building": try row.decode(1), "unit": try row.decode(2),
+                                            "resident": try person.decode(0), "phone": phone]
+            return String(decoding: try JSONEncoder().encode(["household": answer]), as: UTF8.self)
+        }
+        return Records.document(text)
+    }
+
+    /// What the call found: answered (with satisfaction 1–5), refused, or unreachable. Once.
+    static func answer(_ api: IntakeAPI, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
+        let id = try context.pathID()
+        let form = try await IntakeAPI.decodeBody(SurveyAnswerForm.self, request, context)
+        let me = caller.identity.id
+        let text = try await Records.transaction(api) { c -> String in
+            guard let row = try c.query("SELECT state, survey_id FROM survey_households WHERE id = $1 AND property = ANY($2::text[]) FOR UPDATE",
+                                        [id, PostgresArray(caller.identity.properties)]).first else { throw DeskError.notFound("survey household") }
+            let answer = try Records.valid(form.validate())
+            guard try row.decode(0, as: String.self) == "pending" else {
+                throw Records.conflict(.illegalTransition, "this household's answer is already recorded (\(try row.decode(0, as: String.self)))")
+            }
+            try c.execute("""
+                UPDATE survey_households SET state = $2, satisfaction = $3, comments = $4, answered_at = now(), answered_by = $5
+                WHERE id = $1 AND state = 'pending'
+                """, [id, answer.outcome.rawValue, answer.satisfaction, answer.comments, me])
+            return try Records.first(c.query(select + " WHERE v.id = $1", [try row.decode(1, as: UUID.self)]))!
+        }
+        return Records.document(text)
     }
 }

@@ -16,7 +16,7 @@ enum NotificationService: PropDeskService {
         consumerConcurrency: 4, consumerBatchSize: 50,
         handler: { context in
             let handler = NotificationHandler(templates: try MessageTemplates.bundled(),
-                                              quietHours: try NotifySettings.load(context.environment).quietHours)
+                                              quietHours: context.settings.quietHours)
             return EventRouter([("system.", DiagnosticsHandler())]
                 + ["ticket.", "workorder.", "escalation.", "followup.", "billing.", "report."].map { ($0, handler) })
         },

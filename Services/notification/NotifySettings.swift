@@ -27,7 +27,6 @@ struct NotifySettings: Sendable {
     /// Where the console channel appends its messages (JSON lines); nil: the log.
     var consoleFile: String?
     var retry: RetryPolicy
-    var quietHours: QuietHours
     /// How many messages each channel may send in a window, shared by every replica (per robot for
     /// the group robots); a channel not named has no limit. Urgent messages are never held back.
     var limits: [ChannelKind: ChannelLimit]
@@ -109,9 +108,6 @@ struct NotifySettings: Sendable {
         }
         let replyPath = reader.optional("PROPDESK_SMS_REPLY_ID")
         let wechat = WeChatSettings.read(&reader)
-        let quietText = reader.string("PROPDESK_QUIET_HOURS", default: "21:00-08:00")
-        let quiet = QuietHours(quietText)
-        if quiet == nil { reader.problem("PROPDESK_QUIET_HOURS", "must be HH:MM-HH:MM, got \"\(quietText)\"") }
         var headers: [(String, String)] = []
         for pair in (reader.secret("PROPDESK_SMS_HEADERS", required: false) ?? "").split(separator: ";") where !pair.isEmpty {
             let parts = pair.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -131,7 +127,7 @@ struct NotifySettings: Sendable {
             retry: RetryPolicy(base: .milliseconds(reader.int("PROPDESK_NOTIFY_RETRY_BASE_MS", default: 1000, range: 10...600_000)),
                                cap: .seconds(300),
                                maxAttempts: reader.int("PROPDESK_NOTIFY_MAX_ATTEMPTS", default: 5, range: 1...20)),
-            quietHours: quiet ?? .standard, limits: limits,
+            limits: limits,
             concurrency: reader.int("PROPDESK_NOTIFY_CONCURRENCY", default: 32, range: 1...512),
             httpTimeout: .seconds(reader.int("PROPDESK_NOTIFY_HTTP_TIMEOUT_SECONDS", default: 10, range: 1...120)))
         return settings

@@ -38,6 +38,8 @@ public enum Permission: String, CaseIterable, Codable, Sendable {
     case keysManage = "keys.manage"
     /// Approve or refuse lending a special room's key (T9: a department head).
     case keysApprove = "keys.approve"
+    /// Draw a satisfaction survey's sample from the register (F5).
+    case surveysManage = "surveys.manage"
     // Billing (B1–B8), on the billing service.
     /// Read the price list (open to anyone when the property publishes it).
     case pricesRead = "prices.read"
@@ -84,7 +86,7 @@ public enum AccessPolicy {
         case .residentsApprove: return [.supervisor, .departmentManager, .viceGeneralManager, .generalManager]
         case .policiesReplan, .keysApprove: return everyone.filter { $0.supervises && $0 != .supervisor }
         case .handovers, .keysLend: return ticketWork
-        case .keysManage: return everyone.filter(\.supervises)
+        case .keysManage, .surveysManage: return everyone.filter(\.supervises)
         case .pricesRead: return everyone
         case .pricesManage: return [.finance, .generalManager, .viceGeneralManager]
         case .billingRead: return everyone.subtracting([.technician, .controlRoom])

@@ -52,6 +52,11 @@ public enum ErrorCode: String, CaseIterable, Codable, Sendable {
     case sameSigner = "same_signer"
     /// T9: every copy of the key is out.
     case keyUnavailable = "key_unavailable"
+    /// F5: too few households left to draw (the rest were asked within the year, or consent to
+    /// no contact).
+    case sampleTooSmall = "sample_too_small"
+    /// F5: residents are not called in their quiet hours.
+    case quietHours = "quiet_hours"
     case databaseUnavailable = "database_unavailable"
     case internalError = "internal_error"
 }

@@ -427,3 +427,120 @@ public struct SignOffForm: Decodable, Sendable {
                                 signer: signer, drawn: drawn))
     }
 }
+
+// MARK: - F5 satisfaction surveys
+
+/// F5's samples: quarterly to at least 20% of households, an annual 10–25% sample, a new estate's
+/// first round to at least 90%; no household is asked twice within a year.
+public enum SurveyKind: String, CaseIterable, Codable, Sendable {
+    case quarterly, annual
+    case firstRound = "first_round"
+
+    /// The share of the register's households a sample may take, in percent.
+    public var shares: ClosedRange<Int> {
+        switch self {
+        case .quarterly: 20...100
+        case .annual: 10...25
+        case .firstRound: 90...100
+        }
+    }
+
+    public var defaultShare: Int { shares.lowerBound }
+
+    /// A period's name: `2026-Q4` for a quarter, `2026` for a year, `first` for a first round.
+    public func validPeriod(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        func year(_ s: ArraySlice<UInt8>) -> Bool {
+            s.count == 4 && s.allSatisfy { (48...57).contains($0) } && (2000...2100).contains(Int(String(decoding: s, as: UTF8.self)) ?? 0)
+        }
+        switch self {
+        case .quarterly: return u.count == 7 && year(u[0..<4]) && u[4] == 0x2D && u[5] == 0x51 && (49...52).contains(u[6])
+        case .annual: return year(u[0...])
+        case .firstRound: return text == "first"
+        }
+    }
+
+    /// The period `date` falls in, in the property's days.
+    public func period(of date: Date, in zone: TimeZone) -> String {
+        let day = CivilDate.of(date, in: zone).components
+        switch self {
+        case .quarterly: return "\(day.year)-Q\((day.month - 1) / 3 + 1)"
+        case .annual: return "\(day.year)"
+        case .firstRound: return "first"
+        }
+    }
+
+    /// Households to draw: `share` percent of the register, rounded up.
+    public static func sampleSize(households: Int, share: Int) -> Int { (households * share + 99) / 100 }
+}
+
+/// How long a household rests after it was drawn: no household is asked twice within a year.
+public let surveyRestDays = 365
+
+public struct SurveyForm: Decodable, Sendable {
+    public var property: String?
+    public var kind: String?
+    public var period: String?
+    public var share: Int?
+
+    public struct Survey: Sendable, Equatable {
+        public var property: String
+        public var kind: SurveyKind
+        /// nil: the period `now` is in.
+        public var period: String?
+        public var share: Int
+    }
+
+    public func validate() -> Result<Survey, ValidationFailure> {
+        var check = FieldCheck()
+        let property = check.text(property, "property", required: true, max: 40)
+        let kind = check.choice(self.kind, "kind", required: true, SurveyKind.self)
+        let period = check.text(period, "period", required: false, max: 10)
+        if let kind, let period, !kind.validPeriod(period) {
+            check.add(.init(field: "period", code: .invalidFormat,
+                            message: "a \(kind.rawValue) survey's period is " + (kind == .quarterly ? "like 2026-Q4" : kind == .annual ? "a year like 2026" : "first")))
+        }
+        let share = share ?? kind?.defaultShare ?? 0
+        if let kind, !kind.shares.contains(share) {
+            check.add(.init(field: "share", code: .invalidFormat,
+                            message: "a \(kind.rawValue) sample takes \(kind.shares.lowerBound)–\(kind.shares.upperBound)% of the households (F5)"))
+        }
+        guard check.problems.isEmpty, let property, let kind else { return .failure(ValidationFailure(problems: check.problems)) }
+        return .success(Survey(property: property, kind: kind, period: period, share: share))
+    }
+}
+
+/// What a survey call found.
+public struct SurveyAnswerForm: Decodable, Sendable {
+    public enum Outcome: String, CaseIterable, Codable, Sendable {
+        case answered, refused, unreachable
+    }
+
+    public var outcome: String?
+    /// 1 (very dissatisfied) to 5 (very satisfied), when answered.
+    public var satisfaction: Int?
+    public var comments: String?
+
+    public struct Answer: Sendable, Equatable {
+        public var outcome: Outcome
+        public var satisfaction: Int?
+        public var comments: String?
+    }
+
+    public func validate() -> Result<Answer, ValidationFailure> {
+        var check = FieldCheck()
+        let outcome = check.choice(self.outcome, "outcome", required: true, Outcome.self)
+        if outcome == .answered {
+            if let s = satisfaction, !(1...5).contains(s) {
+                check.add(.init(field: "satisfaction", code: .invalidFormat, message: "satisfaction is from 1 (very dissatisfied) to 5 (very satisfied)"))
+            } else if satisfaction == nil {
+                check.add(.init(field: "satisfaction", code: .required, message: "satisfaction (1–5) is required when the household answered"))
+            }
+        } else if satisfaction != nil {
+            check.add(.init(field: "satisfaction", code: .notAllowed, message: "satisfaction is given only when the household answered"))
+        }
+        let comments = check.text(comments, "comments", required: false, max: 2000)
+        guard check.problems.isEmpty, let outcome else { return .failure(ValidationFailure(problems: check.problems)) }
+        return .success(Answer(outcome: outcome, satisfaction: satisfaction, comments: comments))
+    }
+}

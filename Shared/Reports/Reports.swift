@@ -9,7 +9,7 @@ import Postgres
 public enum Reports {
     /// The property's zone, whose days and weeks its reports count in; nil when there is no such
     /// property.
-    static func zone(of property: String, on c: PostgresConnection) throws -> TimeZone? {
+    public static func zone(of property: String, on c: PostgresConnection) throws -> TimeZone? {
         guard let row = try c.query("SELECT time_zone FROM properties WHERE code = $1", [property]).first else { return nil }
         return TimeZone(identifier: try row.decode(0, as: String.self)) ?? TimeZone(identifier: "Asia/Shanghai")!
     }

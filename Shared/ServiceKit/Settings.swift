@@ -1,5 +1,6 @@
 import Foundation
 import AMQP
+import Domain
 import Identity
 import Logging
 import Messaging
@@ -26,6 +27,9 @@ public struct Settings: Sendable {
     public var retentionDays: Int
     public var instance: String
     public var auth: AuthSettings
+    /// Residents' quiet hours in each property's zone: notification holds non-urgent messages
+    /// until they end, and the desk's survey calls wait for them (F5).
+    public var quietHours: QuietHours
 
     /// `needsBroker: false` is for commands that touch only the database (`migrate`, `ping`):
     /// `PROPDESK_AMQP_URL` is then optional, though still checked when set.
@@ -84,7 +88,8 @@ public struct Settings: Sendable {
                 loginLimits: LoginThrottle.Limits(
                     failures: reader.int("PROPDESK_LOGIN_MAX_FAILURES", default: 5, range: 1...100),
                     lockout: .seconds(reader.int("PROPDESK_LOGIN_LOCKOUT_SECONDS", default: 900, range: 1...86400))),
-                secureCookie: reader.bool("PROPDESK_COOKIE_SECURE", default: true)))
+                secureCookie: reader.bool("PROPDESK_COOKIE_SECURE", default: true)),
+            quietHours: reader.quietHours())
         return settings
     }
 
@@ -239,6 +244,16 @@ extension AMQPTopology.QueueType: CaseIterable {
 }
 
 extension Reader {
+    /// `PROPDESK_QUIET_HOURS`: `HH:MM-HH:MM` in each property's zone; `00:00-00:00` turns them off.
+    mutating func quietHours() -> QuietHours {
+        let text = string("PROPDESK_QUIET_HOURS", default: "21:00-08:00")
+        guard let quiet = QuietHours(text) else {
+            problem("PROPDESK_QUIET_HOURS", "must be HH:MM-HH:MM, got \"\(text)\"")
+            return .standard
+        }
+        return quiet
+    }
+
     mutating func queueArguments() -> QueueArguments {
         QueueArguments(type: choice("PROPDESK_QUEUE_TYPE", default: QueueArguments.standard.type),
                        deliveryLimit: int("PROPDESK_DELIVERY_LIMIT", default: QueueArguments.standard.deliveryLimit, range: 1...1000))

@@ -96,4 +96,31 @@ struct RecordRuleTests {
         #expect(KeyCount.discrepancyText(lines, day: "2026-12-03").contains("5-1-301"))
         #expect(!KeyCount.discrepancyText(lines, day: "2026-12-03").contains("3-2-1202"))
     }
+
+    @Test func aSurveysPeriodAndShareFollowF5AndItsQuarterIsShanghais() throws {
+        #expect(SurveyKind.quarterly.validPeriod("2026-Q4") && !SurveyKind.quarterly.validPeriod("2026-Q5") && !SurveyKind.quarterly.validPeriod("2026-11"))
+        #expect(SurveyKind.annual.validPeriod("2026") && !SurveyKind.annual.validPeriod("1999") && !SurveyKind.annual.validPeriod("20a6"))
+        #expect(SurveyKind.firstRound.validPeriod("first") && !SurveyKind.firstRound.validPeriod("2026"))
+        #expect(SurveyKind.sampleSize(households: 11, share: 20) == 3 && SurveyKind.sampleSize(households: 10, share: 20) == 2
+                && SurveyKind.sampleSize(households: 10, share: 90) == 9)
+        // 16:30 UTC on 31 December 2026 is already 1 January 2027 in Shanghai.
+        let newYear = Date(timeIntervalSince1970: 1_798_734_600)
+        #expect(SurveyKind.quarterly.period(of: newYear, in: TimeZone(identifier: "Asia/Shanghai")!) == "2027-Q1")
+        #expect(SurveyKind.quarterly.period(of: newYear, in: TimeZone(identifier: "UTC")!) == "2026-Q4")
+        for (kind, share) in [("quarterly", 19), ("annual", 30), ("first_round", 80)] {
+            let form = try JSONDecoder().decode(SurveyForm.self, from: Data(#"{"property":"p","kind":"\#(kind)","share":\#(share)}"#.utf8))
+            guard case .failure(let f) = form.validate() else { Issue.record("\(kind) at \(share)% accepted"); continue }
+            #expect(f.problems.map(\.field) == ["share"])
+        }
+    }
+
+    @Test func anAnsweredCallHasASatisfactionFromOneToFiveAndOtherOutcomesNone() throws {
+        func answer(_ json: String) throws -> Result<SurveyAnswerForm.Answer, ValidationFailure> {
+            try JSONDecoder().decode(SurveyAnswerForm.self, from: Data(json.utf8)).validate()
+        }
+        #expect(try answer(#"{"outcome":"answered","satisfaction":4}"#).get().satisfaction == 4)
+        for bad in [#"{"outcome":"answered"}"#, #"{"outcome":"answered","satisfaction":6}"#, #"{"outcome":"refused","satisfaction":3}"#, #"{"outcome":"maybe"}"#] {
+            guard case .failure = try answer(bad) else { Issue.record("\(bad) accepted"); continue }
+        }
+    }
 }

@@ -20,7 +20,7 @@ extension RealServers {
         ] }
 
         /// The lists that name their property (`?property=`): another property's is 404.
-        static let listsOfAProperty: Set<String> = ["/handovers", "/handovers/draft", "/keys", "/key-loans", "/key-counts"]
+        static let listsOfAProperty: Set<String> = ["/handovers", "/handovers/draft", "/keys", "/key-loans", "/key-counts", "/surveys"]
 
         /// A route's path with ids and query filled in for one property.
         static func path(_ route: String, method get: Bool, _ ids: (ticket: String, order: String), resident: String, request: String,
@@ -30,6 +30,8 @@ extension RealServers {
             if p.hasPrefix("/handovers/") { p = p.replacingOccurrences(of: "{id}", with: records.handover) }
             if p.hasPrefix("/keys/") { p = p.replacingOccurrences(of: "{id}", with: records.key) }
             if p.hasPrefix("/key-loans/") { p = p.replacingOccurrences(of: "{id}", with: records.loan) }
+            if p.hasPrefix("/surveys/") { p = p.replacingOccurrences(of: "{id}", with: records.survey) }
+            if p.hasPrefix("/survey-households/") { p = p.replacingOccurrences(of: "{id}", with: records.household) }
             if get, listsOfAProperty.contains(p) { p += "?property=\(property)" }
             if p.hasPrefix("/tickets/") { p = p.replacingOccurrences(of: "{id}", with: ids.ticket) }
             if p.hasPrefix("/work-orders/") { p = p.replacingOccurrences(of: "{id}", with: ids.order) }
@@ -47,13 +49,15 @@ extension RealServers {
         }
 
         struct RecordIDs: Sendable {
-            var handover: String, key: String, loan: String
+            var handover: String, key: String, loan: String, survey: String, household: String
         }
 
         /// A handover of engineering's shift, a special room's key and a loan of it waiting for
         /// approval (requested by `login`), at `property`.
         static func records(_ s: DeskScenario, _ property: String, ticket: String, by login: String) async throws -> RecordIDs {
-            let ids = RecordIDs(handover: UUID().uuidString.lowercased(), key: UUID().uuidString.lowercased(), loan: UUID().uuidString.lowercased())
+            func fresh() -> String { UUID().uuidString.lowercased() }
+            let ids = RecordIDs(handover: fresh(), key: fresh(), loan: fresh(), survey: fresh(), household: fresh())
+            let resident = fresh()
             try await s.db.execute("""
                 INSERT INTO handovers (id, property, department, shift, items, created_by) SELECT $1::uuid, $2, 'engineering', '早班', '[]', id FROM staff WHERE login = $3
                 """, [ids.handover, property, login])
@@ -63,6 +67,16 @@ extension RealServers {
                 INSERT INTO key_loans (id, key_id, property, ticket_id, borrower, relation, reason, state, requested_by, due_back_at)
                 SELECT $1::uuid, $2::uuid, $3, $4::uuid, '王师傅', 'staff', 'test', 'awaiting_approval', id, now() + interval '1 day' FROM staff WHERE login = $5
                 """, [ids.loan, ids.key, property, ticket, login])
+            try await s.db.execute("""
+                INSERT INTO residents (id, property, building, unit, name, phone, relation) VALUES ($1::uuid, $2, '9号楼', $3, '钱进', '13600009999', 'owner')
+                """, [resident, property, "u-\(resident.prefix(8))"])
+            try await s.db.execute("""
+                INSERT INTO surveys (id, property, kind, period, share, households, eligible, drawn, drawn_by)
+                SELECT $1::uuid, $2, 'quarterly', $3, 20, 1, 1, 1, id FROM staff WHERE login = $4
+                """, [ids.survey, property, "x-\(ids.survey.prefix(8))", login])
+            try await s.db.execute("""
+                INSERT INTO survey_households (id, survey_id, property, building, unit, resident_id) VALUES ($1::uuid, $2::uuid, $3, '9号楼', $4, $5::uuid)
+                """, [ids.household, ids.survey, property, "u-\(resident.prefix(8))", resident])
             return ids
         }
 

@@ -271,5 +271,91 @@ extension RealServers {
                 }
             }
         }
+    
+        /// F5: quarterly samples of 20% of a register of 11 households (one of them wanting no
+        /// contact) never repeat a household within the year, so a fourth quarter and an annual
+        /// sample find too few left; the desk's calls wait out the residents' quiet hours.
+        @Test func surveySamplesNeverAskAHouseholdTwiceInAYearAndCallsWaitOutQuietHours() async throws {
+            try await DeskScenario.run { s async throws in
+                let property = try await Servers.newProperty(s.db, prefix: "v")
+                for n in 1...11 {
+                    try await s.db.execute("""
+                        INSERT INTO residents (id, property, building, unit, name, phone, relation, contact_consent)
+                        VALUES ($1::uuid, $2, '1号楼', $3, $4, $5, 'owner', $6)
+                        """, [UUID().uuidString, property, "\(100 + n)", "住户\(n)", "1390000" + String(format: "%04d", n), n != 11] as [any PostgresEncodable])
+                }
+                let manager = try await TestAccount.create(s.db, roles: [.supervisor], properties: [property])
+                let asManager = bearer(try await manager.signIn(port: DeskScenario.intakePort))
+                #expect(try await s.post("/surveys", ["property": property, "kind": "quarterly", "period": "2026-Q1", "share": 10], headers: asManager)
+                    .code == "invalid_format", "a quarterly sample is at least 20%")
+                var surveys: [String] = []
+                for quarter in 1...3 {
+                    let drawn = try await s.post("/surveys", ["property": property, "kind": "quarterly", "period": "2026-Q\(quarter)"], headers: asManager)
+                    #expect(drawn.status == 201 && drawn.json["drawn"] as? Int == 3 && drawn.json["households"] as? Int == 11, "\(drawn.json)")
+                    surveys.append(try #require(drawn.json["id"] as? String))
+                }
+                #expect(try await s.post("/surveys", ["property": property, "kind": "quarterly", "period": "2026-Q3"], headers: asManager).status == 409,
+                        "drawn once")
+                // 11 households, 20% rounded up is 3 a quarter: 9 drawn, the no-contact household never, one left: a fourth
+                // quarter would have to ask someone again within the year.
+                let units = try await s.db.query("SELECT unit FROM survey_households WHERE property = $1 ORDER BY unit", [property]).map { try $0.decode(0, as: String.self) }
+                #expect(units.count == 9 && Set(units).count == 9 && !units.contains("111"), "\(units)")
+                let fourth = try await s.post("/surveys", ["property": property, "kind": "quarterly", "period": "2026-Q4"], headers: asManager)
+                #expect(fourth.status == 409 && fourth.code == "sample_too_small", "\(fourth.json)")
+                let annual = try await s.post("/surveys", ["property": property, "kind": "annual", "period": "2026"], headers: asManager)
+                #expect(annual.status == 409 && annual.code == "sample_too_small", "\(annual.json)")
+                await #expect(throws: (any Error).self, "the table refuses a household drawn within the year") {
+                    _ = try await s.db.execute("""
+                        INSERT INTO survey_households (id, survey_id, property, building, unit, resident_id)
+                        SELECT gen_random_uuid(), survey_id, property, building, unit, resident_id FROM survey_households WHERE property = $1 LIMIT 1
+                        """, [property])
+                }
+                #expect(try await s.post("/surveys", ["property": property, "kind": "first_round"], headers: asManager).code == "illegal_transition")
+
+                // Calls: one intake whose quiet hours are now, one whose are later, in Shanghai time.
+                let env = RealServers.ServiceProcessTests.self
+                var shanghai = Calendar(identifier: .gregorian)
+                shanghai.timeZone = TimeZone(identifier: "Asia/Shanghai")!
+                func hhmm(_ offset: TimeInterval) -> String {
+                    let c = shanghai.dateComponents([.hour, .minute], from: Date().addingTimeInterval(offset))
+                    return String(format: "%02d:%02d", c.hour!, c.minute!)
+                }
+                let quietPort = DeskScenario.intakePort + 16, openPort = DeskScenario.intakePort + 17
+                let quiet = try Subprocess(try env.binary("intake"), ["serve"], environment: env.environment(service: "intake", [
+                    "PROPDESK_HTTP_PORT": "\(quietPort)", "PROPDESK_QUIET_HOURS": "\(hhmm(-3600))-\(hhmm(3600))"]))
+                let open = try Subprocess(try env.binary("intake"), ["serve"], environment: env.environment(service: "intake", [
+                    "PROPDESK_HTTP_PORT": "\(openPort)", "PROPDESK_QUIET_HOURS": "\(hhmm(7200))-\(hhmm(10800))"]))
+                defer { quiet.signal(SIGTERM); open.signal(SIGTERM) }
+                guard try await env.waitReady(port: quietPort), try await env.waitReady(port: openPort) else {
+                    throw SetupError("the survey intakes did not start:\n\(quiet.output)\n\(open.output)")
+                }
+                let desk = try await TestAccount.create(s.db, roles: [.operator_], properties: [property])
+                let asDesk = bearer(try await desk.signIn(port: DeskScenario.intakePort))
+                let hushed = try await s.request("POST", "/surveys/\(surveys[0])/next", body: Data("{}".utf8), headers: asDesk, port: quietPort)
+                #expect(hushed.status == 409 && hushed.code == "quiet_hours" && hushed.headers["retry-after"] != nil, "\(hushed.json)")
+                var answered: [String] = []
+                for _ in 0..<3 {
+                    let next = try await s.request("POST", "/surveys/\(surveys[0])/next", body: Data("{}".utf8), headers: asDesk, port: openPort)
+                    let household = try #require(next.json["household"] as? [String: Any], "\(next.json)")
+                    #expect((household["phone"] as? String)?.hasPrefix("1390000") == true, "the desk sees the number it calls")
+                    let id = try #require(household["id"] as? String)
+                    var payload: [String: Any] = ["outcome": "unreachable"]
+                    if !answered.isEmpty { payload = ["outcome": "answered", "satisfaction": answered.count == 1 ? 5 : 3] }
+                    let result = try await s.request("POST", "/survey-households/\(id)/answer", body: try JSONSerialization.data(withJSONObject: payload),
+                                                     headers: asDesk, port: openPort)
+                    #expect(result.status == 200, "\(result.json)")
+                    answered.append(id)
+                }
+                #expect(Set(answered).count == 3)
+                let none = try await s.request("POST", "/surveys/\(surveys[0])/next", body: Data("{}".utf8), headers: asDesk, port: openPort)
+                #expect(none.status == 200 && none.json["household"] is NSNull && none.json["pending"] as? Int == 0, "\(none.json)")
+                let report = try await s.request("GET", "/surveys/\(surveys[0])", headers: asManager).json
+                #expect(report["answered"] as? Int == 2 && report["unreachable"] as? Int == 1 && report["mean_satisfaction"] as? Double == 4, "\(report)")
+                let coverage = try #require(report["coverage"] as? Double)
+                #expect(abs(coverage - 3.0 / 11) < 0.001, "\(report)")
+                let audit = try await s.db.query("SELECT count(*)::int FROM audit_log WHERE actor = $1 AND reason = 'survey call'", [desk.login])[0]
+                #expect(try audit.decode(0, as: Int.self) == 3, "every number shown is on the record")
+            }
+        }
     }
 }

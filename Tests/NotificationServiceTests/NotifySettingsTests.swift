@@ -12,7 +12,6 @@ struct NotifySettingsTests {
             "PROPDESK_WECOM_ROBOTS": "engineering=https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k1;security=https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k2",
             "PROPDESK_SMTP_URL": "smtp+starttls://desk:secret@mail.example.com",
             "PROPDESK_NOTIFY_LIMITS": "sms=5/s,dingtalk=20/min,email=none",
-            "PROPDESK_QUIET_HOURS": "22:00-07:30",
             "PROPDESK_DINGTALK_ROBOTS": "security=https://oapi.dingtalk.com/robot/send?access_token=t",
             "PROPDESK_DINGTALK_SECRETS": "security=SECabc",
         ])
@@ -20,7 +19,6 @@ struct NotifySettingsTests {
         #expect(s.smtp?.port == 587 && s.smtp?.security == .startTLS && s.smtp?.user == "desk")
         #expect(s.limits == [.sms: ChannelLimit(count: 5, window: .seconds(1)), .dingtalk: ChannelLimit(count: 20, window: .seconds(60))])
         #expect(s.dingtalkSecrets == ["security": "SECabc"])
-        #expect(s.quietHours == QuietHours("22:00-07:30"))
         #expect(s.retry.maxAttempts == 5)
     }
 
@@ -29,7 +27,6 @@ struct NotifySettingsTests {
             _ = try NotifySettings.load([
                 "PROPDESK_WECOM_ROBOTS": "engineering=ftp://example.com/?key=secret-key",
                 "PROPDESK_NOTIFY_LIMITS": "pigeon=3/min,sms=0.5",
-                "PROPDESK_QUIET_HOURS": "late",
                 "PROPDESK_NOTIFY_MAX_ATTEMPTS": "0",
                 "PROPDESK_DINGTALK_SECRETS": "nobody=SECx",
                 "PROPDESK_WECHAT_APP_ID": "wx123",
@@ -37,7 +34,7 @@ struct NotifySettingsTests {
         } throws: { error in
             guard let error = error as? ConfigurationError else { return false }
             let named = Set(error.problems.map { String($0.prefix { $0 != ":" }) })
-            return named == ["PROPDESK_WECOM_ROBOTS", "PROPDESK_NOTIFY_LIMITS", "PROPDESK_QUIET_HOURS", "PROPDESK_NOTIFY_MAX_ATTEMPTS",
+            return named == ["PROPDESK_WECOM_ROBOTS", "PROPDESK_NOTIFY_LIMITS", "PROPDESK_NOTIFY_MAX_ATTEMPTS",
                              "PROPDESK_DINGTALK_SECRETS", "PROPDESK_WECHAT_APP_SECRET"]
                 && !error.description.contains("secret-key")
         }

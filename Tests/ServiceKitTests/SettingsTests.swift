@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Messaging
 import ContractSupport
@@ -21,6 +22,10 @@ struct SettingsTests {
         #expect(s.queues == QueueArguments(type: .quorum, deliveryLimit: 5))
         #expect(s.migrateOnStart)
         #expect(s.amqp.connectionName.hasPrefix("dispatch@"))
+        #expect(s.quietHours == .standard)
+        var env = minimal
+        env["PROPDESK_QUIET_HOURS"] = "22:00-07:30"
+        #expect(try Settings.load(service: "intake", defaultHTTPPort: 8080, environment: env).quietHours == QuietHours("22:00-07:30"))
     }
 
     @Test func reportsReadOnAReadOnlyConnectionWithoutJITToTheDatabaseOrTheStandbyNamed() throws {
@@ -75,12 +80,14 @@ struct SettingsTests {
         env["PROPDESK_QUEUE_TYPE"] = "stream"
         env["PROPDESK_MIGRATE_ON_START"] = "maybe"
         env["PROPDESK_DATABASE_URL"] = "mysql://x"
+        env["PROPDESK_QUIET_HOURS"] = "late"
         do {
             _ = try Settings.load(service: "x", defaultHTTPPort: 1, environment: env)
             Issue.record("accepted malformed settings")
         } catch {
             let named = error.problems.map { String($0.prefix { $0 != ":" }) }
-            #expect(Set(named) == ["PROPDESK_HTTP_PORT", "PROPDESK_LOG_LEVEL", "PROPDESK_QUEUE_TYPE", "PROPDESK_MIGRATE_ON_START", "PROPDESK_DATABASE_URL"])
+            #expect(Set(named) == ["PROPDESK_HTTP_PORT", "PROPDESK_LOG_LEVEL", "PROPDESK_QUEUE_TYPE", "PROPDESK_MIGRATE_ON_START", "PROPDESK_DATABASE_URL",
+                                 "PROPDESK_QUIET_HOURS"])
             #expect(error.description.contains("got \"70000\""))
         }
     }
