@@ -50,6 +50,7 @@ struct ConsoleRoutes: Sendable {
         Page(path: "/console/work", permission: .workOrdersRead) { c, r, _, caller, l in try await c.work(r, caller, l) },
         Page(path: "/console/supervisor", permission: .reportsRead) { c, r, _, caller, l in try await c.supervisor(r, caller, l) },
         Page(path: "/console/reports", permission: .reportsRead) { c, r, _, caller, l in try await c.reports(r, caller, l) },
+        Page(path: "/console/records", permission: .handovers) { c, r, _, caller, l in try await c.records(r, caller, l) },
         Page(path: "/console/residents/{id}", permission: .residentsRequest) { c, r, x, caller, l in try await c.resident(r, x, caller, l) },
     ]
 
@@ -254,7 +255,7 @@ struct ConsoleRoutes: Sendable {
     func ticket(_ request: Request, _ context: PropDeskRequestContext, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
         let id = try context.pathID()
         let role = caller.role, scope = caller.scope
-        let (ticket, clocks, resident, zone) = try await api.postgres.withTransaction { c -> (TicketView, [ClockStepView], UUID?, String) in
+        let (ticket, clocks, resident, zone, signOffs) = try await api.postgres.withTransaction { c -> (TicketView, [ClockStepView], UUID?, String, [UUID: SignedOff]) in
             guard let ticket = try TicketStore.ticket(id, within: scope, on: c) else { throw APIError.notFound("ticket") }
             if role.seesResidentContact, ticket.callerPhone != nil {
                 try IntakeAPI.logContactRead(c, caller, subject: "ticket \(id.uuidString.lowercased())", purpose: "console ticket page")
@@ -266,7 +267,7 @@ struct ConsoleRoutes: Sendable {
                     """, [ticket.property, phone]).first.map { try $0.decode(0) }
             }
             let zone: String = try c.query("SELECT time_zone FROM properties WHERE code = $1", [ticket.property]).first?.decode(0) ?? "Asia/Shanghai"
-            return (ticket.masked(for: role), try TicketStore.clocks(ticket: id, on: c), resident, zone)
+            return (ticket.masked(for: role), try TicketStore.clocks(ticket: id, on: c), resident, zone, try Self.signOffs(ticket: id, on: c))
         }
         let tz = TimeZone(identifier: zone) ?? .current
         let now = Date()
@@ -296,6 +297,24 @@ struct ConsoleRoutes: Sendable {
         }
         page["orders"] = orders
         page["has_orders"] = !orders.isEmpty
+        // R5: a repair's done orders, signed off or waiting for the inspection and the customer's signature.
+        if [.repair, .emergency].contains(ticket.kind) {
+            let works = caller.identity.acting(.workOrdersWork) != nil
+            let rows = (ticket.workOrders ?? []).filter { $0.status == .done }.compactMap { o -> [String: Any]? in
+                let department = ConsoleText.label(o.department.rawValue, language)
+                if let done = signOffs[o.id] {
+                    var row: [String: Any] = ["id": o.id.uuidString.lowercased(), "department": department, "signed": true, "signer": done.signer,
+                                              "class": ConsoleText.get("signoff_class_\(done.repairClass.lowercased())", language),
+                                              "at": ConsoleTime.local(done.at, zone: tz)]
+                    if let contractor = done.contractor { row["contractor"] = contractor }
+                    if let drawn = done.drawn { row["svg"] = drawn.svg }
+                    return row
+                }
+                return works ? ["id": o.id.uuidString.lowercased(), "department": department, "signed": false] : nil
+            }
+            page["signoffs"] = rows
+            page["has_signoffs"] = !rows.isEmpty
+        }
         let clockRows = clocks.map { Self.clockContext($0, now: now, zone: tz) }
         page["clocks"] = clockRows
         page["has_clocks"] = !clockRows.isEmpty
@@ -309,6 +328,21 @@ struct ConsoleRoutes: Sendable {
             return entry
         }
         return html(pages.render("ticket", page))
+    }
+
+    struct SignedOff: Sendable {
+        var repairClass: String, contractor: String?, signer: String, at: Date, drawn: DrawnSignature?
+    }
+
+    /// The ticket's repair sign-offs by work order (R5).
+    static func signOffs(ticket id: UUID, on c: PostgresConnection) throws -> [UUID: SignedOff] {
+        var found: [UUID: SignedOff] = [:]
+        for row in try c.query("SELECT work_order_id, repair_class, contractor, signer, signed_at, drawn::text FROM work_order_sign_offs WHERE ticket_id = $1", [id]) {
+            let drawn = try row.decode(5, as: String?.self).map { try PostgresJSON(text: $0).decode(DrawnSignature.self) }
+            found[try row.decode(0)] = SignedOff(repairClass: try row.decode(1), contractor: try row.decode(2, as: String?.self), signer: try row.decode(3),
+                                                 at: try row.decode(4), drawn: drawn)
+        }
+        return found
     }
 
     static func clockContext(_ step: ClockStepView, now: Date, zone: TimeZone) -> [String: Any] {
@@ -563,6 +597,102 @@ struct ConsoleRoutes: Sendable {
         return html(pages.render("resident", page))
     }
 
+    /// The records page's lists: the last ten handovers of a department, the keys, the loans not
+    /// back, and the open key_loan tickets a key can be lent against.
+    static let recordsQueries = (
+        handovers: "SELECT " + Records.array(Handovers.select, orderedBy: "h.created_at",
+                                             "WHERE h.property = $1 AND h.department = $2 ORDER BY h.created_at DESC LIMIT 10") + "::text",
+        keys: "SELECT " + Records.array(Keys.select, orderedBy: "k.label", ascending: true, "WHERE k.property = $1") + "::text",
+        loans: "SELECT " + Records.array(Keys.loanSelect, orderedBy: "l.requested_at",
+                                         "WHERE l.property = $1 AND l.state IN ('out', 'awaiting_approval')") + "::text",
+        tickets: """
+            SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'number', number) ORDER BY created_at DESC), '[]'::jsonb)::text
+            FROM tickets WHERE property = $1 AND kind = 'key_loan' AND status IN ('open', 'acknowledged', 'on_site') AND coalesce(category, '') <> 'key_count'
+            """)
+
+    /// The office's books (issue 17): the department's shift handovers, to write, sign,
+    /// countersign on this screen and amend; the key register with its open loans, lending and
+    /// the daily count. The same queries as the API's (``Records``).
+    func records(_ request: Request, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
+        let q = try FormQuery(request.uri.query)
+        let properties = try await propertyList(caller)
+        guard let property = q["property"].flatMap({ p in properties.first { $0.code == p } }) ?? properties.first else {
+            throw APIError.notFound("property")
+        }
+        let department = try Handovers.department(q, caller)
+        let zone = Self.zone(property), code = property.code
+        let keysShown = caller.identity.acting(.keysLend) != nil
+        let (handoverText, draftText, keysText, loansText, ticketsText) = try await api.postgres.withConnection { c in
+            (try Records.first(c.query(Self.recordsQueries.handovers, [code, department.rawValue])),
+             try Records.first(c.query(Handovers.draftSQL, [code, department.rawValue])),
+             keysShown ? try Records.first(c.query(Self.recordsQueries.keys, [code])) : nil,
+             keysShown ? try Records.first(c.query(Self.recordsQueries.loans, [code])) : nil,
+             keysShown ? try Records.first(c.query(Self.recordsQueries.tickets, [code])) : nil)
+        }
+        func objects(_ text: String?) -> [[String: Any]] {
+            text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[String: Any]] } ?? []
+        }
+        func time(_ value: Any?) -> String { (value as? String).flatMap(Timestamp.parse).map { ConsoleTime.local($0, zone: zone) } ?? "" }
+        func signature(_ value: Any?) -> Any { (value as? [String: Any]).map { ["name": $0["name"] ?? "", "at": time($0["at"])] } ?? false }
+        let me = caller.login
+        var page = base(caller, language, page: "records", title: ConsoleText.get("records_title", language), request: request)
+        page["properties"] = properties.map { ["code": $0.code, "name": $0.name, "selected": $0.code == code] }
+        page["property"] = code
+        page["department"] = department.rawValue
+        page["department_label"] = ConsoleText.label(department.rawValue, language)
+        let departments = caller.scope.departments ?? Department.allCases
+        page["departments"] = Self.options(departments, language, selected: department)
+        page["many_departments"] = departments.count > 1
+        page["handovers_shown"] = true
+        page["handovers"] = objects(handoverText).map { h -> [String: Any] in
+            let state = h["state"] as? String ?? "draft"
+            let outgoing = (h["outgoing"] as? [String: Any])?["login"] as? String
+            return ["id": h["id"] ?? "", "shift": h["shift"] ?? "", "state": state, "state_label": ConsoleText.get("handover_\(state)", language),
+                    "created_by": (h["created_by"] as? [String: Any])?["name"] ?? "", "created_at": time(h["created_at"]),
+                    "items": h["items"] ?? [], "notes": h["notes"] as? String ?? "",
+                    "outgoing": signature(h["outgoing"]), "incoming": signature(h["incoming"]),
+                    "amendments": (h["amendments"] as? [[String: Any]] ?? []).map { ["author": $0["author"] ?? "", "at": time($0["at"]), "text": $0["text"] ?? ""] },
+                    "can_sign": state == "draft" || (state == "awaiting_incoming" && outgoing != me),
+                    "can_countersign": state == "awaiting_incoming", "can_amend": state != "draft"]
+        }
+        let draft = (draftText.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })?["items"] as? [[String: Any]] ?? []
+        // Each pending item in the page's language: number · kind · category · status · the order · the next clock.
+        page["draft_items"] = draft.map { item -> String in
+            var parts = [item["number"] as? String, (item["kind"] as? String).map { ConsoleText.label($0, language) }, item["category"] as? String,
+                         (item["status"] as? String).map { ConsoleText.label($0, language) }]
+            if let order = item["order_status"] as? String {
+                parts.append(ConsoleText.get("work_orders", language) + " " + ConsoleText.label(order, language)
+                             + ((item["assignee"] as? String).map { " (\($0))" } ?? ""))
+            }
+            if let due = item["next_due"] as? String { parts.append(ConsoleText.get("next_due", language) + " " + time(due)) }
+            return parts.compactMap { $0 }.joined(separator: " · ")
+        }.joined(separator: "\n")
+        page["keys_shown"] = keysShown
+        if keysShown {
+            let keys = objects(keysText)
+            page["keys"] = keys.map { k -> [String: Any] in
+                let copies = k["copies"] as? Int ?? 0, out = k["out"] as? Int ?? 0
+                return ["id": k["id"] ?? "", "label": k["label"] ?? "", "special": k["special"] as? Bool ?? false, "copies": copies, "out": out,
+                        "on_board": max(0, copies - out)]
+            }
+            let decides = caller.identity.acting(.keysApprove) != nil
+            page["loans"] = objects(loansText).map { l -> [String: Any] in
+                let state = l["state"] as? String ?? ""
+                return ["id": l["id"] ?? "", "label": l["label"] ?? "", "borrower": l["borrower"] ?? "",
+                        "relation": ConsoleText.get("relation_\(l["relation"] as? String ?? "")", language),
+                        "due": time(l["due_back_at"]), "due_iso": l["due_back_at"] ?? "", "overdue": l["overdue"] as? Bool ?? false,
+                        "state_label": ConsoleText.get("loan_\(state)", language), "out": state == "out",
+                        "can_decide": decides && state == "awaiting_approval"]
+            }
+            let tickets = objects(ticketsText)
+            page["loan_tickets"] = tickets
+            page["has_loan_tickets"] = !tickets.isEmpty && !keys.isEmpty
+            page["relations"] = BorrowerRelation.allCases.map { ["value": $0.rawValue, "label": ConsoleText.get("relation_\($0.rawValue)", language)] }
+            page["offset"] = ConsoleTime.offset(zone)
+        }
+        return html(pages.render("records", page))
+    }
+
     // MARK: - Helpers
 
     /// What every page's header needs.
@@ -595,9 +725,10 @@ struct ConsoleRoutes: Sendable {
     func navigation(_ caller: Caller, _ language: ConsoleLanguage) -> [[String: Any]] {
         let bound = caller.identity.roles.contains(where: AccessPolicy.departmentBound.contains)
         let order: [(String, String, Permission)] = bound
-            ? [("work", "nav_work", .workOrdersRead), ("board", "nav_board", .ticketsRead), ("call", "nav_call", .ticketsCreate)]
+            ? [("work", "nav_work", .workOrdersRead), ("board", "nav_board", .ticketsRead), ("call", "nav_call", .ticketsCreate),
+               ("records", "nav_records", .handovers)]
             : [("call", "nav_call", .ticketsCreate), ("board", "nav_board", .ticketsRead), ("work", "nav_work", .workOrdersRead),
-               ("supervisor", "nav_supervisor", .reportsRead), ("reports", "nav_reports", .reportsRead)]
+               ("supervisor", "nav_supervisor", .reportsRead), ("reports", "nav_reports", .reportsRead), ("records", "nav_records", .handovers)]
         return order.enumerated().compactMap { index, item in
             caller.identity.acting(item.2) == nil ? nil
                 : ["page": item.0, "href": "/console/\(item.0)", "label": ConsoleText.get(item.1, language), "key": "\(index + 1)"]

@@ -143,6 +143,24 @@ enum Handovers {
         return Records.document(text ?? #"{"handovers":[]}"#)
     }
 
+    /// The draft of `$1` (property), `$2` (department): one JSON document.
+    static let draftSQL = """
+        SELECT jsonb_build_object('property', $1::text, 'department', $2::text,
+                                  'items', coalesce(jsonb_agg(x.item ORDER BY x.created_at), '[]'::jsonb))::text
+        FROM (SELECT t.created_at, jsonb_build_object('ticket_id', t.id, 'number', t.number, 'kind', t.kind, 'category', t.category,
+                     'status', t.status, 'order_status', w.status, 'assignee', w.assignee, 'next_due', d.due,
+                     'text', concat_ws(' · ', t.number, t.kind, t.category, t.status,
+                                       CASE WHEN w.status IS NOT NULL THEN 'work order ' || w.status || coalesce(' (' || w.assignee || ')', '') END,
+                                       CASE WHEN d.due IS NOT NULL THEN 'next due ' || to_char(d.due AT TIME ZONE p.time_zone, 'MM-DD HH24:MI') END)) AS item
+              FROM tickets t JOIN properties p ON p.code = t.property
+              LEFT JOIN LATERAL (SELECT status, assignee FROM work_orders
+                                 WHERE ticket_id = t.id AND round = t.round AND department = $2 AND status IN ('assigned', 'accepted', 'on_site')
+                                 ORDER BY created_at LIMIT 1) w ON true
+              LEFT JOIN LATERAL (SELECT min(due_at) AS due FROM deadlines WHERE ticket_id = t.id AND state = 'pending') d ON true
+              WHERE t.property = $1 AND t.status IN ('open', 'acknowledged', 'on_site') AND (w.status IS NOT NULL OR $2 = 'customer_service')
+              ORDER BY t.created_at LIMIT \(HandoverForm.maxItems)) x
+        """
+
     /// What the outgoing shift has pending: the open tickets with a live work order of the
     /// department (or, for customer service, every open ticket), oldest first, each with its
     /// order's state and the next clock step. No resident's data.
@@ -151,21 +169,7 @@ enum Handovers {
         let property = try Records.property(q, caller)
         let department = try department(q, caller)
         let text = try await api.postgres.withConnection { c in
-            try Records.first(c.query("""
-                SELECT jsonb_build_object('property', $1::text, 'department', $2::text, 'items', coalesce(jsonb_agg(jsonb_build_object(
-                           'ticket_id', t.id, 'number', t.number,
-                           'text', concat_ws(' · ', t.number, t.kind, t.category, t.status,
-                                             CASE WHEN w.status IS NOT NULL THEN 'work order ' || w.status || coalesce(' (' || w.assignee || ')', '') END,
-                                             CASE WHEN d.due IS NOT NULL THEN 'next due ' || to_char(d.due AT TIME ZONE p.time_zone, 'MM-DD HH24:MI') END))
-                       ORDER BY t.created_at), '[]'::jsonb))::text
-                FROM (SELECT * FROM tickets WHERE property = $1 AND status IN ('open', 'acknowledged', 'on_site')) t
-                JOIN properties p ON p.code = t.property
-                LEFT JOIN LATERAL (SELECT status, assignee FROM work_orders
-                                   WHERE ticket_id = t.id AND round = t.round AND department = $2 AND status IN ('assigned', 'accepted', 'on_site')
-                                   ORDER BY created_at LIMIT 1) w ON true
-                LEFT JOIN LATERAL (SELECT min(due_at) AS due FROM deadlines WHERE ticket_id = t.id AND state = 'pending') d ON true
-                WHERE w.status IS NOT NULL OR $2 = 'customer_service'
-                """, [property, department.rawValue]))
+            try Records.first(c.query(draftSQL, [property, department.rawValue]))
         }
         return Records.document(text ?? "{}")
     }

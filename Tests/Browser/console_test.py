@@ -394,6 +394,72 @@ def run(op, tech):
         shot(tech, "technician-file-asked")
     technician_asks()
 
+    @check("the outgoing shift writes its handover from the pending work, signs, and the incoming shift countersigns on the same screen")
+    def handover():
+        op.get(BASE + f"/console/records?property={FIXTURE['property']}")
+        items = op.find_element(By.NAME, "items")
+        assert filed["lift"] in items.get_attribute("value"), "the stuck lift among the pending items"
+        op.find_element(By.NAME, "shift").send_keys("早班")
+        click(op, lambda d: d.find_element(By.CSS_SELECTOR, "button[data-action=write-handover]"))
+        wait(op, lambda d: d.find_elements(By.CSS_SELECTOR, "#handovers article.draft"), message="the draft handover")
+        click(op, lambda d: d.find_element(By.CSS_SELECTOR, "#handovers article.draft button[data-action=sign]"))
+        wait(op, lambda d: d.find_elements(By.CSS_SELECTOR, "#handovers article.awaiting_incoming form.countersign"), message="awaiting the incoming shift")
+        form = op.find_element(By.CSS_SELECTOR, "#handovers article.awaiting_incoming form.countersign")
+        incoming = FIXTURE["incoming"]
+        form.find_element(By.NAME, "login").send_keys(incoming["login"])
+        form.find_element(By.NAME, "password").send_keys(incoming["password"])
+        form.find_element(By.NAME, "code").send_keys(totp(incoming["secret"]))
+        form.find_element(By.CSS_SELECTOR, "button[data-action=countersign]").click()
+        wait(op, lambda d: d.find_elements(By.CSS_SELECTOR, "#handovers article.signed"), message="signed by both shifts")
+        signed = op.find_element(By.CSS_SELECTOR, "#handovers article.signed")
+        assert incoming["name"] in signed.text and "双方已签字" in signed.text, signed.text
+        assert not signed.find_elements(By.CSS_SELECTOR, "button[data-action=sign]"), "nobody signs a signed handover again"
+        signed.find_element(By.NAME, "text").send_keys("补记: 5号楼门禁卡已归还")
+        signed.find_element(By.CSS_SELECTOR, "button[data-action=amend]").click()
+        wait(op, lambda d: "5号楼门禁卡已归还" in d.find_element(By.ID, "handovers").text, message="the amendment")
+        shot(op, "records-handover")
+    handover()
+
+    @check("a key is not lent to a tenant without the owner's authorisation; with it, it goes out and comes back")
+    def key_loan():
+        op.get(BASE + f"/console/records?property={FIXTURE['property']}")
+        form = op.find_element(By.CSS_SELECTOR, "#lend form")
+        Select(form.find_element(By.NAME, "ticket_id")).select_by_visible_text(FIXTURE["loan_ticket"])
+        form.find_element(By.NAME, "borrower").send_keys("租户 陈先生")
+        Select(form.find_element(By.NAME, "relation")).select_by_value("tenant")
+        form.find_element(By.NAME, "reason").send_keys("锁在门外")
+        later = (datetime.now(ZoneInfo(FIXTURE["time_zone"])) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+        op.execute_script("arguments[0].value = arguments[1]", form.find_element(By.NAME, "due_back_at"), later)
+        form.find_element(By.CSS_SELECTOR, "button[data-action=lend]").click()
+        wait(op, lambda d: "业主书面授权" in d.find_element(By.ID, "alert").text, message="refused without the owner's authorisation")
+        shot(op, "records-key-refused")
+        form.find_element(By.NAME, "authorisation_ref").send_keys("业主授权书 2026-118")
+        form.find_element(By.NAME, "phone_confirmed_with").send_keys("业主 张伟")
+        now = datetime.now(ZoneInfo(FIXTURE["time_zone"])).strftime("%Y-%m-%dT%H:%M")
+        op.execute_script("arguments[0].value = arguments[1]", form.find_element(By.NAME, "phone_confirmed_at"), now)
+        form.find_element(By.CSS_SELECTOR, "button[data-action=lend]").click()
+        wait(op, lambda d: d.find_elements(By.CSS_SELECTOR, "#keys table.loans button[data-action=return]"), message="the key out")
+        assert "租户 陈先生" in op.find_element(By.CSS_SELECTOR, "#keys table.loans").text
+        shot(op, "records-keys")
+        click(op, lambda d: d.find_element(By.CSS_SELECTOR, "#keys table.loans button[data-action=return]"))
+        wait(op, lambda d: not d.find_elements(By.CSS_SELECTOR, "#keys table.loans button[data-action=return]"), message="the key back")
+    key_loan()
+
+    @check("a done repair is signed off by the customer's name and a signature drawn on the page")
+    def sign_off():
+        op.get(BASE + "/console/tickets/" + FIXTURE["repair_ticket"])
+        form = op.find_element(By.CSS_SELECTOR, "#signoffs form.signoff")
+        form.find_element(By.NAME, "signer").send_keys("业主 张伟")
+        canvas = form.find_element(By.CSS_SELECTOR, "canvas[data-signature]")
+        op.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+        ActionChains(op).move_to_element_with_offset(canvas, -120, 10).click_and_hold() \
+            .move_by_offset(40, -30).move_by_offset(40, 30).move_by_offset(40, -30).move_by_offset(40, 30).release().perform()
+        form.find_element(By.CSS_SELECTOR, "button[data-action=sign-off]").click()
+        wait(op, lambda d: d.find_elements(By.CSS_SELECTOR, "#signoffs figure.signature svg path"), message="the drawn signature, drawn back by the server")
+        assert "业主 张伟" in op.find_element(By.ID, "signoffs").text
+        shot(op, "ticket-sign-off")
+    sign_off()
+
     @check("the operator signs out and a supervisor signs in")
     def supervisor_signs_in():
         op.get(BASE + "/console/board")

@@ -208,6 +208,15 @@ extension RealServers {
                 let desk = try await TestAccount.create(db, roles: [.operator_], properties: [property], name: "李梅")
                 let supervisor = try await TestAccount.create(db, roles: [.supervisor], properties: [property], name: "王主管")
                 let technician = try await TestAccount.create(db, roles: [.technician], departments: [.engineering], properties: [property], name: "张师傅")
+                // The records page: the next shift's operator, a key in the register, a key-loan
+                // ticket to lend it against, and a repair whose order is done, for its sign-off.
+                let incoming = try await TestAccount.create(db, roles: [.operator_], properties: [property], name: "中班 王芳")
+                try await db.execute("INSERT INTO keys (id, property, label, building, unit, copies) VALUES ($1, $2, '3-2-1202', '3号楼', '2单元1202', 1)",
+                                     [UUID(), property])
+                let loanTicket = try #require(try await s.desk.file(["kind": "key_loan", "content": "租户借钥匙", "caller_phone": phone]).json["number"] as? String)
+                let repair = try #require(try await s.desk.file(["kind": "repair", "category": "plumbing", "content": "厨房水管漏水"]).json["id"] as? String)
+                let repairOrder = try #require(try await s.desk.workOrders(repair, count: 1).first?["id"] as? String)
+                #expect(try await s.desk.post("/work-orders/\(repairOrder)/resolve", ["outcome": "换了阀门"]).status == 200)
                 let other = try await s.desk.file(["kind": "public_anomaly", "content": "楼道垃圾没人清理", "caller_phone": phone])
                 let otherID = try #require(other.json["id"] as? String), otherNumber = try #require(other.json["number"] as? String)
                 let otherOrders = try await s.desk.workOrders(otherID, count: 1)
@@ -230,6 +239,8 @@ extension RealServers {
                     "resident": ["id": resident.uuidString.lowercased(), "phone": phone, "masked": Masking.phone(phone), "name": "张伟", "unit": "2单元1202"],
                     "on_duty": "值班工程师 老周",
                     "other_ticket": ["id": otherID, "number": otherNumber],
+                    "incoming": ["login": incoming.login, "password": incoming.password, "secret": incoming.secret!, "name": "中班 王芳"],
+                    "loan_ticket": loanTicket, "repair_ticket": repair,
                 ]
                 let file = FileManager.default.temporaryDirectory.appendingPathComponent("console-fixture-\(Servers.unique()).json")
                 try JSONSerialization.data(withJSONObject: fixture).write(to: file)

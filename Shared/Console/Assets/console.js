@@ -13,6 +13,7 @@
   function showAlert(message) {
     alertBox.textContent = message;
     alertBox.hidden = false;
+    alertBox.scrollIntoView({ block: "nearest" });
   }
   function clearAlert() {
     alertBox.textContent = "";
@@ -51,8 +52,18 @@
 
   function formBody(form) {
     const data = {};
+    // The daily key count: each key's number on the board.
+    const counted = [...form.querySelectorAll("[data-count-key]")];
+    if (counted.length) data.counts = counted.map((f) => ({ key_id: f.dataset.countKey, counted: Number(f.value || 0) }));
+    // A drawn signature: only its points' numbers are sent.
+    const canvas = form.querySelector("canvas[data-signature]");
+    if (canvas && canvas.strokes && canvas.strokes.length) data.drawn = { strokes: canvas.strokes };
     for (const field of form.elements) {
       if (!field.name || field.disabled) continue;
+      if (field.hasAttribute("data-lines")) {
+        data[field.name] = field.value.split("\n").map((l) => l.trim()).filter((l) => l).map((text) => ({ text }));
+        continue;
+      }
       if (field.type === "checkbox") {
         if (field.hasAttribute("data-bool")) data[field.name] = field.checked;
         else if (field.checked) data[field.name] = field.value;
@@ -102,6 +113,46 @@
     const done = element("p", form.dataset.done || "", { class: "done", role: "status" });
     form.after(done);
   }
+
+  // Signatures drawn with a finger, pen or mouse, in the canvas's own 1000 × 400 box.
+  function signaturePad(canvas) {
+    const pen = canvas.getContext("2d");
+    pen.lineWidth = 6;
+    pen.lineCap = "round";
+    pen.lineJoin = "round";
+    canvas.strokes = [];
+    let stroke = null;
+    const point = (event) => {
+      const box = canvas.getBoundingClientRect();
+      const x = Math.round(((event.clientX - box.left) / box.width) * canvas.width);
+      const y = Math.round(((event.clientY - box.top) / box.height) * canvas.height);
+      return [Math.max(0, Math.min(canvas.width, x)), Math.max(0, Math.min(canvas.height, y))];
+    };
+    canvas.addEventListener("pointerdown", (event) => {
+      canvas.setPointerCapture(event.pointerId);
+      stroke = [point(event)];
+      canvas.strokes.push(stroke);
+      pen.beginPath();
+      pen.moveTo(...stroke[0]);
+    });
+    canvas.addEventListener("pointermove", (event) => {
+      if (!stroke) return;
+      const p = point(event);
+      const last = stroke[stroke.length - 1];
+      if (Math.abs(p[0] - last[0]) + Math.abs(p[1] - last[1]) < 4) return;
+      stroke.push(p);
+      pen.lineTo(...p);
+      pen.stroke();
+    });
+    const end = () => { stroke = null; };
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+    canvas.closest("form")?.querySelector("[data-clear-signature]")?.addEventListener("click", () => {
+      canvas.strokes = [];
+      pen.clearRect(0, 0, canvas.width, canvas.height);
+    });
+  }
+  document.querySelectorAll("canvas[data-signature]").forEach(signaturePad);
 
   document.getElementById("sign-out")?.addEventListener("click", async () => {
     await api("POST", "/auth/logout");
@@ -215,6 +266,7 @@
   function busy(section) {
     const active = document.activeElement;
     if (active && section.contains(active) && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName)) return true;
+    if ([...section.querySelectorAll("canvas[data-signature]")].some((c) => c.strokes?.length)) return true;
     return [...section.querySelectorAll("input, textarea")].some((i) => !["hidden", "checkbox"].includes(i.type) && i.value !== "");
   }
   const refreshNow = debounce(async () => {
@@ -232,6 +284,7 @@
       if (!force && busy(section)) { pending = true; continue; }
       section.replaceChildren(...[...replacement.childNodes].map((n) => document.importNode(n, true)));
     }
+    document.querySelectorAll("canvas[data-signature]").forEach((c) => { if (!c.strokes) signaturePad(c); });
     const status = fresh.getElementById("ticket-status");
     if (status && document.getElementById("ticket-status")) document.getElementById("ticket-status").textContent = status.textContent;
     tick();
