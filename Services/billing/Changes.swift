@@ -384,7 +384,7 @@ extension BillingAPI {
         let amount = check.money(form.amount, "amount")
         let description = check.text(form.description, "description", required: true, max: 300, what: "what the cost is for")
         let repairClass = check.choice(form.repairClass, "repair_class", RepairClass.self, required: false)
-        let contractor = check.text(form.contractor, "contractor", required: repairClass == .a, max: 80, what: "whose quality deposit pays for warranty work")
+        let named = check.text(form.contractor, "contractor", required: false, max: 80, what: "whose quality deposit pays for warranty work")
         try valid(check)
         let scope = caller.scope, by = caller.identity.name
         let text = try await postgres.withTransaction { c -> String in
@@ -394,6 +394,22 @@ extension BillingAPI {
                 """, [orderID!, PostgresArray(scope.properties)]).first else { throw APIError.notFound("work order") }
             if let mine = scope.departments, !mine.map(\.rawValue).contains(try w.decode(1, as: String.self)) { throw APIError.notFound("work order") }
             let property: String = try w.decode(0)
+            // R5: a signed-off repair's class and contractor are the sign-off's; an approval that
+            // says otherwise is refused.
+            var repairClass = repairClass, contractor = named
+            if let signed = try c.query("SELECT repair_class, contractor FROM work_order_sign_offs WHERE work_order_id = $1", [orderID!]).first {
+                let signedClass = RepairClass(rawValue: try signed.decode(0, as: String.self))
+                if let asked = repairClass, asked != signedClass {
+                    throw APIError(status: .conflict, code: .illegalTransition,
+                                   message: "the work order was signed off as class \(signedClass?.rawValue ?? "?"); its approval is the same class")
+                }
+                repairClass = signedClass
+                contractor = try contractor ?? signed.decode(1, as: String?.self)
+            }
+            if repairClass == .a, contractor == nil {
+                throw APIError.validation(ValidationFailure(problems: [Problem(field: "contractor", code: .required,
+                                                                               message: "contractor (whose quality deposit pays for warranty work) is required")]))
+            }
             let limits = try c.query("SELECT approval::text FROM billing_settings WHERE property = $1", [property]).first
                 .map { try DeskJSON.decoder.decode(ApprovalLimits.self, from: Data(try $0.decode(0, as: String.self).utf8)) } ?? .standard
             let steps = ApprovalChain.steps(for: amount!, limits: limits)

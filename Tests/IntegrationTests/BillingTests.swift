@@ -401,6 +401,32 @@ extension RealServers {
             }
         }
 
+        /// R5 with B5: a repair signed off as class A under a contractor's warranty is approved as
+        /// class A from that contractor's deposit without saying so again; an approval that calls it
+        /// class B is refused.
+        @Test func aRepairSignedOffAsClassAIsChargedToItsContractorsDepositAndCannotBeApprovedAsClassB() async throws {
+            try await BillingScenario.run { s async throws in
+                let t = try await s.ticket(kind: "repair", category: "plumbing", content: "新房阳台渗水(保修期内)")
+                #expect(try await s.post("/contractor-deposits", ["property": s.property, "contractor": "宏达建设", "amount": "50000.00", "method": "card",
+                                                                  "reference": "BANK-779"], as: "finance").status == 201)
+                #expect(try await s.desk.post("/work-orders/\(t.order)/resolve", ["outcome": "重做防水"]).status == 200)
+                let signed = try await s.desk.post("/work-orders/\(t.order)/sign-off", ["repair_class": "A", "contractor": "宏达建设", "signer": "业主 赵敏"])
+                #expect(signed.status == 201, "\(signed.json)")
+                let classB = try await s.post("/approvals", ["work_order_id": t.order, "amount": "600.00", "description": "防水层返修", "repair_class": "B"],
+                                              as: "chief_engineer")
+                #expect(classB.status == 409, "\(classB.json)")
+                let r = try await s.post("/approvals", ["work_order_id": t.order, "amount": "600.00", "description": "防水层返修"], as: "chief_engineer")
+                #expect(r.status == 201 && r.json["repair_class"] as? String == "A" && r.json["contractor"] as? String == "宏达建设", "\(r.json)")
+                let id = try #require(r.json["id"] as? String)
+                for _ in 0..<2 { _ = try await s.post("/approvals/\(id)/decide", ["decision": "approve"], as: "department_manager") }
+                let balance = try await s.one("""
+                    SELECT sum(amount_fen) FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
+                    WHERE e.property = $1 AND p.account = 'contractor_quality_deposit' AND p.party = '宏达建设'
+                    """, [s.property], as: Int64.self)
+                #expect(balance == -(5_000_000 - 60_000), "the deposit pays the warranty repair")
+            }
+        }
+
         @Test func aCustodialHomesBillIsSeventyPercentAndAnUnpaidFeeWalksTheDunningLadderOnTheCalendarUntilPaid() async throws {
             let fast = [BillingScenario.fast(MoneyClocks.letter, [1]), BillingScenario.fast(MoneyClocks.visit, [1]), BillingScenario.fast(MoneyClocks.legal, [1])]
             try await BillingScenario.run(moneyRules: fast) { s async throws in
