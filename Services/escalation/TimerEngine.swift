@@ -46,6 +46,10 @@ final class TimerEngine: Service, Sendable {
         // The instant the engine sleeps until, on the database's clock (as the due times in the
         // notifications are); a notification of anything earlier wakes it.
         let target = Mutex<Date>(.distantFuture)
+        // When the earliest Monday report falls due, on this process's clock (the database's, less
+        // their difference at the last look): a pass probes for one only then, not on every
+        // deadline's wake-up. distantPast: look at the start (a Monday missed while down).
+        let reportDue = Mutex<Date>(.distantPast)
         let forward = Task {
             for await event in listener.events {
                 switch event {
@@ -66,12 +70,13 @@ final class TimerEngine: Service, Sendable {
             // One report a pass (reading one takes ~0.1 s on a property with 100,000 tickets a
             // quarter, BENCHMARKS): deadlines that fall due while a thousand properties' Monday
             // reports go out fire between them, not after them all.
-            if try await self.reports.sendDue(self.postgres) { return .zero }
+            if reportDue.withLock({ $0 <= Date() }), try await self.reports.sendDue(self.postgres) { return .zero }
             if scheduled.withLock({ ContinuousClock.now - $0 > .seconds(3600) }) {
                 try await self.reports.schedule(self.postgres)
                 scheduled.withLock { $0 = ContinuousClock.now }
             }
-            let next = try await self.untilNextDue()
+            let (next, report) = try await self.untilNextDue()
+            reportDue.withLock { $0 = report.map { $0.addingTimeInterval(Date().timeIntervalSince(next.now)) } ?? .distantFuture }
             let pause = next.pause(atMost: self.sweepInterval)
             target.withLock { $0 = next.after(pause) }
             return pause
@@ -79,12 +84,14 @@ final class TimerEngine: Service, Sendable {
         logger.info("timer engine stopped")
     }
 
-    /// The earliest pending deadline, and the database's clock.
-    func untilNextDue() async throws -> DatabaseInstant {
-        try await postgres.nextInstant("""
-            SELECT least((SELECT min(due_at) FROM deadlines WHERE state = 'pending'),
-                         (SELECT min(due_at) FROM money_deadlines WHERE state = 'pending'), \(ScheduledReports.nextDue)), clock_timestamp()
-            """)
+    /// The earliest pending deadline or report with the database's clock, and the earliest report.
+    func untilNextDue() async throws -> (DatabaseInstant, report: Date?) {
+        let row = try await postgres.query("""
+            SELECT least(r.due, (SELECT min(due_at) FROM deadlines WHERE state = 'pending'),
+                         (SELECT min(due_at) FROM money_deadlines WHERE state = 'pending')), clock_timestamp(), r.due
+            FROM (SELECT \(ScheduledReports.nextDue) AS due) r
+            """)[0]
+        return (DatabaseInstant(instant: try row.decode(0, as: Date?.self), now: try row.decode(1, as: Date.self)), try row.decode(2, as: Date?.self))
     }
 
     /// Fires one batch of due deadlines; returns how many.

@@ -67,7 +67,9 @@ final class Subprocess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         signal(SIGKILL)
-        throw SetupError("process \(pid) did not exit within \(timeout)")
+        // What it said last, for whoever reads the failed run.
+        let tail = output.split(separator: "\n").suffix(15).joined(separator: "\n")
+        throw SetupError("process \(pid) did not exit within \(timeout); its last output:\n\(tail)")
     }
 
     var output: String { (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "" }
