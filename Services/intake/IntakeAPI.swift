@@ -455,7 +455,7 @@ struct IntakeAPI: Sendable {
     // MARK: - Helpers
 
     /// Runs `body` in a transaction; desk refusals become their HTTP errors (and roll back).
-    private func deskTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    func deskTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         do {
             return try await postgres.withTransaction(body)
         } catch let error as DeskError {
@@ -493,7 +493,7 @@ struct IntakeAPI: Sendable {
     }
 
     /// The validated value, or a 422 listing every problem.
-    private static func valid<T>(_ result: Result<T, ValidationFailure>) throws -> T {
+    static func valid<T>(_ result: Result<T, ValidationFailure>) throws -> T {
         switch result {
         case .success(let value): return value
         case .failure(let failure): throw APIError.validation(failure)

@@ -84,23 +84,18 @@ enum Records {
         return property
     }
 
+    /// The record of the ticket or work order in the path, if the caller reaches it (else 404).
+    static func read(_ api: IntakeAPI, _ context: PropDeskRequestContext, _ caller: Caller, _ what: String,
+                     reaches: @escaping @Sendable (AccessScope, UUID, PostgresConnection) throws -> Bool,
+                     state: @escaping @Sendable (UUID, PostgresConnection) throws -> String?) async throws -> Response {
+        let id = try context.pathID()
+        let scope = caller.scope
+        let text = try await api.postgres.withConnection { c -> String? in try reaches(scope, id, c) ? try state(id, c) : nil }
+        guard let text else { throw APIError.notFound(what) }
+        return document(text)
+    }
+
     static func conflict(_ code: ErrorCode, _ message: String) -> APIError { APIError(status: .conflict, code: code, message: message) }
-
-    static func valid<T>(_ result: Result<T, ValidationFailure>) throws -> T {
-        switch result {
-        case .success(let value): return value
-        case .failure(let failure): throw APIError.validation(failure)
-        }
-    }
-
-    /// Runs `body` in a transaction; the desk's refusals become their HTTP errors.
-    static func transaction<T: Sendable>(_ api: IntakeAPI, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        do {
-            return try await api.postgres.withTransaction(body)
-        } catch let error as DeskError {
-            throw APIError(error)
-        }
-    }
 }
 
 // MARK: - P2 shift handovers
@@ -175,7 +170,7 @@ enum Handovers {
     }
 
     static func create(_ api: IntakeAPI, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let form = try Records.valid(try await IntakeAPI.decodeBody(HandoverForm.self, request, context).validate())
+        let form = try IntakeAPI.valid(try await IntakeAPI.decodeBody(HandoverForm.self, request, context).validate())
         guard caller.scope.covers(property: form.property) else { throw APIError(DeskError.unknownProperty(form.property)) }
         if let mine = caller.scope.departments, !mine.contains(form.department) {
             throw APIError.badRequest(.notAllowed, "you hand over your own departments' shift: \(mine.map(\.rawValue).joined(separator: ", "))", field: "department")
@@ -214,26 +209,18 @@ enum Handovers {
         let id = try context.pathID()
         let body = try await IntakeAPI.decodeBody(HandoverForm.self, request, context)
         let (properties, departments) = reach(caller)
-        let text = try await Records.transaction(api) { c -> String in
+        let text = try await api.deskTransaction { c -> String in
             guard let held = try lock(id, caller, on: c) else { throw DeskError.notFound("handover") }
-            let form = try Records.valid(body.validate(required: false))
+            let form = try IntakeAPI.valid(body.validate(required: false))
             let items = try PostgresJSON(encoding: form.items, encoder: DeskJSON.encoder)
             guard held.outgoing == nil else {
-                throw SignedRecord(message: held.incoming == nil ? "the outgoing shift has signed this handover: its items no longer change; amend it with a new entry"
+                throw Records.conflict(.recordSigned, held.incoming == nil ? "the outgoing shift has signed this handover: its items no longer change; amend it with a new entry"
                                                                : HandoverSigning.Refusal.complete.description)
             }
             try c.execute("UPDATE handovers SET shift = $2, items = $3::jsonb, notes = $4 WHERE id = $1", [id, form.shift, items, form.notes])
             return try Records.first(c.query(select + " WHERE h.id = $1 AND " + within, [id, properties, departments]))!
         }
         return Records.document(text)
-    }
-
-    struct SignedRecord: Error, HTTPResponseError {
-        let message: String
-        var status: HTTPResponse.Status { .conflict }
-        func response(from request: Request, context: some RequestContext) throws -> Response {
-            try Records.conflict(.recordSigned, message).response(from: request, context: context)
-        }
     }
 
     struct SignForm: Decodable, Sendable {
@@ -259,7 +246,7 @@ enum Handovers {
         }
         let who = signer
         let (properties, departments) = reach(caller)
-        let text = try await Records.transaction(api) { c -> String in
+        let text = try await api.deskTransaction { c -> String in
             guard let held = try lock(id, caller, on: c) else { throw DeskError.notFound("handover") }
             // The signer must reach the handover too (a countersigner from another property cannot).
             guard who.properties.contains(held.property),
@@ -270,7 +257,7 @@ enum Handovers {
             switch HandoverSigning.next(outgoing: held.outgoing, incoming: held.incoming, signer: who.id) {
             case .success(let s): side = s
             case .failure(.samePerson): throw Records.conflict(.sameSigner, HandoverSigning.Refusal.samePerson.description)
-            case .failure(let refusal): throw SignedRecord(message: refusal.description)
+            case .failure(let refusal): throw Records.conflict(.recordSigned, refusal.description)
             }
             let column = side == .outgoing ? "outgoing" : "incoming"
             try c.execute("UPDATE handovers SET \(column)_by = $2, \(column)_at = now() WHERE id = $1 AND \(column)_by IS NULL", [id, who.id])
@@ -288,7 +275,7 @@ enum Handovers {
         let id = try context.pathID()
         let body = try await IntakeAPI.decodeBody(AmendForm.self, request, context)
         let (properties, departments) = reach(caller)
-        let answer = try await Records.transaction(api) { c -> String in
+        let answer = try await api.deskTransaction { c -> String in
             guard let held = try lock(id, caller, on: c) else { throw DeskError.notFound("handover") }
             var check = FieldCheck()
             let text = check.text(body.text, "text", required: true, max: 2000, what: "what the amendment adds or corrects")
@@ -338,7 +325,7 @@ enum Keys {
     }
 
     static func add(_ api: IntakeAPI, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let key = try Records.valid(try await IntakeAPI.decodeBody(KeyForm.self, request, context).validate())
+        let key = try IntakeAPI.valid(try await IntakeAPI.decodeBody(KeyForm.self, request, context).validate())
         guard caller.scope.covers(property: key.property) else { throw APIError(DeskError.unknownProperty(key.property)) }
         let id = UUID()
         let text = try await api.postgres.withTransaction { c -> String? in
@@ -396,11 +383,11 @@ enum Keys {
     /// is handed over now (`out`), and the ticket's `key_issued` event starts the clock on its
     /// return. Copies already out or waiting cannot be lent again (409 `key_unavailable`).
     static func lend(_ api: IntakeAPI, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let loan = try Records.valid(try await IntakeAPI.decodeBody(KeyLoanForm.self, request, context).validate(now: Date()))
+        let loan = try IntakeAPI.valid(try await IntakeAPI.decodeBody(KeyLoanForm.self, request, context).validate(now: Date()))
         let id = UUID()
         let actor = Actor(name: caller.identity.name, role: caller.role)
         let properties = mine(caller)
-        let text = try await Records.transaction(api) { c -> String in
+        let text = try await api.deskTransaction { c -> String in
             guard let key = try c.query("""
                 SELECT property, label, special, copies - coalesce((SELECT sum(copies) FROM key_loans WHERE key_id = k.id AND state IN ('out', 'awaiting_approval')), 0)
                 FROM keys k WHERE id = $1 AND property = ANY($2::text[]) FOR UPDATE
@@ -447,7 +434,7 @@ enum Keys {
         let actor = Actor(name: caller.identity.name, role: caller.role)
         let properties = mine(caller)
         let me = caller.identity.id
-        let text = try await Records.transaction(api) { c -> String in
+        let text = try await api.deskTransaction { c -> String in
             guard let row = try c.query("""
                 SELECT l.state, l.requested_by, l.ticket_id, l.due_back_at, k.label, l.copies, l.borrower
                 FROM key_loans l JOIN keys k ON k.id = l.key_id WHERE l.id = $1 AND l.property = ANY($2::text[]) FOR UPDATE OF l
@@ -482,7 +469,7 @@ enum Keys {
         let actor = Actor(name: caller.identity.name, role: caller.role)
         let properties = mine(caller)
         let me = caller.identity.id
-        let text = try await Records.transaction(api) { c -> String in
+        let text = try await api.deskTransaction { c -> String in
             guard let row = try c.query("""
                 SELECT l.state, l.ticket_id, k.label, l.copies FROM key_loans l JOIN keys k ON k.id = l.key_id
                 WHERE l.id = $1 AND l.property = ANY($2::text[]) FOR UPDATE OF l
@@ -556,7 +543,7 @@ enum Keys {
         if !differing.isEmpty {
             let form = TicketForm(property: property, kind: TicketKind.keyLoan.rawValue, channel: IntakeChannel.patrol.rawValue,
                                   content: KeyCount.discrepancyText(lines, day: day), category: "key_count", takenBy: caller.identity.name)
-            let new = try Records.valid(form.validate(now: Date()))
+            let new = try IntakeAPI.valid(form.validate(now: Date()))
             ticketID = try await api.postgres.withConnection { c in try TicketStore.create(new, on: c).ticket.id }
         }
         let id = UUID()
@@ -602,14 +589,7 @@ enum LockChanges {
     }
 
     static func read(_ api: IntakeAPI, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try context.pathID()
-        let scope = caller.scope
-        let text = try await api.postgres.withConnection { c -> String? in
-            guard try TicketStore.reaches(scope, ticket: id, on: c) else { return nil }
-            return try state(id, on: c)
-        }
-        guard let text else { throw APIError.notFound("ticket") }
-        return Records.document(text)
+        try await Records.read(api, context, caller, "ticket", reaches: { scope, id, c in try TicketStore.reaches(scope, ticket: id, on: c) }, state: state)
     }
 
     /// The desk records the applicant's ID (its type and last four characters) and that the
@@ -620,12 +600,12 @@ enum LockChanges {
         let scope = caller.scope
         let actor = Actor(name: caller.identity.name, role: caller.role)
         let me = caller.identity.id
-        let text = try await Records.transaction(api) { c -> String in
+        let text = try await api.deskTransaction { c -> String in
             guard try TicketStore.reaches(scope, ticket: id, on: c),
                   let row = try c.query("SELECT kind, status, property FROM tickets WHERE id = $1 FOR UPDATE", [id]).first else {
                 throw DeskError.notFound("ticket")
             }
-            let check = try Records.valid(form.validate(now: Date()))
+            let check = try IntakeAPI.valid(form.validate(now: Date()))
             guard try row.decode(0, as: String.self) == TicketKind.lockChange.rawValue else {
                 throw Records.conflict(.illegalTransition, "only a lock_change ticket has a lock-change check")
             }
@@ -673,14 +653,8 @@ enum SignOffs {
     }
 
     static func read(_ api: IntakeAPI, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let id = try context.pathID()
-        let scope = caller.scope
-        let text = try await api.postgres.withConnection { c -> String? in
-            guard try TicketStore.reaches(scope, workOrder: id, on: c) else { return nil }
-            return try state(id, on: c)
-        }
-        guard let text else { throw APIError.notFound("work order") }
-        return Records.document(text)
+        try await Records.read(api, context, caller, "work order", reaches: { scope, id, c in try TicketStore.reaches(scope, workOrder: id, on: c) },
+                               state: state)
     }
 
     /// R5: once a repair order is done, the inspection and the customer's signature, and the
@@ -691,12 +665,12 @@ enum SignOffs {
         let scope = caller.scope
         let me = caller.identity.id
         let actor = Actor(name: caller.identity.name, role: caller.role)
-        let text = try await Records.transaction(api) { c -> String in
+        let text = try await api.deskTransaction { c -> String in
             guard try TicketStore.reaches(scope, workOrder: id, on: c),
                   let row = try c.query("""
                       SELECT w.status, w.ticket_id, w.property, t.kind FROM work_orders w JOIN tickets t ON t.id = w.ticket_id WHERE w.id = $1 FOR UPDATE OF w
                       """, [id]).first else { throw DeskError.notFound("work order") }
-            let signOff = try Records.valid(form.validate())
+            let signOff = try IntakeAPI.valid(form.validate())
             guard [TicketKind.repair.rawValue, TicketKind.emergency.rawValue].contains(try row.decode(3, as: String.self)) else {
                 throw Records.conflict(.illegalTransition, "a sign-off is for a repair's work order")
             }
@@ -762,11 +736,11 @@ enum Surveys {
     /// first round only for a property never surveyed. Too few left: 409 `sample_too_small`, and
     /// nothing is drawn. One draw per property at a time (an advisory lock).
     static func draw(_ api: IntakeAPI, _ request: Request, _ context: PropDeskRequestContext, _ caller: Caller) async throws -> Response {
-        let survey = try Records.valid(try await IntakeAPI.decodeBody(SurveyForm.self, request, context).validate())
+        let survey = try IntakeAPI.valid(try await IntakeAPI.decodeBody(SurveyForm.self, request, context).validate())
         guard caller.scope.covers(property: survey.property) else { throw APIError(DeskError.unknownProperty(survey.property)) }
         let id = UUID()
         let me = caller.identity.id
-        let text = try await Records.transaction(api) { c -> String in
+        let text = try await api.deskTransaction { c -> String in
             try c.execute("SELECT pg_advisory_xact_lock(hashtextextended('survey ' || $1::text, 0))", [survey.property])
             guard let zone = try Reports.zone(of: survey.property, on: c) else { throw DeskError.unknownProperty(survey.property) }
             let period = survey.period ?? survey.kind.period(of: Date(), in: zone)
@@ -808,15 +782,12 @@ enum Surveys {
         return response
     }
 
-    struct QuietNow: Error, HTTPResponseError {
-        let until: Date
-        var status: HTTPResponse.Status { .conflict }
-        func response(from request: Request, context: some RequestContext) throws -> Response {
-            var error = APIError(status: .conflict, code: .quietHours,
-                                 message: "residents are not called in their quiet hours: the next call may be made at \(ISO8601DateFormatter().string(from: until))")
-            error.headers[.retryAfter] = "\(max(1, Int(until.timeIntervalSinceNow.rounded(.up))))"
-            return try error.response(from: request, context: context)
-        }
+    /// 409 `quiet_hours`, with `Retry-After` until they end.
+    static func quietHours(until: Date) -> APIError {
+        var error = APIError(status: .conflict, code: .quietHours,
+                             message: "residents are not called in their quiet hours: the next call may be made at \(ISO8601DateFormatter().string(from: until))")
+        error.headers[.retryAfter] = "\(max(1, Int(until.timeIntervalSinceNow.rounded(.up))))"
+        return error
     }
 
     /// The next household for the caller to call: claimed for 30 minutes, so two desks call
@@ -827,7 +798,7 @@ enum Surveys {
         let id = try context.pathID()
         let me = caller.identity.id
         let quiet = api.quietHours
-        let text = try await Records.transaction(api) { c -> String in
+        let text = try await api.deskTransaction { c -> String in
             guard let property = try c.query("SELECT property FROM surveys WHERE id = $1 AND property = ANY($2::text[])",
                                              [id, PostgresArray(caller.identity.properties)]).first.map({ try $0.decode(0, as: String.self) }) else {
                 throw DeskError.notFound("survey")
@@ -835,7 +806,7 @@ enum Surveys {
             guard let zone = try Reports.zone(of: property, on: c) else { throw DeskError.notFound("survey") }
             let now = Date()
             let allowed = quiet.earliestSend(at: now, in: zone)
-            if allowed > now { throw QuietNow(until: allowed) }
+            if allowed > now { throw Self.quietHours(until: allowed) }
             guard let row = try c.query("""
                 UPDATE survey_households h SET claimed_by = $2, claimed_at = now()
                 WHERE h.id = (SELECT h2.id FROM survey_households h2 JOIN residents r ON r.id = h2.resident_id
@@ -868,10 +839,10 @@ enum Surveys {
         let id = try context.pathID()
         let form = try await IntakeAPI.decodeBody(SurveyAnswerForm.self, request, context)
         let me = caller.identity.id
-        let text = try await Records.transaction(api) { c -> String in
+        let text = try await api.deskTransaction { c -> String in
             guard let row = try c.query("SELECT state, survey_id FROM survey_households WHERE id = $1 AND property = ANY($2::text[]) FOR UPDATE",
                                         [id, PostgresArray(caller.identity.properties)]).first else { throw DeskError.notFound("survey household") }
-            let answer = try Records.valid(form.validate())
+            let answer = try IntakeAPI.valid(form.validate())
             guard try row.decode(0, as: String.self) == "pending" else {
                 throw Records.conflict(.illegalTransition, "this household's answer is already recorded (\(try row.decode(0, as: String.self)))")
             }
