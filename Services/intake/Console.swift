@@ -608,11 +608,13 @@ struct ConsoleRoutes: Sendable {
         tickets: """
             SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'number', number) ORDER BY created_at DESC), '[]'::jsonb)::text
             FROM tickets WHERE property = $1 AND kind = 'key_loan' AND status IN ('open', 'acknowledged', 'on_site') AND coalesce(category, '') <> 'key_count'
-            """)
+            """,
+        surveys: "SELECT " + Records.array(Surveys.select, orderedBy: "v.drawn_at", "WHERE v.property = $1 ORDER BY v.drawn_at DESC LIMIT 8") + "::text")
 
     /// The office's books (issue 17): the department's shift handovers, to write, sign,
     /// countersign on this screen and amend; the key register with its open loans, lending and
-    /// the daily count. The same queries as the API's (``Records``).
+    /// the daily count; the satisfaction surveys with their coverage, a supervisor's draw, and
+    /// the desk's next call. The same queries as the API's (``Records``, ``Surveys``).
     func records(_ request: Request, _ caller: Caller, _ language: ConsoleLanguage) async throws -> Response {
         let q = try FormQuery(request.uri.query)
         let properties = try await propertyList(caller)
@@ -621,13 +623,14 @@ struct ConsoleRoutes: Sendable {
         }
         let department = try Handovers.department(q, caller)
         let zone = Self.zone(property), code = property.code
-        let keysShown = caller.identity.acting(.keysLend) != nil
-        let (handoverText, draftText, keysText, loansText, ticketsText) = try await api.postgres.withConnection { c in
+        let keysShown = caller.identity.acting(.keysLend) != nil, surveysShown = caller.identity.acting(.reportsRead) != nil
+        let (handoverText, draftText, keysText, loansText, ticketsText, surveysText) = try await api.postgres.withConnection { c in
             (try Records.first(c.query(Self.recordsQueries.handovers, [code, department.rawValue])),
              try Records.first(c.query(Handovers.draftSQL, [code, department.rawValue])),
              keysShown ? try Records.first(c.query(Self.recordsQueries.keys, [code])) : nil,
              keysShown ? try Records.first(c.query(Self.recordsQueries.loans, [code])) : nil,
-             keysShown ? try Records.first(c.query(Self.recordsQueries.tickets, [code])) : nil)
+             keysShown ? try Records.first(c.query(Self.recordsQueries.tickets, [code])) : nil,
+             surveysShown ? try Records.first(c.query(Self.recordsQueries.surveys, [code])) : nil)
         }
         func objects(_ text: String?) -> [[String: Any]] {
             text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[String: Any]] } ?? []
@@ -689,6 +692,24 @@ struct ConsoleRoutes: Sendable {
             page["has_loan_tickets"] = !tickets.isEmpty && !keys.isEmpty
             page["relations"] = BorrowerRelation.allCases.map { ["value": $0.rawValue, "label": ConsoleText.get("relation_\($0.rawValue)", language)] }
             page["offset"] = ConsoleTime.offset(zone)
+        }
+        page["surveys_shown"] = surveysShown
+        if surveysShown {
+            func percent(_ value: Any?) -> String { (value as? NSNumber).map { "\(Int(($0.doubleValue * 100).rounded()))%" } ?? "—" }
+            let calls = caller.identity.acting(.ticketsDesk) != nil
+            page["surveys"] = objects(surveysText).map { v -> [String: Any] in
+                let pending = v["pending"] as? Int ?? 0
+                return ["id": v["id"] ?? "", "kind": ConsoleText.get("survey_\(v["kind"] as? String ?? "")", language), "period": v["period"] ?? "",
+                        "share": v["share"] ?? 0, "households": v["households"] ?? 0, "drawn": v["drawn"] ?? 0, "coverage": percent(v["coverage"]),
+                        "answered": v["answered"] ?? 0, "answered_coverage": percent(v["answered_coverage"]), "pending": pending,
+                        "refused": v["refused"] ?? 0, "unreachable": v["unreachable"] ?? 0,
+                        "mean": (v["mean_satisfaction"] as? NSNumber).map { String(format: "%.2f", $0.doubleValue) } ?? "—",
+                        "satisfied": percent(v["satisfied_share"]), "can_call": calls && pending > 0]
+            }
+            page["can_draw"] = caller.identity.acting(.surveysManage) != nil
+            page["survey_kinds"] = SurveyKind.allCases.map { ["value": $0.rawValue, "label": ConsoleText.get("survey_\($0.rawValue)", language)] }
+            page["outcomes"] = SurveyAnswerForm.Outcome.allCases.map { ["value": $0.rawValue, "label": ConsoleText.get("survey_outcome_\($0.rawValue)", language)] }
+            page["quiet_hours"] = api.quietHours.description
         }
         return html(pages.render("records", page))
     }

@@ -2,7 +2,7 @@ import Foundation
 
 /// No resident hears from us in these hours unless it is an emergency (default 21:00–08:00 in the
 /// property's zone). Staff escalations ignore it.
-public struct QuietHours: Sendable, Equatable {
+public struct QuietHours: Sendable, Equatable, CustomStringConvertible {
     public var starts: TimeOfDay
     public var ends: TimeOfDay
 
@@ -19,6 +19,9 @@ public struct QuietHours: Sendable, Equatable {
         guard parts.count == 2, let a = TimeOfDay(parts[0]), let b = TimeOfDay(parts[1]) else { return nil }
         self.init(starts: a, ends: b)
     }
+
+    /// `21:00-08:00`, as it is configured.
+    public var description: String { "\(starts)-\(ends)" }
 
     /// When a message written at `date` may go out: `date` itself, or the end of the quiet hours.
     public func earliestSend(at date: Date, in zone: TimeZone) -> Date {

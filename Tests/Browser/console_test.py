@@ -487,6 +487,42 @@ def run(op, tech):
         shot(tech, "technician-file-approved")
     supervisor_view()
 
+    @check("a supervisor draws the quarter's survey sample, calls the household drawn, and its answer counts in the coverage")
+    def survey():
+        op.get(BASE + f"/console/records?property={FIXTURE['property']}")
+        form = op.find_element(By.CSS_SELECTOR, "#draw-survey form")
+        Select(form.find_element(By.NAME, "kind")).select_by_value("quarterly")
+        form.find_element(By.CSS_SELECTOR, "button[data-action=survey-draw]").click()
+        wait(op, lambda d: d.find_elements(By.CSS_SELECTOR, "#surveys button[data-action=survey-next]"), message="the sample drawn")
+        row = op.find_element(By.CSS_SELECTOR, "#surveys table.surveys tbody tr")
+        assert row.find_element(By.CSS_SELECTOR, ".coverage").text == "1 · 100%", row.text
+        click(op, lambda d: d.find_element(By.CSS_SELECTOR, "#surveys button[data-action=survey-next]"))
+        wait(op, lambda d: d.find_element(By.ID, "survey-call").is_displayed(), message="the household to call")
+        call = op.find_element(By.ID, "survey-call")
+        resident = FIXTURE["resident"]
+        assert resident["name"] in call.text and resident["unit"] in call.text and resident["phone"] in call.text, call.text
+        Select(call.find_element(By.NAME, "outcome")).select_by_value("refused")
+        assert not call.find_element(By.NAME, "satisfaction").is_enabled(), "no score for a household that refused"
+        Select(call.find_element(By.NAME, "outcome")).select_by_value("answered")
+        Select(call.find_element(By.NAME, "satisfaction")).select_by_value("4")
+        call.find_element(By.NAME, "comments").send_keys("维修很及时")
+        shot(op, "records-survey-call")
+        call.find_element(By.CSS_SELECTOR, "button[data-action=survey-answer]").click()
+        wait(op, lambda d: d.find_element(By.CSS_SELECTOR, "#surveys td.answered").text == "1 · 100%", message="the answer counted")
+        assert not op.find_element(By.ID, "survey-call").is_displayed(), "the call card is put away"
+        assert op.find_element(By.CSS_SELECTOR, "#surveys td.satisfaction").text == "4.00 · 100%"
+        assert not op.find_elements(By.CSS_SELECTOR, "#surveys button[data-action=survey-next]"), "nobody left to call"
+        op.execute_script("document.getElementById('surveys').scrollIntoView()")
+        shot(op, "records-surveys")
+        # The year's other sample would ask the same household again: refused, and nothing drawn.
+        form = op.find_element(By.CSS_SELECTOR, "#draw-survey form")
+        Select(form.find_element(By.NAME, "kind")).select_by_value("annual")
+        form.find_element(By.CSS_SELECTOR, "button[data-action=survey-draw]").click()
+        wait(op, lambda d: "可抽样住户不足" in d.find_element(By.ID, "alert").text, message="no household asked twice within the year")
+        assert len(op.find_elements(By.CSS_SELECTOR, "#surveys table.surveys tbody tr")) == 1
+        shot(op, "records-survey-refused")
+    survey()
+
     @check("the reports open with their charts drawn on the server")
     def reports():
         day = FIXTURE["seeded_day"]

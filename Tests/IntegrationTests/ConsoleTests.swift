@@ -19,9 +19,11 @@ struct ConsoleScenario: ServerScenario {
     var base: String { "http://127.0.0.1:\(DeskScenario.intakePort)" }
 
     /// R2 (a stuck lift's first step) in 15 s: long enough to watch its countdown, short enough
-    /// to see it breach.
+    /// to see it breach. The residents' quiet hours start two hours from now, so the survey call
+    /// in the browser is made whatever the hour (the refusal in them is RecordTests').
     init() async throws {
-        clocks = try await ClockScenario(rules: [ClockScenario.fast("R2", [15])])
+        clocks = try await ClockScenario(rules: [ClockScenario.fast("R2", [15])],
+                                         intake: ["PROPDESK_QUIET_HOURS": QuietWindow.around(from: 7200, to: 10800)])
         escalation = try await clocks.startEscalation(7)
     }
 
@@ -268,6 +270,9 @@ extension RealServers {
                     """, [lift])
                 let orders = try rows.map { "\(try $0.decode(0, as: String.self)) \(try $0.decode(1, as: String.self)) \(try $0.decode(2, as: String.self))" }
                 #expect(orders == ["engineering accepted 张师傅", "security assigned "], "\(orders)")
+                // The survey call the supervisor recorded: one household, answered, a 4.
+                let calls = try await db.query("SELECT state || ' ' || coalesce(satisfaction::text, '-') FROM survey_households WHERE property = $1", [property])
+                #expect(try calls.map { try $0.decode(0, as: String.self) } == ["answered 4"])
             }
         }
     }

@@ -24,14 +24,18 @@ struct DeskScenario: ServerScenario {
     let assigned: String
     let tokens = TokenCache()
 
-    init() async throws {
+    init() async throws { try await self.init(intake: [:]) }
+
+    /// `intake`: more of intake's settings (a browser test's quiet hours).
+    init(intake settings: [String: String]) async throws {
         db = try await Servers.database()
         property = try await Servers.newProperty(db, prefix: "t")
         amqp = try await Servers.connect()
         try await amqp.declare(PropDeskTopology.shared(.standard) + DeskEvents.workQueues(property: property, .standard))
         assigned = try await Servers.scratchQueue(amqp, routingKey: "workorder.*.assigned.\(property)")
         let env = RealServers.ServiceProcessTests.self
-        intake = try Subprocess(try env.binary("intake"), ["serve"], environment: env.environment(service: "intake", ["PROPDESK_HTTP_PORT": "\(Self.intakePort)"]))
+        intake = try Subprocess(try env.binary("intake"), ["serve"], environment: env.environment(service: "intake",
+                                                                                            settings.merging(["PROPDESK_HTTP_PORT": "\(Self.intakePort)"]) { $1 }))
         dispatch = try Subprocess(try env.binary("dispatch"), ["serve"], environment: env.environment(service: "dispatch", ["PROPDESK_HTTP_PORT": "\(Self.intakePort + 1)"]))
         guard try await env.waitReady(port: Self.intakePort), try await env.waitReady(port: Self.intakePort + 1) else {
             throw SetupError("intake or dispatch did not become ready:\n\(intake.output)\n\(dispatch.output)")

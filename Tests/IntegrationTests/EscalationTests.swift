@@ -19,8 +19,8 @@ struct ClockScenario {
     /// Every `followup.*.due` event of the property.
     let followUps: String
 
-    init(rules: [ClockRule] = ClockScenario.fastRules) async throws {
-        desk = try await DeskScenario()
+    init(rules: [ClockRule] = ClockScenario.fastRules, intake: [String: String] = [:]) async throws {
+        desk = try await DeskScenario(intake: intake)
         for rule in rules {
             try await desk.db.execute("INSERT INTO sla_rules (property, id, rule) VALUES ($1, $2, $3::jsonb)",
                                       [desk.property, rule.id, try PostgresJSON(encoding: rule, encoder: DeskJSON.encoder)])

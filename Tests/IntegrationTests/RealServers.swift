@@ -140,6 +140,21 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
     _ = try await eventually(what, timeout: timeout) { try await condition() ? true : nil }
 }
 
+/// Residents' quiet hours set around the moment a test runs, in the test properties' zone
+/// (Shanghai): the time of day is data, so a check runs the same at any hour.
+enum QuietWindow {
+    /// `PROPDESK_QUIET_HOURS` from `from` to `to` seconds from now.
+    static func around(from: TimeInterval, to: TimeInterval) -> String {
+        var shanghai = Calendar(identifier: .gregorian)
+        shanghai.timeZone = TimeZone(identifier: "Asia/Shanghai")!
+        func hhmm(_ offset: TimeInterval) -> String {
+            let c = shanghai.dateComponents([.hour, .minute], from: Date().addingTimeInterval(offset))
+            return String(format: "%02d:%02d", c.hour!, c.minute!)
+        }
+        return "\(hhmm(from))-\(hhmm(to))"
+    }
+}
+
 struct WaitTimedOut: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

@@ -314,17 +314,11 @@ extension RealServers {
 
                 // Calls: one intake whose quiet hours are now, one whose are later, in Shanghai time.
                 let env = RealServers.ServiceProcessTests.self
-                var shanghai = Calendar(identifier: .gregorian)
-                shanghai.timeZone = TimeZone(identifier: "Asia/Shanghai")!
-                func hhmm(_ offset: TimeInterval) -> String {
-                    let c = shanghai.dateComponents([.hour, .minute], from: Date().addingTimeInterval(offset))
-                    return String(format: "%02d:%02d", c.hour!, c.minute!)
-                }
                 let quietPort = DeskScenario.intakePort + 16, openPort = DeskScenario.intakePort + 17
                 let quiet = try Subprocess(try env.binary("intake"), ["serve"], environment: env.environment(service: "intake", [
-                    "PROPDESK_HTTP_PORT": "\(quietPort)", "PROPDESK_QUIET_HOURS": "\(hhmm(-3600))-\(hhmm(3600))"]))
+                    "PROPDESK_HTTP_PORT": "\(quietPort)", "PROPDESK_QUIET_HOURS": QuietWindow.around(from: -3600, to: 3600)]))
                 let open = try Subprocess(try env.binary("intake"), ["serve"], environment: env.environment(service: "intake", [
-                    "PROPDESK_HTTP_PORT": "\(openPort)", "PROPDESK_QUIET_HOURS": "\(hhmm(7200))-\(hhmm(10800))"]))
+                    "PROPDESK_HTTP_PORT": "\(openPort)", "PROPDESK_QUIET_HOURS": QuietWindow.around(from: 7200, to: 10800)]))
                 defer { quiet.signal(SIGTERM); open.signal(SIGTERM) }
                 guard try await env.waitReady(port: quietPort), try await env.waitReady(port: openPort) else {
                     throw SetupError("the survey intakes did not start:\n\(quiet.output)\n\(open.output)")

@@ -71,6 +71,7 @@
       }
       let value = field.value;
       if (value === "") continue;
+      if (field.type === "number" || field.hasAttribute("data-number")) value = Number(value);
       if (field.dataset.zoned === "property") {
         const property = form.querySelector('[name="property"]');
         value = zoned(value, property?.selectedOptions[0]?.dataset.offset);
@@ -100,6 +101,7 @@
       showAlert(problemText(reply.json));
       return;
     }
+    if (form.dataset.close) document.getElementById(form.dataset.close).hidden = true;
     const then = form.dataset.then;
     if (then === "ticket") location.assign(`/console/tickets/${reply.json.id}?filed=1`);
     else if (then === "ticket-of-order") location.assign(`/console/tickets/${reply.json.ticket_id}`);
@@ -153,6 +155,33 @@
     });
   }
   document.querySelectorAll("canvas[data-signature]").forEach(signaturePad);
+
+  // A survey call: the next household drawn, claimed for this desk, then what the call found.
+  // A score only when the household answered.
+  const surveyCall = document.getElementById("survey-call");
+  if (surveyCall) {
+    const form = surveyCall.querySelector("form");
+    const outcome = form.elements.outcome, score = form.elements.satisfaction;
+    const scored = () => { score.disabled = outcome.value !== outcome.dataset.answered; };
+    outcome.addEventListener("change", scored);
+    document.addEventListener("click", async (event) => {
+      const button = event.target.closest("[data-survey-next]");
+      if (!button) return;
+      clearAlert();
+      const reply = await api("POST", button.dataset.surveyNext, {});
+      if (!reply.ok) { showAlert(problemText(reply.json)); return; }
+      const household = reply.json.household;
+      if (!household) { surveyCall.hidden = true; showAlert(surveyCall.dataset.textDone); refreshSections(true); return; }
+      const fields = { resident: household.resident, place: `${household.building} ${household.unit}`, phone: household.phone };
+      for (const [name, text] of Object.entries(fields)) surveyCall.querySelector(`[data-field="${name}"]`).textContent = text;
+      form.reset();
+      scored();
+      form.dataset.api = `/survey-households/${household.id}/answer`;
+      surveyCall.hidden = false;
+      surveyCall.scrollIntoView({ block: "nearest" });
+      outcome.focus();
+    });
+  }
 
   document.getElementById("sign-out")?.addEventListener("click", async () => {
     await api("POST", "/auth/logout");
