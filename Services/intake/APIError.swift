@@ -20,6 +20,8 @@ extension APIError {
             self.init(status: .conflict, code: .quoteNotAccepted, message: error.description)
         case .lockChangeIncomplete:
             self.init(status: .conflict, code: .lockChangeIncomplete, message: error.description)
+        case .keyNotReturned:
+            self.init(status: .conflict, code: .keyNotReturned, message: error.description)
         }
     }
 }

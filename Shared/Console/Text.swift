@@ -376,6 +376,7 @@ public enum ConsoleText {
         .receiptKeyInvalid: ("短信回执缺少或带错了共享密钥", "The SMS receipt lacks the shared key, or has the wrong one"),
         .ownerAuthorisationRequired: ("非业主借用须有业主书面授权并电话确认", "A non-owner needs the owner's written authorisation and a phone confirmation"),
         .lockChangeIncomplete: ("换锁须先核验证件, 且客服、礼宾、工程三方到场", "A lock change needs the ID check and customer service, concierge and engineering on site"),
+        .keyNotReturned: ("借出的钥匙尚未归还或待批准, 不能完成", "The key lent is not back, or its loan awaits approval"),
         .recordSigned: ("记录已签字, 只能补记", "The record is signed: it can only be amended"),
         .sameSigner: ("接班须由另一人签字", "The incoming shift signs with another login"),
         .keyUnavailable: ("该钥匙已全部借出", "Every copy of this key is out"),

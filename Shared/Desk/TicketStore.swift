@@ -14,6 +14,8 @@ public enum DeskError: Error, Sendable, Equatable, CustomStringConvertible {
     case quoteNotAccepted
     /// A lock change resolved before its checks and the three departments' presence (T2).
     case lockChangeIncomplete(String)
+    /// A key-loan ticket resolved while a key lent against it is out or awaits approval (T9).
+    case keyNotReturned(String)
 
     public var description: String {
         switch self {
@@ -22,7 +24,7 @@ public enum DeskError: Error, Sendable, Equatable, CustomStringConvertible {
         case .idempotencyKeyReused: "this Idempotency-Key was already used for a different request"
         case .illegal(let transition): transition.reason
         case .quoteNotAccepted: "this is paid work: the resident must accept its price (a listed item or an on-site quote, on the billing service) before it is finished"
-        case .lockChangeIncomplete(let why): why
+        case .lockChangeIncomplete(let why), .keyNotReturned(let why): why
         }
     }
 }
@@ -48,8 +50,29 @@ public enum TicketStore {
     /// marked their work order of this round on site. A department's own order is resolved only
     /// once that department has been on site (`department`), so no order is closed before the
     /// ticket can be.
-    static func requireLockChange(_ ticket: TicketView, department: Department? = nil, on c: PostgresConnection) throws {
-        guard ticket.kind == .lockChange else { return }
+    static func requireRecords(_ ticket: TicketView, department: Department? = nil, on c: PostgresConnection) throws {
+        switch ticket.kind {
+        case .lockChange: try requireLockChange(ticket, department: department, on: c)
+        case .keyLoan: try requireKeysBack(ticket, on: c)
+        default: return
+        }
+    }
+
+    /// T9: a key-loan ticket, and its work orders, are resolved only once no key lent against it
+    /// is still out or waiting for a head's approval: the loan is the work.
+    static func requireKeysBack(_ ticket: TicketView, on c: PostgresConnection) throws {
+        let open = try c.query("""
+            SELECT k.label, l.state FROM key_loans l JOIN keys k ON k.id = l.key_id
+            WHERE l.ticket_id = $1 AND l.state IN ('out', 'awaiting_approval') ORDER BY l.requested_at
+            """, [ticket.id])
+        guard let first = open.first else { return }
+        let label: String = try first.decode(0), state: String = try first.decode(1)
+        throw DeskError.keyNotReturned(state == "out"
+            ? "key \(label) lent against this ticket is not back: record its return first (T9)"
+            : "the loan of key \(label) waits for a department head's approval: approve or refuse it first (T9)")
+    }
+
+    static func requireLockChange(_ ticket: TicketView, department: Department?, on c: PostgresConnection) throws {
         let row = try c.query("""
             SELECT EXISTS (SELECT 1 FROM lock_change_checks WHERE ticket_id = $1),
                    coalesce((SELECT jsonb_agg(DISTINCT w.department) FROM ticket_events e JOIN work_orders w ON w.id = e.work_order_id
@@ -341,7 +364,7 @@ public enum TicketStore {
             throw DeskError.illegal(IllegalTransition(subject: "work order", from: order.status.rawValue, action: action.rawValue,
                                                       reason: "the work order is already with \(destination.name)"))
         }
-        if action == .resolve { try requireLockChange(ticket, department: order.department, on: c) }
+        if action == .resolve { try requireRecords(ticket, department: order.department, on: c) }
         let writes = Writes(on: c)
         try step(order: &order, ticket: &ticket, action, by: actor, text: text, assignee: assignee, writes: writes, on: c)
         if action == .transfer, let destination {
@@ -428,7 +451,7 @@ public enum TicketStore {
                              writes: Writes, on c: PostgresConnection) throws {
         let next: TicketStatus
         do { next = try TicketLifecycle.apply(action, to: ticket.status) } catch { throw DeskError.illegal(error) }
-        if action == .resolve { try requireLockChange(ticket, on: c) }
+        if action == .resolve { try requireRecords(ticket, on: c) }
         let rows = try c.query("""
             UPDATE tickets SET status = $2, updated_at = now(),
                 outcome = CASE WHEN $3::text = 'resolve' THEN $4::text WHEN $3::text = 'reopen' THEN NULL ELSE outcome END,

@@ -47,6 +47,8 @@ public enum ErrorCode: String, CaseIterable, Codable, Sendable {
     case ownerAuthorisationRequired = "owner_authorisation_required"
     /// T2: a lock change resolved before the ID check and the three departments' presence.
     case lockChangeIncomplete = "lock_change_incomplete"
+    /// T9: a key-loan ticket resolved while its key is out or its loan awaits approval.
+    case keyNotReturned = "key_not_returned"
     /// P2: a signed handover changed (it is amended by a new entry), or signed by one person twice.
     case recordSigned = "record_signed"
     case sameSigner = "same_signer"

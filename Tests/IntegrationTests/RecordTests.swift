@@ -85,7 +85,7 @@ extension RealServers {
         /// with them the key goes out and its return is a deadline that fires when missed and is
         /// met when the key comes back. A special room's key waits for a head, never the requester.
         /// The daily count that does not add up is a ticket to security.
-        @Test func aKeyLentToATenantNeedsTheOwnersAuthorisationAndOneNotBackByItsTimeFiresItsDeadline() async throws {
+        @Test func aKeyLentToATenantNeedsTheOwnersAuthorisationOneNotBackByItsTimeFiresItsDeadlineAndItsTicketWaitsForIt() async throws {
             let s = try await ClockScenario(rules: [])
             let escalation = try await s.startEscalation()
             do {
@@ -143,8 +143,14 @@ extension RealServers {
                     try await d.db.query("SELECT count(*) FROM deadlines WHERE ticket_id = $1::uuid AND rule_id = 'T9-key-due'", [second])[0]
                         .decode(0, as: Int.self) == 1
                 }
+                // The loan is the ticket's work: not resolved while the key is out.
+                let early = try await d.post("/tickets/\(second)/resolve", ["outcome": "钥匙已借出"])
+                #expect(early.status == 409 && early.code == "key_not_returned", "\(early.json)")
+                #expect(try await d.ticket(second)["status"] as? String != "resolved")
                 let back = try await d.post("/key-loans/\(loanID)/return", [:])
                 #expect(back.status == 200 && back.json["state"] as? String == "returned", "\(back.json)")
+                let resolved = try await d.post("/tickets/\(second)/resolve", ["outcome": "钥匙已归还"])
+                #expect(resolved.status == 200, "\(resolved.json)")
                 #expect(try await d.post("/key-loans/\(loanID)/return", [:]).status == 409)
                 try await eventually("the return meets the clock") {
                     try await d.db.query("SELECT state FROM deadlines WHERE ticket_id = $1::uuid AND rule_id = 'T9-key-due'", [second])[0]
@@ -162,6 +168,8 @@ extension RealServers {
                 let own = try await d.post("/key-loans/\(plantLoan)/approve", [:], headers: ["X-Test-As-Role": "department_manager"])
                 #expect(own.status == 403, "\(own.json)")
                 #expect(try await d.post("/key-loans/\(plantLoan)/approve", [:]).status == 403, "the desk does not approve")
+                let waiting = try await d.post("/tickets/\(third)/resolve", ["outcome": "不借了"])
+                #expect(waiting.status == 409 && waiting.code == "key_not_returned", "a loan awaiting approval is decided first: \(waiting.json)")
                 let approved = try await d.post("/key-loans/\(plantLoan)/approve", [:], headers: ["X-Test-As-Role": "chief_engineer"])
                 #expect(approved.status == 200 && approved.json["state"] as? String == "out" && approved.json["approved_by"] as? String != nil,
                         "\(approved.json)")
