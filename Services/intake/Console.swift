@@ -284,11 +284,11 @@ struct ConsoleRoutes: Sendable {
         page["place"] = ticket.place ?? ""
         page["caller_name"] = ticket.callerName ?? ""
         page["caller_phone"] = ticket.callerPhone ?? ""
-        page["resident"] = resident?.uuidString.lowercased() as Any
+        page["resident"] = resident?.uuidString.lowercased() ?? false
         page["taken_by"] = ticket.takenBy
         page["created_at"] = ConsoleTime.local(ticket.createdAt, zone: tz)
         page["created_at_iso"] = ConsoleTime.iso(ticket.createdAt)
-        page["requested_at"] = ticket.requestedAt.map { ConsoleTime.local($0, zone: tz) } as Any
+        page["requested_at"] = ticket.requestedAt.map { ConsoleTime.local($0, zone: tz) } ?? false
         page["content"] = ticket.content
         let orders = (ticket.workOrders ?? []).map { o -> [String: Any] in
             ["id": o.id.uuidString.lowercased(), "department": ConsoleText.label(o.department.rawValue, language),
@@ -315,7 +315,7 @@ struct ConsoleRoutes: Sendable {
             page["signoffs"] = rows
             page["has_signoffs"] = !rows.isEmpty
         }
-        let clockRows = clocks.map { Self.clockContext($0, now: now, zone: tz) }
+        let clockRows = clocks.map { Self.clockContext($0, now: now, zone: tz, language) }
         page["clocks"] = clockRows
         page["has_clocks"] = !clockRows.isEmpty
         let actions = ticketActions(ticket, caller, language, zone: tz)
@@ -345,9 +345,9 @@ struct ConsoleRoutes: Sendable {
         return found
     }
 
-    static func clockContext(_ step: ClockStepView, now: Date, zone: TimeZone) -> [String: Any] {
+    static func clockContext(_ step: ClockStepView, now: Date, zone: TimeZone, _ language: ConsoleLanguage) -> [String: Any] {
         var row: [String: Any] = [
-            "standard": step.standard, "title": step.title, "step": step.step, "steps": step.steps, "state": step.state,
+            "standard": step.standard, "title": ClockTitles.title(step.title, language), "step": step.step, "steps": step.steps, "state": step.state,
             "due": ConsoleTime.local(step.dueAt, zone: zone), "due_iso": ConsoleTime.iso(step.dueAt),
             "soon_at": ConsoleTime.iso(Urgency.soonAt(started: step.startedAt, due: step.dueAt)),
         ]
@@ -457,7 +457,7 @@ struct ConsoleRoutes: Sendable {
             return try Reports.followUps(property: code, period: period, on: c)
         }
         func line(_ s: TicketClockStep) -> [String: Any] {
-            var row = Self.clockContext(s.step, now: now, zone: zone)
+            var row = Self.clockContext(s.step, now: now, zone: zone, language)
             row["ticket_id"] = s.ticketID.uuidString.lowercased()
             row["number"] = s.number
             row["holding"] = s.holding.map { ConsoleText.label($0.rawValue, language) }.joined(separator: language.listSeparator)
@@ -548,7 +548,7 @@ struct ConsoleRoutes: Sendable {
         page["deadline_chart"] = deadlineChart
         page["clauses"] = deadlines.map { d in
             let none = "—"
-            return ["rule": d.ruleID == d.standard ? d.ruleID : "\(d.standard) · \(d.ruleID)", "title": d.title, "met": d.met, "breached": d.breached,
+            return ["rule": d.ruleID == d.standard ? d.ruleID : "\(d.standard) · \(d.ruleID)", "title": ClockTitles.title(d.title, language), "met": d.met, "breached": d.breached,
                     "compliance": d.compliance.map { String(format: "%.0f%%", $0 * 100) } ?? none,
                     "late_p50": d.lateP50Seconds.map(ConsoleTime.duration) ?? none, "late_p90": d.lateP90Seconds.map(ConsoleTime.duration) ?? none,
                     "late_max": d.lateMaxSeconds.map(ConsoleTime.duration) ?? none, "still_late": d.stillLate, "running": d.running] as [String: Any]

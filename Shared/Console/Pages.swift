@@ -130,7 +130,7 @@ public enum BoardLine {
                 "due_at": ConsoleTime.iso(next.dueAt),
                 "soon_at": ConsoleTime.iso(Urgency.soonAt(started: next.startedAt, due: next.dueAt)),
                 "left": ConsoleTime.duration(next.dueAt.timeIntervalSince(now)),
-                "standard": next.standard, "title": next.title, "step": next.step, "steps": next.steps,
+                "standard": next.standard, "title": ClockTitles.title(next.title, language), "step": next.step, "steps": next.steps,
             ] as [String: Any]
         }
         return context

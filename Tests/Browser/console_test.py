@@ -262,6 +262,8 @@ def run(op, tech):
         wait(op, lambda d: "工程部" in d.find_element(By.ID, "orders").text and "保安部" in d.find_element(By.ID, "orders").text,
              message="engineering and security on the ticket page")
         wait(op, lambda d: d.find_elements(By.CSS_SELECTOR, "#clocks .countdown"), message="a running clock")
+        assert "1 分钟内通知工程部和保安部" in op.find_element(By.ID, "clocks").text, "R2's clock reads in Chinese"
+        assert not op.find_elements(By.ID, "requested-at"), "no requested time line for a call that asked for none"
         shot(op, "ticket-routed-clocks")
     routed_and_clocks()
 

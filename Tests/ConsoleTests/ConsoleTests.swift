@@ -30,6 +30,15 @@ struct ConsoleTests {
         return out
     }
 
+    @Test func everyStandardClockReadsInChineseOnChinesePagesAndAnOfficesOwnTitleAsItWasWritten() {
+        let titles = StandardClocks.rules.map(\.title) + MoneyClocks.rules.map(\.title)
+        let untranslated = titles.filter { ClockTitles.title($0, .zh) == $0 }
+        #expect(untranslated.isEmpty, "\(untranslated)")
+        #expect(titles.allSatisfy { ClockTitles.title($0, .en) == $0 })
+        #expect(ClockTitles.title("Complaint reported to the supervisor and department manager within 5 min", .zh) == "投诉 5 分钟内报告主管和部门经理")
+        #expect(ClockTitles.title("本处自定: 投诉 3 分钟内报主管", .zh) == "本处自定: 投诉 3 分钟内报主管")
+    }
+
     @Test func aTechnicianGetsOnlyTheirDepartmentsTicketsAndTheDeskGetsAll() async throws {
         let hub = try Self.hub()
         let desk = hub.subscribe(LiveAudience(scope: Self.everyone, language: .zh, view: .board(BoardFilter())), after: nil)
