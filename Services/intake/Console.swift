@@ -609,6 +609,13 @@ struct ConsoleRoutes: Sendable {
             SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'number', number) ORDER BY created_at DESC), '[]'::jsonb)::text
             FROM tickets WHERE property = $1 AND kind = 'key_loan' AND status IN ('open', 'acknowledged', 'on_site') AND coalesce(category, '') <> 'key_count'
             """,
+        // The last daily count (T9), and whether it is today's in the property's day.
+        lastCount: """
+            SELECT jsonb_build_object('today', n.day = (now() AT TIME ZONE p.time_zone)::date, 'day', n.day, 'at', n.at, 'by', s.name,
+                                      'discrepancies', n.discrepancies)::text
+            FROM key_counts n JOIN staff s ON s.id = n.counted_by JOIN properties p ON p.code = n.property
+            WHERE n.property = $1 ORDER BY n.at DESC LIMIT 1
+            """,
         surveys: "SELECT " + Records.array(Surveys.select, orderedBy: "v.drawn_at", "WHERE v.property = $1 ORDER BY v.drawn_at DESC LIMIT 8") + "::text")
 
     /// The office's books (issue 17): the department's shift handovers, to write, sign,
@@ -624,12 +631,13 @@ struct ConsoleRoutes: Sendable {
         let department = try Handovers.department(q, caller)
         let zone = Self.zone(property), code = property.code
         let keysShown = caller.identity.acting(.keysLend) != nil, surveysShown = caller.identity.acting(.reportsRead) != nil
-        let (handoverText, draftText, keysText, loansText, ticketsText, surveysText) = try await api.postgres.withConnection { c in
+        let (handoverText, draftText, keysText, loansText, ticketsText, countText, surveysText) = try await api.postgres.withConnection { c in
             (try Records.first(c.query(Self.recordsQueries.handovers, [code, department.rawValue])),
              try Records.first(c.query(Handovers.draftSQL, [code, department.rawValue])),
              keysShown ? try Records.first(c.query(Self.recordsQueries.keys, [code])) : nil,
              keysShown ? try Records.first(c.query(Self.recordsQueries.loans, [code])) : nil,
              keysShown ? try Records.first(c.query(Self.recordsQueries.tickets, [code])) : nil,
+             keysShown ? try Records.first(c.query(Self.recordsQueries.lastCount, [code])) : nil,
              surveysShown ? try Records.first(c.query(Self.recordsQueries.surveys, [code])) : nil)
         }
         func objects(_ text: String?) -> [[String: Any]] {
@@ -692,6 +700,9 @@ struct ConsoleRoutes: Sendable {
             page["has_loan_tickets"] = !tickets.isEmpty && !keys.isEmpty
             page["relations"] = BorrowerRelation.allCases.map { ["value": $0.rawValue, "label": ConsoleText.get("relation_\($0.rawValue)", language)] }
             page["offset"] = ConsoleTime.offset(zone)
+            let last = countText.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            page["counted_today"] = last?["today"] as? Bool ?? false
+            page["last_count"] = last.map { ["at": time($0["at"]), "by": $0["by"] ?? "", "discrepancies": $0["discrepancies"] ?? 0] } ?? false
         }
         page["surveys_shown"] = surveysShown
         if surveysShown {

@@ -445,6 +445,13 @@ def run(op, tech):
         shot(op, "records-keys")
         click(op, lambda d: d.find_element(By.CSS_SELECTOR, "#keys table.loans button[data-action=return]"))
         wait(op, lambda d: not d.find_elements(By.CSS_SELECTOR, "#keys table.loans button[data-action=return]"), message="the key back")
+        # The day's count, with the key back on the board: not done yet, then done, no discrepancy.
+        assert "今日尚未盘点" in op.find_element(By.ID, "count-status").text
+        click(op, lambda d: d.find_element(By.CSS_SELECTOR, "#lend button[data-action=count]"))
+        wait(op, lambda d: "今日已盘点" in d.find_element(By.ID, "count-status").text, message="today's count on record")
+        assert "差异 0" in op.find_element(By.ID, "count-status").text, op.find_element(By.ID, "count-status").text
+        op.execute_script("document.getElementById('keys').scrollIntoView()")
+        shot(op, "records-key-count")
     key_loan()
 
     @check("a done repair is signed off by the customer's name and a signature drawn on the page")
