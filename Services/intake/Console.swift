@@ -611,8 +611,7 @@ struct ConsoleRoutes: Sendable {
             """,
         // The last daily count (T9), and whether it is today's in the property's day.
         lastCount: """
-            SELECT jsonb_build_object('today', n.day = (now() AT TIME ZONE p.time_zone)::date, 'day', n.day, 'at', n.at, 'by', s.name,
-                                      'discrepancies', n.discrepancies)::text
+            SELECT jsonb_build_object('today', n.day = (now() AT TIME ZONE p.time_zone)::date, 'at', n.at, 'by', s.name, 'discrepancies', n.discrepancies)::text
             FROM key_counts n JOIN staff s ON s.id = n.counted_by JOIN properties p ON p.code = n.property
             WHERE n.property = $1 ORDER BY n.at DESC LIMIT 1
             """,
@@ -640,6 +639,7 @@ struct ConsoleRoutes: Sendable {
              keysShown ? try Records.first(c.query(Self.recordsQueries.lastCount, [code])) : nil,
              surveysShown ? try Records.first(c.query(Self.recordsQueries.surveys, [code])) : nil)
         }
+        func object(_ text: String?) -> [String: Any]? { text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } }
         func objects(_ text: String?) -> [[String: Any]] {
             text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[String: Any]] } ?? []
         }
@@ -666,7 +666,7 @@ struct ConsoleRoutes: Sendable {
                     "can_sign": state == "draft" || (state == "awaiting_incoming" && outgoing != me),
                     "can_countersign": state == "awaiting_incoming", "can_amend": state != "draft"]
         }
-        let draft = (draftText.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })?["items"] as? [[String: Any]] ?? []
+        let draft = object(draftText)?["items"] as? [[String: Any]] ?? []
         // Each pending item in the page's language: number · kind · category · status · the order · the next clock.
         page["draft_items"] = draft.map { item -> String in
             var parts = [item["number"] as? String, (item["kind"] as? String).map { ConsoleText.label($0, language) }, item["category"] as? String,
@@ -700,7 +700,7 @@ struct ConsoleRoutes: Sendable {
             page["has_loan_tickets"] = !tickets.isEmpty && !keys.isEmpty
             page["relations"] = BorrowerRelation.allCases.map { ["value": $0.rawValue, "label": ConsoleText.get("relation_\($0.rawValue)", language)] }
             page["offset"] = ConsoleTime.offset(zone)
-            let last = countText.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            let last = object(countText)
             page["counted_today"] = last?["today"] as? Bool ?? false
             page["last_count"] = last.map { ["at": time($0["at"]), "by": $0["by"] ?? "", "discrepancies": $0["discrepancies"] ?? 0] } ?? false
         }
