@@ -39,14 +39,17 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq",
                        providers: [.apt(["libpq-dev"])]),
 
+        // A URL's list of servers (a cluster's nodes, a primary and its standbys), pure.
+        .target(name: "Endpoints", path: "Shared/Endpoints"),
+
         // Clients over the C libraries.
         .target(name: "AMQP", dependencies: [
-            "CRabbitMQ",
+            "CRabbitMQ", "Endpoints",
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Shared/AMQP"),
         .target(name: "Postgres", dependencies: [
-            "CLibPQ",
+            "CLibPQ", "Endpoints",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Shared/Postgres"),
 

@@ -1,5 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOFoundationCompat
@@ -319,14 +322,15 @@ struct ConsoleChannel: Channel {
         }
         var line = ChannelFormats.webhook(m)
         line.append(0x0A)
-        do {
-            if !FileManager.default.fileExists(atPath: file) { _ = FileManager.default.createFile(atPath: file, contents: nil) }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
-            defer { try? handle.close() }
-            try handle.seekToEnd()
-            try handle.write(contentsOf: line)
-        } catch {
-            throw SendFailure(reason: "console file \(file): \(error)", permanent: false)
+        // O_APPEND: each line lands whole at the end, even with several senders (this process's
+        // concurrent sends, or replicas sharing the file). Seeking to the end and then writing
+        // let two sends at the same offset overwrite each other.
+        let fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SendFailure(reason: "console file \(file): \(String(cString: strerror(errno)))", permanent: false) }
+        defer { close(fd) }
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == line.count else {
+            throw SendFailure(reason: "console file \(file): \(written < 0 ? String(cString: strerror(errno)) : "short write")", permanent: false)
         }
         return nil
     }

@@ -1,14 +1,17 @@
+import Endpoints
 import Foundation
 
 /// Where and how to reach the broker, parsed from an `amqp://` URL.
 ///
 /// `amqp://user:password@host:port/vhost?heartbeat=10&connection_timeout=5&reply_timeout=30`
+/// - A cluster's nodes are listed as libpq lists servers: `amqp://user:password@node1:5672,node2:5672,node3:5672/vhost`.
+///   A connection tries them in turn from the one after the node it last lost (``endpoints``).
 /// - The vhost is the percent-decoded path; an empty path means `/` (write `%2f` for `/` explicitly).
 /// - Defaults: port 5672, user and password `guest`, heartbeat 10 s, connection timeout 5 s,
 ///   reply timeout 30 s.
-public struct AMQPConfiguration: Sendable, Equatable {
-    public var host: String
-    public var port: Int
+public struct AMQPConfiguration: Sendable, Equatable, ServerList {
+    /// The broker's nodes, in the order written; at least one.
+    public var endpoints: [Endpoint]
     public var user: String
     public var password: String
     public var vhost: String
@@ -30,8 +33,7 @@ public struct AMQPConfiguration: Sendable, Equatable {
         vhost: String = "/", heartbeatSeconds: Int = 10, connectionTimeoutSeconds: Int = 5,
         replyTimeoutSeconds: Int = 30, connectionName: String = "propdesk"
     ) {
-        self.host = host
-        self.port = port
+        endpoints = [Endpoint(host: host, port: port)]
         self.user = user
         self.password = password
         self.vhost = vhost
@@ -59,13 +61,15 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public init(url: String, connectionName: String = "propdesk") throws(ParseError) {
         self.init(connectionName: connectionName)
         guard url.hasPrefix("amqp://") else { throw .notAnAMQPURL("scheme must be amqp://") }
-        guard let parts = URLComponents(string: url) else { throw .notAnAMQPURL("not a valid URL") }
-        guard let host = parts.host, !host.isEmpty else { throw .notAnAMQPURL("missing host") }
-        self.host = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-        if let p = parts.port {
-            guard (1...65535).contains(p) else { throw .badPort(String(p)) }
-            port = p
+        let split: (url: String, endpoints: [Endpoint])
+        do { split = try HostList.split(url, defaultPort: 5672) } catch {
+            switch error {
+            case .badPort(let port): throw .badPort(port)
+            case .malformed(let why): throw .notAnAMQPURL(why)
+            }
         }
+        guard let parts = URLComponents(string: split.url) else { throw .notAnAMQPURL("not a valid URL") }
+        endpoints = split.endpoints
         if let u = parts.user { user = u }
         if let p = parts.password { password = p }
         let path = parts.path
@@ -85,6 +89,6 @@ public struct AMQPConfiguration: Sendable, Equatable {
 
     /// The URL with the password replaced, for logs and error messages.
     public var redactedURL: String {
-        "amqp://\(user):***@\(host.contains(":") ? "[\(host)]" : host):\(port)/\(vhost == "/" ? "%2f" : vhost)"
+        "amqp://\(user):***@\(endpoints.map(\.description).joined(separator: ","))/\(vhost == "/" ? "%2f" : vhost)"
     }
 }

@@ -1,4 +1,5 @@
 import CRabbitMQ
+import Endpoints
 import Foundation
 import Logging
 import Synchronization
@@ -56,6 +57,8 @@ final class Worker: @unchecked Sendable {
     private var retryAt: ContinuousClock.Instant?
     private var finished = false
     private var pendingAcks: [UInt16: [UInt64]] = [:]
+    /// The broker node connected to, or to try first (an index into the configuration's endpoints).
+    private var endpointIndex = 0
 
     init(configuration: AMQPConfiguration, logger: Logger, mailbox: Mailbox, machine: ConnectionStateMachine) {
         self.configuration = configuration
@@ -129,17 +132,26 @@ final class Worker: @unchecked Sendable {
     private func perform(_ action: ConnectionStateMachine.Action) {
         switch action {
         case .connect:
-            do {
-                try openConnection()
-                perform(machine.connectSucceeded())
-            } catch {
-                lastConnectError = "\(error)"
-                closeSocket()
-                logger.warning("cannot connect to RabbitMQ", metadata: [
-                    "amqp_url": "\(configuration.redactedURL)", "error": "\(error)",
-                ])
-                perform(machine.connectFailed(jitter: .random(in: 0...1)))
+            // Each node in turn, from the one after the node last lost: one attempt asks them all.
+            var errors: [String] = []
+            for step in configuration.endpoints.indices {
+                let index = (endpointIndex + step) % configuration.endpoints.count
+                let endpoint = configuration.endpoints[index]
+                do {
+                    try openConnection(endpoint)
+                    endpointIndex = index
+                    perform(machine.connectSucceeded())
+                    return
+                } catch {
+                    closeSocket()
+                    errors.append(configuration.endpoints.count > 1 ? "\(endpoint): \(error)" : "\(error)")
+                }
             }
+            lastConnectError = errors.joined(separator: "; ")
+            logger.warning("cannot connect to RabbitMQ", metadata: [
+                "amqp_url": "\(configuration.redactedURL)", "error": "\(lastConnectError)",
+            ])
+            perform(machine.connectFailed(jitter: .random(in: 0...1)))
         case .declareAndResume(let generation, let recovered):
             do {
                 for topology in topologies { try declareNow(topology) }
@@ -153,9 +165,12 @@ final class Worker: @unchecked Sendable {
             if recovered {
                 logger.notice("AMQP connection recovered", metadata: [
                     "amqp_generation": "\(generation)", "amqp_consumers": "\(consumers.count)",
+                    "amqp_node": "\(configuration.endpoints[endpointIndex])",
                 ])
             } else {
-                logger.info("AMQP connected", metadata: ["amqp_url": "\(configuration.redactedURL)"])
+                logger.info("AMQP connected", metadata: [
+                    "amqp_url": "\(configuration.redactedURL)", "amqp_node": "\(configuration.endpoints[endpointIndex])",
+                ])
             }
             startWaiter?.resume()
             startWaiter = nil
@@ -178,6 +193,8 @@ final class Worker: @unchecked Sendable {
         logger.warning("AMQP connection lost; recovering", metadata: ["reason": "\(reason)"])
         connection?.setConnected(0)
         closeSocket()
+        // Recover on the next node first: the lost one may be the node that died.
+        endpointIndex = (endpointIndex + 1) % configuration.endpoints.count
         for waiter in tracker.reset() { waiter.batch.resolve(waiter.index, .failure(.notConfirmed(reason: reason))) }
         perform(machine.connectionLost(jitter: .random(in: 0...1)))
     }
@@ -425,7 +442,7 @@ final class Worker: @unchecked Sendable {
 
     // MARK: - Connection I/O
 
-    private func openConnection() throws {
+    private func openConnection(_ endpoint: Endpoint) throws {
         guard let state = amqp_new_connection() else { throw AMQPError.protocolError("out of memory") }
         self.state = state
         // Every command's reply (declare, consume, cancel, close) waits at most this long.
@@ -434,7 +451,7 @@ final class Worker: @unchecked Sendable {
         guard let socket = amqp_tcp_socket_new(state) else { throw AMQPError.protocolError("cannot create socket") }
         let arena = CArena()
         var timeout = timeval(tv_sec: configuration.connectionTimeoutSeconds, tv_usec: 0)
-        let rc = amqp_socket_open_noblock(socket, arena.cString(configuration.host), Int32(configuration.port), &timeout)
+        let rc = amqp_socket_open_noblock(socket, arena.cString(endpoint.host), Int32(endpoint.port), &timeout)
         guard rc == AMQP_STATUS_OK.rawValue else { throw AMQPError.protocolError(CDecode.errorString(rc)) }
         watchdog.attach(amqp_get_sockfd(state))
         let login = propdesk_amqp_login(

@@ -1,10 +1,21 @@
+import Endpoints
 import Foundation
 
 /// Where and how to reach PostgreSQL, from a `postgres://user:password@host:port/database` URL.
 /// Defaults: port 5432, connect timeout 5 s.
-public struct PostgresConfiguration: Sendable, Equatable {
-    public var host: String
-    public var port: Int
+///
+/// A primary and its standbys are listed as libpq lists them,
+/// `postgres://user:password@db1:5432,db2:5432/propdesk?target_session_attrs=read-write`: libpq
+/// tries each in turn and keeps the first that accepts writes, so a promoted standby is found
+/// by the next connection without reconfiguring anything.
+public struct PostgresConfiguration: Sendable, Equatable, ServerList {
+    /// The servers, in the order libpq tries them; at least one.
+    public var endpoints: [Endpoint]
+    /// libpq's `target_session_attrs`: which of the servers a session accepts (`read-write` for
+    /// the primary, `any` by default). URL: `target_session_attrs=…`.
+    public var targetSessionAttributes: String?
+    /// libpq's `target_session_attrs` values (PostgreSQL 14 and later).
+    public static let sessionAttributes = ["any", "read-write", "read-only", "primary", "standby", "prefer-standby"]
     public var user: String
     public var password: String?
     public var database: String
@@ -18,8 +29,7 @@ public struct PostgresConfiguration: Sendable, Equatable {
 
     public init(host: String = "127.0.0.1", port: Int = 5432, user: String = "postgres", password: String? = nil,
                 database: String = "postgres", connectTimeoutSeconds: Int = 5, applicationName: String = "propdesk") {
-        self.host = host
-        self.port = port
+        endpoints = [Endpoint(host: host, port: port)]
         self.user = user
         self.password = password
         self.database = database
@@ -48,13 +58,10 @@ public struct PostgresConfiguration: Sendable, Equatable {
         guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
             throw ParseError(description: "expected postgres://user:password@host:port/database")
         }
-        guard let parts = URLComponents(string: url) else { throw ParseError(description: "not a valid URL") }
-        guard let host = parts.host, !host.isEmpty else { throw ParseError(description: "missing host") }
-        self.host = host
-        if let p = parts.port {
-            guard (1...65535).contains(p) else { throw ParseError(description: "port must be 1–65535, got \"\(p)\"") }
-            port = p
-        }
+        let split: (url: String, endpoints: [Endpoint])
+        do { split = try HostList.split(url, defaultPort: 5432) } catch { throw ParseError(description: error.description) }
+        guard let parts = URLComponents(string: split.url) else { throw ParseError(description: "not a valid URL") }
+        endpoints = split.endpoints
         if let u = parts.user { user = u }
         password = parts.password
         guard parts.path.count > 1 else {
@@ -63,28 +70,40 @@ public struct PostgresConfiguration: Sendable, Equatable {
         database = String(parts.path.dropFirst())
         for item in parts.queryItems ?? [] {
             let number = item.value.flatMap(Int.init)
+            if item.name == "target_session_attrs" {
+                guard let value = item.value, Self.sessionAttributes.contains(value) else {
+                    throw ParseError(description: "target_session_attrs must be one of \(Self.sessionAttributes.joined(separator: ", "))")
+                }
+                targetSessionAttributes = value
+                continue
+            }
             switch (item.name, number) {
             case ("connect_timeout", let t?) where t > 0 && t <= 3_600:
                 connectTimeoutSeconds = t
             case ("statement_cache_size", let n?) where n >= 0 && n <= 10_000:
                 statementCacheSize = n
             default:
-                throw ParseError(description: "unknown or bad query parameter \"\(item.name)\"; known: connect_timeout=1–3600 (seconds), statement_cache_size=0–10000")
+                throw ParseError(description: "unknown or bad query parameter \"\(item.name)\"; known: connect_timeout=1–3600 (seconds), statement_cache_size=0–10000, target_session_attrs")
             }
         }
     }
 
     /// libpq keyword/value pairs (values are passed as separate C strings: no quoting issues).
     var connectionParameters: [(String, String)] {
-        var p = [("host", host), ("port", String(port)), ("user", user), ("dbname", database),
+        var p = [("host", endpoints.map(\.host).joined(separator: ",")),
+                 ("port", endpoints.map { String($0.port) }.joined(separator: ",")), ("user", user), ("dbname", database),
                  ("connect_timeout", String(connectTimeoutSeconds)), ("application_name", applicationName),
                  ("client_encoding", "UTF8"),
                  ("options", (["TimeZone=UTC", "DateStyle=ISO", "IntervalStyle=iso_8601"]
                               + sessionSettings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
                     .map { "-c " + $0 }.joined(separator: " "))]
         if let password { p.append(("password", password)) }
+        if let targetSessionAttributes { p.append(("target_session_attrs", targetSessionAttributes)) }
         return p
     }
 
-    public var redactedURL: String { "postgres://\(user):***@\(host):\(port)/\(database)" }
+    public var redactedURL: String {
+        "postgres://\(user):***@\(endpoints.map(\.description).joined(separator: ","))/\(database)"
+            + (targetSessionAttributes.map { "?target_session_attrs=\($0)" } ?? "")
+    }
 }

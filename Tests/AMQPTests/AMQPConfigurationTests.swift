@@ -44,6 +44,16 @@ struct AMQPConfigurationTests {
         #expect(throws: (any Error).self) { try AMQPConfiguration(url: "amqp://h/?tls=1") }
     }
 
+    @Test func aClustersNodesAreListedInTheURLAndTriedInTheOrderWritten() throws {
+        let c = try AMQPConfiguration(url: "amqp://desk:s3cret@mq1:5672,mq2,[::1]:5674/propdesk?heartbeat=5")
+        #expect(c.endpoints.map(\.description) == ["mq1:5672", "mq2:5672", "[::1]:5674"])
+        #expect(c.host == "mq1" && c.user == "desk" && c.password == "s3cret" && c.vhost == "propdesk" && c.heartbeatSeconds == 5)
+        #expect(c.redactedURL == "amqp://desk:***@mq1:5672,mq2:5672,[::1]:5674/propdesk")
+        #expect(throws: AMQPConfiguration.ParseError.notAnAMQPURL("missing host")) { try AMQPConfiguration(url: "amqp://u:p@mq1,,mq3/v") }
+        #expect(throws: AMQPConfiguration.ParseError.badPort("0")) { try AMQPConfiguration(url: "amqp://mq1:5672,mq2:0/v") }
+        #expect(throws: AMQPConfiguration.ParseError.badPort("+1")) { try AMQPConfiguration(url: "amqp://mq1:+1/v") }
+    }
+
     @Test func theRedactedURLHidesThePassword() throws {
         let c = try AMQPConfiguration(url: "amqp://desk:s3cret@mq:5672/propdesk")
         #expect(!c.redactedURL.contains("s3cret"))

@@ -23,6 +23,18 @@ struct PostgresValueTests {
         #expect(throws: PostgresConfiguration.ParseError.self) { try PostgresConfiguration(url: "postgres://u@h/db?connect_timeout=99999999") }
     }
 
+    @Test func aPrimaryAndItsStandbyAreListedSoAPromotedStandbyIsFoundWithoutReconfiguring() throws {
+        let c = try PostgresConfiguration(url: "postgres://desk:pw@db1:5432,db2:5433/propdesk?target_session_attrs=read-write")
+        #expect(c.endpoints.map(\.description) == ["db1:5432", "db2:5433"])
+        let libpq = Dictionary(uniqueKeysWithValues: c.connectionParameters)
+        #expect(libpq["host"] == "db1,db2" && libpq["port"] == "5432,5433")
+        #expect(libpq["target_session_attrs"] == "read-write")
+        #expect(c.redactedURL == "postgres://desk:***@db1:5432,db2:5433/propdesk?target_session_attrs=read-write")
+        #expect(Dictionary(uniqueKeysWithValues: try PostgresConfiguration(url: "postgres://u@h/db").connectionParameters)["target_session_attrs"] == nil)
+        #expect(throws: PostgresConfiguration.ParseError.self) { try PostgresConfiguration(url: "postgres://u@h/db?target_session_attrs=primary-please") }
+        #expect(throws: PostgresConfiguration.ParseError.self) { try PostgresConfiguration(url: "postgres://u@db1,/db") }
+    }
+
     @Test func badDatabaseURLsSayWhatIsWrong() {
         #expect(throws: PostgresConfiguration.ParseError.self) { try PostgresConfiguration(url: "mysql://h/db") }
         #expect(throws: PostgresConfiguration.ParseError.self) { try PostgresConfiguration(url: "postgres://h:5432") }
