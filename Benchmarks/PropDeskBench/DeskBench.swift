@@ -21,7 +21,7 @@ struct DeskBench: AsyncParsableCommand {
         abstract: "HTTP create → work order on the department queue: latency at offered rates, against pgbench insert-only.",
         discussion: "Needs the suite running (deploy/local/run) and PROPDESK_AMQP_URL / PROPDESK_DATABASE_URL set.")
 
-    @Option(help: "Intake's address.") var intake = "127.0.0.1:8080"
+    @Option(help: "Intake's address, or several (comma-separated: replicas), the HTTP connections spread over them.") var intake = "127.0.0.1:8080"
     @Option(help: "Offered rates, tickets per second, in order.") var rates = "100,250,500,750,1000,1250"
     @Option(help: "Seconds each rate is offered.") var seconds = 10
     @Option(help: "HTTP connections (a thread each).") var connections = 32
@@ -39,9 +39,9 @@ struct DeskBench: AsyncParsableCommand {
         try await amqp.connect()
         try await amqp.declare(PropDeskTopology.shared(.standard) + DeskEvents.workQueues(property: property, .standard))
         let queue = DeskEvents.workQueueName(.department(.engineering), property: property)
-        let (host, port) = try parseAddress(intake)
+        let addresses = try intake.split(separator: ",").map { try parseAddress(String($0)) }
         // Every request is signed in, as the desk's are: a bench operator's bearer token.
-        let token = try await benchToken(db, intake: intake, roles: [.operator_])
+        let token = try await benchToken(db, intake: String(intake.split(separator: ",")[0]), roles: [.operator_])
 
         let pgbench = try await pgbenchInsertOnly(pg, on: db, clients: clients, transactions: pgbenchTransactions)
         print(String(format: "pgbench insert-only, %d clients: %.0f tps (the database's ceiling for one-row transactions)", clients, pgbench))
@@ -53,7 +53,7 @@ struct DeskBench: AsyncParsableCommand {
             let run = String((0..<8).map { _ in "abcdefghijklmnopqrstuvwxyz".randomElement()! })
             let total = offered * seconds
             let before = CPUUsage.now()
-            let result = try await measure(run: String(run), offered: offered, total: total, host: host, port: port,
+            let result = try await measure(run: String(run), offered: offered, total: total, addresses: addresses,
                                            property: property, queue: queue, amqp: amqp, token: token)
             let cpu = CPUUsage.now().cores(since: before)
             print(String(format: "%14d  %8.0f  %6.1f  %6.1f  %6.1f  %6d  %7d", offered, result.achieved, result.p50, result.p99, result.max,
@@ -83,7 +83,7 @@ struct DeskBench: AsyncParsableCommand {
         var missing: Int
     }
 
-    func measure(run: String, offered: Int, total: Int, host: String, port: Int, property: String, queue: String,
+    func measure(run: String, offered: Int, total: Int, addresses: [(String, Int)], property: String, queue: String,
                  amqp: AMQPConnection, token: String) async throws -> Result {
         let state = LoadState(total: total)
         let consumer = try await amqp.consume(queue: queue, prefetch: 2000)
@@ -99,8 +99,9 @@ struct DeskBench: AsyncParsableCommand {
         }
         let start = DispatchTime.now().uptimeNanoseconds + 200_000_000
         let interval = 1_000_000_000 / UInt64(offered)
-        let threads = (0..<connections).map { _ in
-            Thread {
+        let threads = (0..<connections).map { k in
+            let (host, port) = addresses[k % addresses.count]
+            return Thread {
                 var connection: HTTPConnection?
                 while let i = state.next() {
                     let due = start + UInt64(i) * interval
