@@ -101,14 +101,14 @@ final class ClusterScenario: @unchecked Sendable {
             }
         }
         replicas = made
-        for k in made.indices { try start(k, wait: false) }
+        for k in made.indices { try start(k) }
         for k in made.indices { try await waitReady(k) }
         let account = try await TestAccount.create(db, roles: [.operator_], properties: [property])
         token = try await account.signIn(port: Self.basePort)
     }
 
-    /// Starts replica `k` (again); `wait`: until it is ready.
-    func start(_ k: Int, wait: Bool = true) throws {
+    /// Starts replica `k` (again), in the background: `waitReady` waits for it.
+    func start(_ k: Int) throws {
         let process = try Subprocess(try RealServers.ServiceProcessTests.binary(replicas[k].service), ["serve"], environment: replicas[k].environment)
         lock.withLock { processes[k] = process }
     }
